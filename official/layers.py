@@ -1,0 +1,180 @@
+"""Building blocks of ResNet-RS as plain functions over Keras 3 layers.
+
+Every layer gets an explicit, stable name (see `CONTRACTS.md`): the checkpoint
+readers in `official/checkpoints.py` find variables by these names, so renaming a
+layer here is a format change.
+
+Example:
+    >>> import keras
+    >>> x = keras.Input((64, 64, 3))
+    >>> y = stem(x, activation="relu", padding="fixed", norm=batch_norm_factory())
+    >>> tuple(y.shape)
+    (None, 16, 16, 64)
+"""
+
+import functools
+
+import keras
+
+# TF1 `variance_scaling_initializer()` defaults, which the Garden also uses (fact
+# sheet §1.9): scale 1, fan_in, truncated normal.
+CONV_INITIALIZER = {
+    "class_name": "VarianceScaling",
+    "config": {"scale": 1.0, "mode": "fan_in", "distribution": "truncated_normal"},
+}
+
+
+@keras.saving.register_keras_serializable(package="resnet_rs")
+class StochasticDepth(keras.layers.Layer):
+    """Drops the whole residual branch of an example with probability `rate`.
+
+    Training: `x / keep_prob * mask` with one Bernoulli draw per example (mask shape
+    [N, 1, 1, 1]), as the official `drop_connect` (fact sheet §1.5). Inference:
+    identity.
+
+    Example:
+        >>> layer = StochasticDepth(0.2)
+        >>> layer(keras.ops.ones((2, 4, 4, 8)), training=False).shape
+        (2, 4, 4, 8)
+    """
+
+    def __init__(self, rate, seed=None, **kwargs):
+        super().__init__(**kwargs)
+        if not 0.0 <= rate < 1.0:
+            raise ValueError(f"StochasticDepth rate must be in [0, 1), got {rate}")
+        self.rate = float(rate)
+        self.seed = seed
+        self.seed_generator = keras.random.SeedGenerator(seed)
+
+    def call(self, inputs, training=False):
+        if not training or self.rate == 0.0:
+            return inputs
+        keep_prob = 1.0 - self.rate
+        batch = keras.ops.shape(inputs)[0]
+        # floor(keep_prob + U[0, 1)) is 1 with probability keep_prob.
+        noise = keras.random.uniform((batch, 1, 1, 1), seed=self.seed_generator, dtype=inputs.dtype)
+        mask = keras.ops.floor(keep_prob + noise)
+        return inputs / keep_prob * mask
+
+    def get_config(self):
+        return {**super().get_config(), "rate": self.rate, "seed": self.seed}
+
+
+def batch_norm_factory(momentum=0.0, epsilon=1e-5):
+    """Returns `norm(name, zero_init=False)` making a channels-last BatchNormalization.
+
+    momentum 0 is the ResNet-RS setting in both official codes (§1.8): the stored
+    moving statistics are the last batch's and the usable ones are the EMA shadows
+    kept by `official/ema.py`, as in the TF1 release.
+    """
+
+    def norm(name, zero_init=False):
+        return keras.layers.BatchNormalization(
+            axis=-1,
+            momentum=momentum,
+            epsilon=epsilon,
+            gamma_initializer="zeros" if zero_init else "ones",
+            name=name,
+        )
+
+    return norm
+
+
+def conv(x, filters, kernel_size, strides, padding, name):
+    """Bias-free convolution with the official padding rule for its family.
+
+    padding "fixed" (TF1 release): a strided conv first pads (k-1)//2 before and
+    (k-1)-(k-1)//2 after, then convolves VALID, so a 3x3/2 conv samples pixels
+    centred like a stride-1 conv would (§1.9, §6.2). Stride-1 convs are SAME.
+    padding "same" (Garden): Keras SAME everywhere, which on even inputs pads
+    0 before / 1 after, a one-pixel shift of the sampling grid.
+    """
+    if strides > 1 and padding == "fixed":
+        total = kernel_size - 1
+        before = total // 2
+        x = keras.layers.ZeroPadding2D(((before, total - before),) * 2, name=f"{name}_pad")(x)
+        conv_padding = "valid"
+    else:
+        conv_padding = "same"
+    return keras.layers.Conv2D(
+        filters,
+        kernel_size,
+        strides=strides,
+        padding=conv_padding,
+        use_bias=False,
+        kernel_initializer=CONV_INITIALIZER,
+        name=name,
+    )(x)
+
+
+def conv_bn_act(x, filters, kernel_size, strides, *, padding, norm, activation, name, bn_name,
+                zero_init=False):
+    """conv -> BN -> activation (activation None: no activation)."""
+    x = conv(x, filters, kernel_size, strides, padding, name)
+    x = norm(bn_name, zero_init=zero_init)(x)
+    if activation is not None:
+        x = keras.layers.Activation(activation, name=f"{name}_act")(x)
+    return x
+
+
+def stem(x, *, activation, padding, norm):
+    """ResNet-D deep stem whose max-pool is replaced by a 3x3/2 conv (§1.2).
+
+    3x3/2 3->32, 3x3 32->32, 3x3 32->64, 3x3/2 64->64, each with BN and activation.
+    Output: stride 4, 64 channels.
+    """
+    for i, (filters, strides) in enumerate([(32, 2), (32, 1), (64, 1), (64, 2)], start=1):
+        x = conv_bn_act(x, filters, 3, strides, padding=padding, norm=norm, activation=activation,
+                        name=f"stem_conv{i}", bn_name=f"stem_bn{i}")
+    return x
+
+
+def squeeze_excite(x, in_filters, se_ratio, name):
+    """Squeeze-and-excitation after the block's last BN (§1.4, §6.5).
+
+    Squeezes to int(in_filters * se_ratio) channels where in_filters is the block's
+    OUTPUT width (4f), so f channels at se_ratio 0.25. Both 1x1 convs have biases;
+    the inner activation is ReLU even in the Garden's swish models; the gate is a
+    sigmoid.
+    """
+    reduced = max(1, int(in_filters * se_ratio))
+    s = keras.layers.GlobalAveragePooling2D(keepdims=True, name=f"{name}_squeeze")(x)
+    s = keras.layers.Conv2D(reduced, 1, activation="relu", kernel_initializer=CONV_INITIALIZER,
+                            name=f"{name}_se_reduce")(s)
+    s = keras.layers.Conv2D(in_filters, 1, activation="sigmoid", kernel_initializer=CONV_INITIALIZER,
+                            name=f"{name}_se_expand")(s)
+    return keras.layers.Multiply(name=f"{name}_se_excite")([x, s])
+
+
+def bottleneck_block(x, filters, strides, *, first, activation, padding, norm, se_ratio,
+                     drop_rate, stage2_shortcut_pool, zero_init_last_bn, name):
+    """Post-activation bottleneck with ResNet-D shortcut, SE and stochastic depth (§1.3).
+
+    Main path: 1x1 -> 3x3 (carries the stride) -> 1x1 (4f, BN without activation)
+    -> SE -> stochastic depth -> + shortcut -> activation.
+
+    Shortcut of the first block of a stage: 2x2/2 SAME average pool (only when
+    strided), then 1x1 conv + BN. Where the stride is 1 (the first stage), the TF1
+    release uses no pool; the Garden inserts a 2x2 stride-1 SAME average pool
+    (`stage2_shortcut_pool=True`), which smooths the shortcut (§1.3, §6.6).
+    """
+    shortcut = x
+    if first:
+        if strides > 1 or stage2_shortcut_pool:
+            shortcut = keras.layers.AveragePooling2D(
+                pool_size=2, strides=strides, padding="same", name=f"{name}_shortcut_pool")(shortcut)
+        shortcut = keras.layers.Conv2D(4 * filters, 1, use_bias=False, kernel_initializer=CONV_INITIALIZER,
+                                       name=f"{name}_shortcut_conv")(shortcut)
+        shortcut = norm(f"{name}_shortcut_bn")(shortcut)
+    act = functools.partial(conv_bn_act, padding=padding, norm=norm)
+    x = act(x, filters, 1, 1, activation=activation, name=f"{name}_conv1", bn_name=f"{name}_bn1")
+    x = act(x, filters, 3, strides, activation=activation, name=f"{name}_conv2", bn_name=f"{name}_bn2")
+    # The zero-initialised gamma makes each block start as the identity (TPU code, §1.8).
+    x = act(x, 4 * filters, 1, 1, activation=None, name=f"{name}_conv3", bn_name=f"{name}_bn3",
+            zero_init=zero_init_last_bn)
+    if se_ratio:
+        x = squeeze_excite(x, 4 * filters, se_ratio, name)
+    if drop_rate:
+        x = StochasticDepth(drop_rate, name=f"{name}_drop")(x)
+    x = keras.layers.Add(name=f"{name}_add")([x, shortcut])
+    return keras.layers.Activation(activation, name=f"{name}_out")(x)

@@ -1,0 +1,253 @@
+"""ResNet-RS (Bello et al. 2021) as a Keras 3 functional model.
+
+The architecture is data (`SPECS`, `STAGE_FILTERS`) plus the blocks of
+`official/layers.py`. Defaults are the TF1 `tensorflow/tpu` release (ReLU, fixed
+padding, 1000 classes); `GARDEN_FAMILY` switches to the Model Garden's swish,
+SAME-padding variant.
+
+The model takes images that are already normalised as
+`(x - 255 * mean) / (255 * std)` (see `official/preprocessing.py`) and returns a
+dict of endpoints: `stem` (stride 4), `stage2` ... `stage5` (stride 4 ... 32),
+`pre_logits` (pooled 2048 features) and, with `include_top`, float32 `logits`.
+
+Example:
+    >>> model = ResNetRS50(input_shape=(160, 160, 3))
+    >>> outputs = model(keras.ops.zeros((1, 160, 160, 3)))
+    >>> tuple(outputs["logits"].shape), tuple(outputs["stage5"].shape)
+    ((1, 1000), (1, 5, 5, 2048))
+"""
+
+import keras
+
+from official import layers
+
+# Blocks per stage, fact sheet §1.1 (both official codes agree).
+SPECS = {
+    50: (3, 4, 6, 3),
+    101: (3, 4, 23, 3),
+    152: (3, 8, 36, 3),
+    200: (3, 24, 36, 3),
+    270: (4, 29, 53, 4),
+    350: (4, 36, 72, 4),
+    420: (4, 44, 87, 4),
+}
+# Bottleneck width f per stage; blocks output 4f.
+STAGE_FILTERS = (64, 128, 256, 512)
+# Our stages are numbered by their endpoint (stage k has stride 2**k), so the fact
+# sheet's stage1..stage4 are stage2..stage5 here.
+STAGES = (2, 3, 4, 5)
+
+ACTIVATIONS = ("relu", "swish")
+PADDINGS = ("fixed", "same")
+STOCHASTIC_DEPTH_RULES = ("per_stage", "per_block")
+
+# Architecture options of each official checkpoint family (§1, §6.2, §6.4, §6.6, §6.7).
+TF1_FAMILY = dict(activation="relu", padding="fixed", stage2_shortcut_pool=False, num_classes=1000,
+                  zero_init_last_bn=True, head_initializer="tf1")
+GARDEN_FAMILY = dict(activation="swish", padding="same", stage2_shortcut_pool=True, num_classes=1001,
+                     zero_init_last_bn=False, head_initializer="garden")
+
+# TPU code: N(0, 0.01); Garden: Keras' default Dense init U(-0.05, 0.05) (§1.6, §6.13).
+HEAD_INITIALIZERS = {
+    "tf1": {"class_name": "RandomNormal", "config": {"stddev": 0.01}},
+    "garden": {"class_name": "RandomUniform", "config": {"minval": -0.05, "maxval": 0.05}},
+}
+
+
+def drop_rates(depth, drop_connect_rate, rule="per_stage"):
+    """Stochastic-depth rate of every block, as a list per stage.
+
+    per_stage (both official codes, §1.5): rate x k/5 for our stage k = 2..5,
+    constant inside a stage (0.04, 0.06, 0.08, 0.10 for rate 0.1).
+    per_block (timm's rule): rate x b/(B-1) for the global block index b.
+
+    Example:
+        >>> drop_rates(50, 0.1)[0]
+        [0.04, 0.04, 0.04]
+    """
+    blocks = SPECS[depth]
+    if rule == "per_stage":
+        return [[drop_connect_rate * stage / 5] * n for stage, n in zip(STAGES, blocks)]
+    total = sum(blocks)
+    rates, b = [], 0
+    for n in blocks:
+        rates.append([drop_connect_rate * (b + i) / max(total - 1, 1) for i in range(n)])
+        b += n
+    return rates
+
+
+def block_name(stage, block):
+    """Name prefix of a block's layers, e.g. `stage2_block0`."""
+    return f"stage{stage}_block{block}"
+
+
+def _check_choice(name, value, allowed):
+    if value not in allowed:
+        raise ValueError(f"{name}={value!r} is not supported; allowed values: {', '.join(map(repr, allowed))}")
+
+
+def _check_rate(name, value):
+    if value is None or not 0.0 <= float(value) < 1.0:
+        raise ValueError(f"{name}={value!r} must be a float in [0, 1)")
+
+
+@keras.saving.register_keras_serializable(package="resnet_rs")
+class ResNetRS(keras.Model):
+    """ResNet-RS of any published depth, with feature endpoints.
+
+    Args:
+        depth: 50, 101, 152, 200, 270, 350 or 420.
+        input_shape: (H, W, 3); H and W may be None (any size, stride 32 overall).
+        num_classes: logits of the head (1000; the Garden trains with 1001).
+        include_top: add dropout + dense logits; False gives a feature extractor.
+        activation: "relu" (TF1 release, paper) or "swish" (Garden checkpoints).
+        padding: "fixed" (TF1: symmetric pad + VALID for strided convs) or "same" (Garden).
+        stage2_shortcut_pool: Garden's 2x2 stride-1 average pool in the first block's shortcut.
+        se_ratio: squeeze-and-excitation ratio of the block output width (0 disables).
+        drop_connect_rate: stochastic-depth rate of the last stage (0 disables).
+        stochastic_depth: "per_stage" (official) or "per_block" (timm).
+        dropout_rate: dropout before the head.
+        bn_momentum, bn_epsilon: batch-norm settings (ResNet-RS: 0 and 1e-5).
+        zero_init_last_bn: start every block's last BN gamma at zero (TF1 release).
+        head_initializer: "tf1" (N(0, 0.01)) or "garden" (U(-0.05, 0.05)).
+
+    Example:
+        >>> features = ResNetRS(50, include_top=False)
+        >>> sorted(features(keras.ops.zeros((1, 64, 64, 3))))
+        ['pre_logits', 'stage2', 'stage3', 'stage4', 'stage5', 'stem']
+    """
+
+    def __init__(self, depth=50, input_shape=(None, None, 3), num_classes=1000, include_top=True,
+                 activation="relu", padding="fixed", stage2_shortcut_pool=False, se_ratio=0.25,
+                 drop_connect_rate=0.0, stochastic_depth="per_stage", dropout_rate=0.25,
+                 bn_momentum=0.0, bn_epsilon=1e-5, zero_init_last_bn=True, head_initializer="tf1",
+                 name=None, **kwargs):
+        _check_choice("depth", depth, tuple(SPECS))
+        _check_choice("activation", activation, ACTIVATIONS)
+        _check_choice("padding", padding, PADDINGS)
+        _check_choice("stochastic_depth", stochastic_depth, STOCHASTIC_DEPTH_RULES)
+        _check_choice("head_initializer", head_initializer, tuple(HEAD_INITIALIZERS))
+        _check_rate("drop_connect_rate", drop_connect_rate or 0.0)
+        _check_rate("dropout_rate", dropout_rate or 0.0)
+        _check_rate("bn_momentum", bn_momentum)
+        if not 0.0 <= float(se_ratio) <= 1.0:
+            raise ValueError(f"se_ratio={se_ratio!r} must be in [0, 1]")
+        input_shape = tuple(input_shape)
+        if len(input_shape) != 3 or input_shape[-1] != 3:
+            raise ValueError(f"input_shape={input_shape!r} must be (height, width, 3): ResNet-RS takes RGB images")
+        if include_top and int(num_classes) < 1:
+            raise ValueError(f"num_classes={num_classes!r} must be a positive integer")
+
+        norm = layers.batch_norm_factory(bn_momentum, bn_epsilon)
+        inputs = keras.Input(input_shape, name="images")
+        x = layers.stem(inputs, activation=activation, padding=padding, norm=norm)
+        outputs = {"stem": x}
+        rates = drop_rates(depth, drop_connect_rate or 0.0, stochastic_depth)
+        for stage, filters, n, stage_rates in zip(STAGES, STAGE_FILTERS, SPECS[depth], rates):
+            for b in range(n):
+                x = layers.bottleneck_block(
+                    x, filters, strides=(1 if stage == 2 else 2) if b == 0 else 1, first=b == 0,
+                    activation=activation, padding=padding, norm=norm, se_ratio=se_ratio,
+                    drop_rate=stage_rates[b], stage2_shortcut_pool=stage2_shortcut_pool,
+                    zero_init_last_bn=zero_init_last_bn, name=block_name(stage, b))
+            outputs[f"stage{stage}"] = x
+        x = keras.layers.GlobalAveragePooling2D(name="avg_pool")(x)
+        outputs["pre_logits"] = x
+        if include_top:
+            if dropout_rate:
+                x = keras.layers.Dropout(dropout_rate, name="head_dropout")(x)
+            # float32 logits under mixed precision: the loss and softmax need them.
+            outputs["logits"] = keras.layers.Dense(
+                num_classes, kernel_initializer=HEAD_INITIALIZERS[head_initializer], dtype="float32",
+                name="logits")(x)
+        super().__init__(inputs=inputs, outputs=outputs, name=name or f"resnet_rs_{depth}", **kwargs)
+        self._init_config = dict(
+            depth=depth, input_shape=input_shape, num_classes=num_classes, include_top=include_top,
+            activation=activation, padding=padding, stage2_shortcut_pool=stage2_shortcut_pool,
+            se_ratio=se_ratio, drop_connect_rate=drop_connect_rate, stochastic_depth=stochastic_depth,
+            dropout_rate=dropout_rate, bn_momentum=bn_momentum, bn_epsilon=bn_epsilon,
+            zero_init_last_bn=zero_init_last_bn, head_initializer=head_initializer)
+
+    @property
+    def depth(self):
+        return self._init_config["depth"]
+
+    def get_config(self):
+        return {"name": self.name, "trainable": self.trainable, **self._init_config}
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)
+
+
+def block_layer_names(depth):
+    """Names of the variable-holding layers in official creation order (TF1 §2a).
+
+    Stem conv/BN pairs, then per block: [shortcut conv, shortcut BN,] conv1, bn1,
+    conv2, bn2, conv3, bn3, se_reduce, se_expand; then `logits`. The checkpoint
+    readers walk this list with their own name tables.
+
+    Example:
+        >>> block_layer_names(50)[8:12]
+        ['stage2_block0_shortcut_conv', 'stage2_block0_shortcut_bn', 'stage2_block0_conv1', 'stage2_block0_bn1']
+    """
+    names = []
+    for i in range(1, 5):
+        names += [f"stem_conv{i}", f"stem_bn{i}"]
+    for stage, n in zip(STAGES, SPECS[depth]):
+        for b in range(n):
+            p = block_name(stage, b)
+            if b == 0:
+                names += [f"{p}_shortcut_conv", f"{p}_shortcut_bn"]
+            for j in (1, 2, 3):
+                names += [f"{p}_conv{j}", f"{p}_bn{j}"]
+            names += [f"{p}_se_reduce", f"{p}_se_expand"]
+    names.append("logits")
+    return names
+
+
+def ResNetRS50(**kwargs):
+    """ResNet-RS-50 (35.7 M parameters). Example: `ResNetRS50(input_shape=(160, 160, 3))`."""
+    return ResNetRS(50, **kwargs)
+
+
+def ResNetRS101(**kwargs):
+    """ResNet-RS-101 (63.6 M parameters)."""
+    return ResNetRS(101, **kwargs)
+
+
+def ResNetRS152(**kwargs):
+    """ResNet-RS-152 (86.6 M parameters)."""
+    return ResNetRS(152, **kwargs)
+
+
+def ResNetRS200(**kwargs):
+    """ResNet-RS-200 (93.2 M parameters); published with stochastic depth 0.1."""
+    return ResNetRS(200, **kwargs)
+
+
+def ResNetRS270(**kwargs):
+    """ResNet-RS-270 (129.9 M parameters); published with stochastic depth 0.1."""
+    return ResNetRS(270, **kwargs)
+
+
+def ResNetRS350(**kwargs):
+    """ResNet-RS-350 (164.0 M parameters); published with stochastic depth 0.1."""
+    return ResNetRS(350, **kwargs)
+
+
+def ResNetRS420(**kwargs):
+    """ResNet-RS-420 (191.9 M parameters); published with stochastic depth 0.1."""
+    return ResNetRS(420, **kwargs)
+
+
+def from_family(family, depth, **kwargs):
+    """A model configured like an official checkpoint family: "tf1" or "garden".
+
+    Example:
+        >>> from_family("garden", 50).get_config()["activation"]
+        'swish'
+    """
+    presets = {"tf1": TF1_FAMILY, "garden": GARDEN_FAMILY}
+    _check_choice("family", family, tuple(presets))
+    return ResNetRS(depth, **{**presets[family], **kwargs})

@@ -1,0 +1,268 @@
+"""Structure goldens and behaviour of the ResNet-RS model (fact sheet §1, §6)."""
+
+import numpy as np
+import pytest
+import tensorflow as tf
+import keras
+
+from official import layers, resnet_rs
+
+# Fact sheet §1.10 (trainable, 1000 classes; + BN moving statistics) and §2a (variable counts).
+PARAMS = {
+    50: (35_691_912, 35_745_288, 234, 346),
+    101: (63_618_696, 63_724_296, 455, 669),
+    152: (86_621_576, 86_773_256, 676, 992),
+    200: (93_209_992, 93_386_248, 884, 1296),
+    270: (129_861_448, 130_104_520, 1196, 1752),
+    350: (163_956_168, 164_268_360, 1534, 2246),
+    420: (191_891_656, 192_262_216, 1833, 2683),
+}
+
+
+def _count(variables):
+    return sum(int(np.prod(v.shape)) for v in variables)
+
+
+@pytest.mark.parametrize("depth", [50, 101, pytest.param(152, marks=pytest.mark.slow),
+                                   pytest.param(200, marks=pytest.mark.slow),
+                                   pytest.param(270, marks=pytest.mark.slow),
+                                   pytest.param(350, marks=pytest.mark.slow),
+                                   pytest.param(420, marks=pytest.mark.slow)])
+def test_parameter_and_variable_counts_match_published(depth):
+    model = resnet_rs.ResNetRS(depth)
+    trainable, total, n_trainable, n_weights = PARAMS[depth]
+    assert _count(model.trainable_weights) == trainable
+    assert model.count_params() == total
+    assert len(model.trainable_weights) == n_trainable
+    assert len(model.weights) == n_weights
+    assert len(model.weights) == 42 + 19 * sum(resnet_rs.SPECS[depth])
+
+
+def test_garden_family_has_1001_logits_and_same_trainable_count_plus_head():
+    model = resnet_rs.from_family("garden", 50)
+    # §1.10: Garden trainable (1001 classes) 35,693,961.
+    assert _count(model.trainable_weights) == 35_693_961
+    assert model.count_params() == 35_747_337
+
+
+def _forward_flops(model, size):
+    """2 x multiply-adds of every conv (incl. SE) and the dense layer at `size`."""
+    sub = keras.Model(model.input, [l.output for l in model.layers if isinstance(l, (keras.layers.Conv2D, keras.layers.Dense))])
+    shapes = [o.shape for o in sub.compute_output_spec(keras.KerasTensor((1, size, size, 3)))]
+    flops = 0
+    for layer, shape in zip([l for l in model.layers if isinstance(l, (keras.layers.Conv2D, keras.layers.Dense))], shapes):
+        kernel = layer.kernel.shape
+        out_positions = int(np.prod(shape[1:-1])) if len(shape) == 4 else 1
+        flops += 2 * out_positions * int(np.prod(kernel))
+    return flops
+
+
+def test_forward_flops_rs50_at_160_within_one_percent():
+    flops = _forward_flops(resnet_rs.ResNetRS50(), 160)
+    assert abs(flops / 4.567e9 - 1) < 0.01, flops
+
+
+@pytest.fixture(scope="module")
+def rs50():
+    return resnet_rs.ResNetRS50(dropout_rate=0.0)
+
+
+def test_squeeze_excite_width_biases_and_activations(rs50):
+    swish = resnet_rs.ResNetRS50(activation="swish")
+    for model in (rs50, swish):
+        for stage, f in zip(resnet_rs.STAGES, resnet_rs.STAGE_FILTERS):
+            reduce = model.get_layer(f"stage{stage}_block1_se_reduce")
+            expand = model.get_layer(f"stage{stage}_block1_se_expand")
+            # §1.4/§6.5: squeeze to int(0.25 x 4f) = f, from the block OUTPUT width.
+            assert tuple(reduce.kernel.shape) == (1, 1, 4 * f, f)
+            assert tuple(expand.kernel.shape) == (1, 1, f, 4 * f)
+            assert reduce.use_bias and expand.use_bias
+            assert reduce.activation is keras.activations.relu  # ReLU even in swish models
+            assert expand.activation is keras.activations.sigmoid
+    # Only the SE convs carry biases.
+    biased = [l.name for l in rs50.layers if isinstance(l, keras.layers.Conv2D) and l.use_bias]
+    assert all(n.endswith(("_se_reduce", "_se_expand")) for n in biased)
+    assert len(biased) == 2 * 16
+
+
+def test_se_is_applied_after_last_bn_and_before_residual_add(rs50):
+    add = rs50.get_layer("stage2_block1_add")
+    producers = {t._keras_history.operation.name for t in add.input}
+    assert producers == {"stage2_block1_se_excite", "stage2_block0_out"}
+    excite = rs50.get_layer("stage2_block1_se_excite")
+    assert {t._keras_history.operation.name for t in excite.input} == {"stage2_block1_bn3", "stage2_block1_se_expand"}
+
+
+def test_first_block_of_every_stage_has_a_projection_and_stage2_has_no_pool_in_tf1(rs50):
+    names = {l.name for l in rs50.layers}
+    for stage in resnet_rs.STAGES:
+        assert f"stage{stage}_block0_shortcut_conv" in names
+        assert f"stage{stage}_block1_shortcut_conv" not in names
+    # §6.6: TF1 uses a plain 1x1 projection in the stride-1 first stage.
+    assert "stage2_block0_shortcut_pool" not in names
+    assert rs50.get_layer("stage3_block0_shortcut_pool").strides == (2, 2)
+
+
+def test_garden_stage2_shortcut_smooths_with_stride1_pool():
+    model = resnet_rs.from_family("garden", 50)
+    pool = model.get_layer("stage2_block0_shortcut_pool")
+    assert pool.strides == (1, 1) and pool.padding == "same"
+    x = np.random.default_rng(0).normal(size=(1, 6, 6, 64)).astype("float32")
+    y = keras.ops.convert_to_numpy(pool(x))
+    # TF SAME average pooling excludes the padded cells (§1.3): last row/column average fewer cells.
+    expected = np.zeros_like(x)
+    for i in range(6):
+        for j in range(6):
+            expected[0, i, j] = x[0, i:i + 2, j:j + 2].reshape(-1, 64).mean(0)
+    np.testing.assert_allclose(y, expected, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("padding", ["fixed", "same"])
+def test_strided_conv_padding_matches_official_rule(padding):
+    model = resnet_rs.ResNetRS50(padding=padding, include_top=False)
+    sub = keras.Model(model.input, model.get_layer("stem_conv1").output)
+    x = np.random.default_rng(1).normal(size=(1, 16, 16, 3)).astype("float32")
+    kernel = model.get_layer("stem_conv1").kernel
+    fixed = tf.nn.conv2d(tf.pad(x, [[0, 0], [1, 1], [1, 1], [0, 0]]), kernel, 2, "VALID")  # TF1, §1.9
+    same = tf.nn.conv2d(x, kernel, 2, "SAME")  # Keras/Garden
+    got = sub(x)
+    np.testing.assert_allclose(got, fixed if padding == "fixed" else same, rtol=1e-5, atol=1e-5)
+    # The two rules really differ on even inputs (one-pixel shift, §6.2).
+    assert not np.allclose(fixed, same, atol=1e-3)
+
+
+def test_only_the_strided_convs_are_padded(rs50):
+    padded = sorted(l.name[:-4] for l in rs50.layers if isinstance(l, keras.layers.ZeroPadding2D))
+    assert padded == sorted(["stem_conv1", "stem_conv4", "stage3_block0_conv2", "stage4_block0_conv2",
+                             "stage5_block0_conv2"])
+
+
+def test_stochastic_depth_rates_are_per_stage():
+    model = resnet_rs.ResNetRS200(drop_connect_rate=0.1)
+    for stage, expected in zip(resnet_rs.STAGES, (0.04, 0.06, 0.08, 0.10)):
+        rates = {l.rate for l in model.layers
+                 if isinstance(l, layers.StochasticDepth) and l.name.startswith(f"stage{stage}_")}
+        assert len(rates) == 1 and rates.pop() == pytest.approx(expected), stage
+    per_block = resnet_rs.drop_rates(200, 0.1, "per_block")
+    flat = [r for stage in per_block for r in stage]
+    assert flat[0] == 0 and flat[-1] == pytest.approx(0.1) and flat == sorted(flat)
+    assert len(set(flat)) == len(flat)
+
+
+def test_batch_norm_settings_and_zero_init_last_gamma(rs50):
+    for layer in rs50.layers:
+        if isinstance(layer, keras.layers.BatchNormalization):
+            assert layer.epsilon == 1e-5 and layer.momentum == 0.0
+            gamma = keras.ops.convert_to_numpy(layer.gamma)
+            if layer.name.startswith("stage") and layer.name.endswith("_bn3"):
+                assert not gamma.any(), layer.name
+            else:
+                assert (gamma == 1).all(), layer.name
+    garden = resnet_rs.from_family("garden", 50)
+    assert (keras.ops.convert_to_numpy(garden.get_layer("stage2_block0_bn3").gamma) == 1).all()
+
+
+def test_activation_choice_reaches_every_position():
+    model = resnet_rs.ResNetRS50(activation="swish")
+    acts = [l for l in model.layers if isinstance(l, keras.layers.Activation)]
+    assert len(acts) == 4 + 16 * 3  # stem, conv1/conv2 of every block, post-add
+    assert all(l.activation is keras.activations.swish for l in acts)
+
+
+def test_training_and_inference_differ_only_in_bn_dropout_and_stochastic_depth():
+    x = np.random.default_rng(2).normal(size=(4, 64, 64, 3)).astype("float32")
+    plain = resnet_rs.ResNetRS50(dropout_rate=0.0, zero_init_last_bn=False)
+    # Inference is deterministic.
+    before = plain(x)["logits"]
+    np.testing.assert_array_equal(before, plain(x)["logits"])
+    # Training mode without dropout/stochastic depth is deterministic but uses batch statistics.
+    t1 = plain(x, training=True)["logits"]
+    t2 = plain(x, training=True)["logits"]
+    np.testing.assert_array_equal(t1, t2)
+    assert not np.allclose(t1, before)
+    # bn_momentum 0 stores exactly the last batch's statistics, so inference on that
+    # same batch now reproduces training mode: BN is the only difference.
+    np.testing.assert_allclose(plain(x)["logits"], t1, rtol=1e-3, atol=1e-3)
+    # bn_momentum 0: after a training call the moving mean IS the last batch's mean (§1.8).
+    stem = keras.Model(plain.input, plain.get_layer("stem_conv1").output)
+    batch_mean = keras.ops.convert_to_numpy(stem(x)).mean(axis=(0, 1, 2))
+    np.testing.assert_allclose(plain.get_layer("stem_bn1").moving_mean, batch_mean, rtol=1e-4, atol=1e-5)
+    # With batch-norm in inference mode after that, training differs from inference
+    # only through the random layers: dropout and stochastic depth.
+    noisy = resnet_rs.ResNetRS50(dropout_rate=0.5, drop_connect_rate=0.5)
+    np.testing.assert_array_equal(noisy(x)["logits"], noisy(x)["logits"])
+    a, b = noisy(x, training=True)["logits"], noisy(x, training=True)["logits"]
+    assert not np.allclose(a, b)
+
+
+def test_stochastic_depth_layer_math():
+    layer = layers.StochasticDepth(0.5, seed=3)
+    x = np.ones((256, 2, 2, 1), "float32")
+    y = keras.ops.convert_to_numpy(layer(x, training=True))
+    per_example = y.reshape(256, -1)
+    # Each example is all-dropped or all-kept and scaled by 1/keep_prob.
+    assert set(np.unique(per_example)) <= {0.0, 2.0}
+    assert (per_example.min(1) == per_example.max(1)).all()
+    assert 0.35 < (per_example[:, 0] == 2.0).mean() < 0.65
+    np.testing.assert_array_equal(layer(x, training=False), x)
+
+
+def test_include_top_false_gives_endpoints_without_logits():
+    model = resnet_rs.ResNetRS50(include_top=False)
+    out = model(np.zeros((2, 96, 64, 3), "float32"))
+    assert "logits" not in out
+    assert tuple(out["stem"].shape) == (2, 24, 16, 64)
+    assert tuple(out["stage2"].shape) == (2, 24, 16, 256)
+    assert tuple(out["stage5"].shape) == (2, 3, 2, 2048)
+    assert tuple(out["pre_logits"].shape) == (2, 2048)
+    assert all(not w.name.startswith("logits") for w in model.weights)
+
+
+def test_config_round_trip_and_keras_file_is_bit_identical(tmp_path):
+    model = resnet_rs.ResNetRS50(activation="swish", padding="same", num_classes=10, dropout_rate=0.1,
+                                 drop_connect_rate=0.2)
+    clone = resnet_rs.ResNetRS.from_config(model.get_config())
+    assert clone.get_config() == model.get_config()
+    x = np.random.default_rng(4).normal(size=(2, 64, 64, 3)).astype("float32")
+    path = tmp_path / "m.keras"
+    model.save(path)
+    loaded = keras.models.load_model(path)
+    assert isinstance(loaded, resnet_rs.ResNetRS)
+    for key in ("logits", "stage3", "pre_logits"):
+        np.testing.assert_array_equal(model(x)[key], loaded(x)[key])
+
+
+@pytest.mark.parametrize("policy", ["mixed_bfloat16", "mixed_float16"])
+def test_mixed_precision_gives_float32_logits(policy):
+    keras.mixed_precision.set_global_policy(policy)
+    try:
+        model = resnet_rs.ResNetRS50(num_classes=10)
+        out = model(np.zeros((1, 64, 64, 3), "float32"))
+        assert out["logits"].dtype == "float32"
+        assert out["stage5"].dtype == policy.split("_")[1]
+        assert model.get_layer("stem_conv1").kernel.dtype == "float32"
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
+
+
+@pytest.mark.parametrize("kwargs, word", [
+    (dict(depth=34), "depth"),
+    (dict(activation="gelu"), "activation"),
+    (dict(padding="valid"), "padding"),
+    (dict(input_shape=(64, 64, 1)), "input_shape"),
+    (dict(dropout_rate=1.0), "dropout_rate"),
+    (dict(drop_connect_rate=-0.1), "drop_connect_rate"),
+    (dict(bn_momentum=1.5), "bn_momentum"),
+    (dict(stochastic_depth="per_layer"), "stochastic_depth"),
+])
+def test_bad_arguments_name_the_argument(kwargs, word):
+    with pytest.raises(ValueError, match=word):
+        resnet_rs.ResNetRS(**kwargs)
+
+
+def test_named_variants_and_layer_order_table():
+    assert resnet_rs.ResNetRS101(include_top=False).depth == 101
+    names = resnet_rs.block_layer_names(50)
+    model_names = [l.name for l in resnet_rs.ResNetRS50().layers if l.weights and not isinstance(l, keras.layers.Dropout)]
+    assert sorted(names) == sorted(model_names)
+    assert len(names) == len(set(names))
