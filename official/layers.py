@@ -60,8 +60,71 @@ class StochasticDepth(keras.layers.Layer):
         return {**super().get_config(), "rate": self.rate, "seed": self.seed}
 
 
-def batch_norm_factory(momentum=0.0, epsilon=1e-5):
-    """Returns `norm(name, zero_init=False)` making a channels-last BatchNormalization.
+@keras.saving.register_keras_serializable(package="resnet_rs")
+class BatchNorm(keras.layers.BatchNormalization):
+    """Channels-last batch norm that runs as ONE fused TensorFlow op.
+
+    Same variables (gamma, beta, moving_mean, moving_variance) and the same maths
+    as `keras.layers.BatchNormalization`, with two deliberate differences:
+
+    * `fused=True` (default) calls `FusedBatchNormV3`, one op forward and one
+      backward instead of Keras' chain of moments + elementwise ops, and lets
+      Grappler fold inference-mode BN into the preceding convolution. Its epsilon
+      is passed exactly (the `tf.nn.fused_batch_norm` wrapper would raise 1e-5 to
+      1.001e-5).
+    * the moving variance is updated with the UNBIASED batch variance
+      (x n/(n-1)), as the TF1 release's fused `tf.layers.batch_normalization` did;
+      Keras stores the biased one. Normalisation itself uses the biased variance
+      in both. `fused=False` computes the same numbers with plain ops (the
+      reference path of the equality tests).
+
+    Example:
+        >>> bn = BatchNorm(momentum=0.0, epsilon=1e-5)
+        >>> bn(keras.ops.ones((2, 4, 4, 8)), training=True).shape
+        (2, 4, 4, 8)
+    """
+
+    def __init__(self, fused=True, **kwargs):
+        super().__init__(**kwargs)
+        self.fused = fused
+
+    def call(self, inputs, training=None, mask=None):
+        if (keras.backend.backend() != "tensorflow" or mask is not None or self.renorm
+                or len(inputs.shape) != 4 or self.axis not in (-1, 3)):
+            return super().call(inputs, training=training, mask=mask)
+        import tensorflow as tf  # the fused op is TensorFlow's
+
+        training = bool(training) and self.trainable
+        if self.fused:
+            empty = tf.constant([], tf.float32)
+            y, mean, variance, _, _, _ = tf.raw_ops.FusedBatchNormV3(
+                x=inputs, scale=self.gamma, offset=self.beta,
+                mean=empty if training else self.moving_mean,
+                variance=empty if training else self.moving_variance,
+                epsilon=self.epsilon, exponential_avg_factor=1.0, data_format="NHWC",
+                is_training=training)
+        else:
+            x = tf.cast(inputs, tf.float32)
+            if training:
+                mean, biased = tf.nn.moments(x, axes=[0, 1, 2])
+                n = tf.cast(tf.size(x) // tf.shape(x)[-1], tf.float32)
+                variance = biased * n / tf.maximum(n - 1.0, 1.0)
+            else:
+                mean, biased = self.moving_mean, self.moving_variance
+            y = tf.nn.batch_normalization(x, mean, biased, self.beta, self.gamma, self.epsilon)
+            y = tf.cast(y, inputs.dtype)
+        if training:
+            m = self.momentum
+            self.moving_mean.assign(self.moving_mean * m + mean * (1.0 - m))
+            self.moving_variance.assign(self.moving_variance * m + variance * (1.0 - m))
+        return y
+
+    def get_config(self):
+        return {**super().get_config(), "fused": self.fused}
+
+
+def batch_norm_factory(momentum=0.0, epsilon=1e-5, fused=True):
+    """Returns `norm(name, zero_init=False)` making a channels-last `BatchNorm`.
 
     momentum 0 is the ResNet-RS setting in both official codes (§1.8): the stored
     moving statistics are the last batch's and the usable ones are the EMA shadows
@@ -69,7 +132,8 @@ def batch_norm_factory(momentum=0.0, epsilon=1e-5):
     """
 
     def norm(name, zero_init=False):
-        return keras.layers.BatchNormalization(
+        return BatchNorm(
+            fused=fused,
             axis=-1,
             momentum=momentum,
             epsilon=epsilon,

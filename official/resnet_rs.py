@@ -110,6 +110,8 @@ class ResNetRS(keras.Model):
         bn_momentum, bn_epsilon: batch-norm settings (ResNet-RS: 0 and 1e-5).
         zero_init_last_bn: start every block's last BN gamma at zero (TF1 release).
         head_initializer: "tf1" (N(0, 0.01)) or "garden" (U(-0.05, 0.05)).
+        fused_batch_norm: run batch norm as one fused op (faster; same numbers as
+            False within float rounding, see `layers.BatchNorm`).
 
     Example:
         >>> features = ResNetRS(50, include_top=False)
@@ -121,7 +123,7 @@ class ResNetRS(keras.Model):
                  activation="relu", padding="fixed", stage2_shortcut_pool=False, se_ratio=0.25,
                  drop_connect_rate=0.0, stochastic_depth="per_stage", dropout_rate=0.25,
                  bn_momentum=0.0, bn_epsilon=1e-5, zero_init_last_bn=True, head_initializer="tf1",
-                 name=None, **kwargs):
+                 fused_batch_norm=True, name=None, **kwargs):
         _check_choice("depth", depth, tuple(SPECS))
         _check_choice("activation", activation, ACTIVATIONS)
         _check_choice("padding", padding, PADDINGS)
@@ -138,7 +140,7 @@ class ResNetRS(keras.Model):
         if include_top and int(num_classes) < 1:
             raise ValueError(f"num_classes={num_classes!r} must be a positive integer")
 
-        norm = layers.batch_norm_factory(bn_momentum, bn_epsilon)
+        norm = layers.batch_norm_factory(bn_momentum, bn_epsilon, fused=fused_batch_norm)
         inputs = keras.Input(input_shape, name="images")
         x = layers.stem(inputs, activation=activation, padding=padding, norm=norm)
         outputs = {"stem": x}
@@ -166,7 +168,8 @@ class ResNetRS(keras.Model):
             activation=activation, padding=padding, stage2_shortcut_pool=stage2_shortcut_pool,
             se_ratio=se_ratio, drop_connect_rate=drop_connect_rate, stochastic_depth=stochastic_depth,
             dropout_rate=dropout_rate, bn_momentum=bn_momentum, bn_epsilon=bn_epsilon,
-            zero_init_last_bn=zero_init_last_bn, head_initializer=head_initializer)
+            zero_init_last_bn=zero_init_last_bn, head_initializer=head_initializer,
+            fused_batch_norm=fused_batch_norm)
 
     @property
     def depth(self):
