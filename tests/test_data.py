@@ -1,0 +1,235 @@
+"""End to end: real photographs in ImageNet-format TFRecords through build_dataset."""
+
+import io
+import os
+import tarfile
+
+import ml_collections
+import numpy as np
+from PIL import Image
+import pytest
+import skimage.data
+import tensorflow as tf
+
+from official import data
+from official import preprocessing as pp
+from official import tfrecords
+
+NUM_CLASSES = 5
+LO = float(np.min(pp.normalize(tf.zeros([3])).numpy()))
+HI = float(np.max(pp.normalize(tf.fill([3], 255.0)).numpy()))
+
+
+def _photos():
+  """(bytes, label, synset, filename): real photos in several encodings."""
+  out = []
+  names = ["astronaut", "coffee", "chelsea", "rocket", "camera"]
+  for i, name in enumerate(names * 3):
+    im = getattr(skimage.data, name)()
+    im = im[(i % 3) * 20:, (i % 3) * 30:]  # different crops of each photo
+    fmt, mode = "JPEG", None
+    if i == 5:
+      fmt = "PNG"  # re-encoded as JPEG by the writer
+    if i == 6:
+      mode = "CMYK"  # re-encoded as RGB JPEG by the writer
+    buf = io.BytesIO()
+    img = Image.fromarray(im)
+    (img.convert(mode) if mode else img).save(buf, format=fmt, quality=90)
+    label = i % NUM_CLASSES + 1
+    out.append((buf.getvalue(), label, f"n{label:08d}", f"img_{i}.JPEG"))
+  return out
+
+
+@pytest.fixture(scope="module")
+def imagenet_dir(tmp_path_factory):
+  d = tmp_path_factory.mktemp("imagenet")
+  photos = _photos()
+  tfrecords.write_tfrecords(photos, str(d), "train", 3, progress=False)
+  tfrecords.write_tfrecords(photos, str(d), "validation", 2, progress=False)
+  return str(d), photos
+
+
+def _cfg(data_dir, **kw):
+  c = dict(source="tfrecord", data_dir=data_dir, tfds_name="", tfds_manual_dir="",
+           train_split="train", eval_split="validation", image_size=96, eval_image_size=0,
+           preprocessing="tf1", crop_padding=32, randaug_num_layers=2, randaug_magnitude=15,
+           randaug_variant="tf1", label_offset=1, shuffle_buffer=64, cache=False,
+           deterministic=True, skip_corrupt=True, num_train_images=15, num_eval_images=15,
+           dtype="float32")
+  c.update(kw)
+  return ml_collections.ConfigDict(c)
+
+
+def test_training_pipeline(imagenet_dir):
+  d, photos = imagenet_dir
+  ds = data.build_dataset(_cfg(d), split="train", is_training=True, batch_size=8,
+                          num_classes=NUM_CLASSES, seed=1)
+  assert ds.element_spec[0].shape.as_list() == [8, 96, 96, 3]  # drop_remainder
+  labels = []
+  for images, y in ds.take(6):  # 48 > 15 images: the training set repeats
+    images = images.numpy()
+    assert images.dtype == np.float32
+    assert images.min() >= LO - 1e-5 and images.max() <= HI + 1e-5
+    assert y.dtype == tf.int32
+    labels += list(y.numpy())
+  assert set(labels) == set(range(NUM_CLASSES))  # 1-based stored, 0-based out
+
+
+def test_eval_pipeline_matches_preprocess_for_eval(imagenet_dir):
+  d, photos = imagenet_dir
+  cfg = _cfg(d, eval_image_size=64)
+  ds = data.build_dataset(cfg, split="validation", is_training=False, batch_size=4,
+                          num_classes=NUM_CLASSES)
+  batches = list(ds)
+  assert [b[0].shape[0] for b in batches] == [4, 4, 4, 3]  # one pass, remainder kept
+  images = np.concatenate([b[0].numpy() for b in batches])
+  labels = np.concatenate([b[1].numpy() for b in batches])
+  assert images.shape == (15, 64, 64, 3)
+  assert sorted(labels) == sorted(p[1] - 1 for p in photos)
+  # The first element is the first record of the first shard (round-robin writer).
+  stored = next(iter(tf.data.TFRecordDataset(os.path.join(d, "validation-00000-of-00002"))))
+  image_bytes, label, _ = data.parse_example(stored)
+  want = pp.normalize(pp.preprocess_for_eval(image_bytes, 64)).numpy()
+  np.testing.assert_allclose(images[0], want, atol=1e-5)
+  assert labels[0] == label.numpy() - 1
+
+
+def test_deterministic_mode_repeats_exactly(imagenet_dir):
+  d, _ = imagenet_dir
+  runs = []
+  for _ in range(2):
+    ds = data.build_dataset(_cfg(d), split="train", is_training=True, batch_size=4,
+                            num_classes=NUM_CLASSES, seed=3)
+    runs.append([(x.numpy(), y.numpy()) for x, y in ds.take(3)])
+  for (xa, ya), (xb, yb) in zip(*runs):
+    np.testing.assert_array_equal(xa, xb)
+    np.testing.assert_array_equal(ya, yb)
+
+
+def test_garden_bfloat16_and_sharding(imagenet_dir):
+  d, _ = imagenet_dir
+  cfg = _cfg(d, preprocessing="garden", randaug_variant="garden", randaug_magnitude=10,
+             dtype="bfloat16")
+  x, _ = next(iter(data.build_dataset(cfg, split="train", is_training=True, batch_size=2,
+                                      num_classes=NUM_CLASSES)))
+  assert x.dtype == tf.bfloat16
+  # Two input pipelines split the 2 validation files between them.
+  counts = []
+  for i in range(2):
+    ctx = tf.distribute.InputContext(num_input_pipelines=2, input_pipeline_id=i,
+                                     num_replicas_in_sync=2)
+    ds = data.build_dataset(_cfg(d), split="validation", is_training=False, batch_size=16,
+                            num_classes=NUM_CLASSES, input_context=ctx)
+    counts.append(sum(int(b[1].shape[0]) for b in ds))
+  assert sorted(counts) == [7, 8]
+
+
+def _write_raw(path, records):
+  with tf.io.TFRecordWriter(path) as w:
+    for image_bytes, label, name in records:
+      ex = tf.train.Example(features=tf.train.Features(feature={
+          "image/encoded": tf.train.Feature(bytes_list=tf.train.BytesList(value=[image_bytes])),
+          "image/class/label": tf.train.Feature(int64_list=tf.train.Int64List(value=[label])),
+          "image/filename": tf.train.Feature(bytes_list=tf.train.BytesList(value=[name])),
+      }))
+      w.write(ex.SerializeToString())
+
+
+@pytest.fixture(scope="module")
+def corrupt_dir(tmp_path_factory, imagenet_dir):
+  d = tmp_path_factory.mktemp("corrupt")
+  good = [(p[0], p[1], p[3].encode()) for p in _photos()[:6]]
+  good_jpeg = good[0][0]
+  records = good[:3] + [
+      (b"this is not an image", 1, b"text.JPEG"),
+      (good_jpeg[:len(good_jpeg) // 3], 2, b"truncated.JPEG"),
+  ] + good[3:]
+  _write_raw(str(d / "validation-00000-of-00001"), records)
+  _write_raw(str(d / "train-00000-of-00001"), records)
+  return str(d)
+
+
+@pytest.mark.parametrize("is_training", [False, True])
+def test_corrupt_records_are_skipped_and_counted(corrupt_dir, capfd, is_training):
+  ds = data.build_dataset(_cfg(corrupt_dir, deterministic=False), split=(
+      "train" if is_training else "validation"), is_training=is_training, batch_size=1,
+      num_classes=NUM_CLASSES, seed=0)
+  n = sum(1 for _ in ds.take(18 if is_training else -1))
+  assert n == (18 if is_training else 6)  # 2 of 8 records dropped, no crash
+  err = capfd.readouterr().err
+  assert "skipped" in err and "corrupt" in err
+  if not is_training:
+    assert "total skipped: 2" in err
+
+
+def test_corrupt_record_fatal_when_asked(corrupt_dir):
+  ds = data.build_dataset(_cfg(corrupt_dir, skip_corrupt=False), split="validation",
+                          is_training=False, batch_size=1, num_classes=NUM_CLASSES)
+  with pytest.raises(tf.errors.InvalidArgumentError):
+    for _ in ds:
+      pass
+
+
+def test_label_out_of_range_names_label_and_file(tmp_path):
+  jpeg = _photos()[0][0]
+  _write_raw(str(tmp_path / "validation-00000-of-00001"),
+             [(jpeg, 1, b"ok.JPEG"), (jpeg, 9, b"bad_label.JPEG")])
+  ds = data.build_dataset(_cfg(str(tmp_path)), split="validation", is_training=False,
+                          batch_size=1, num_classes=NUM_CLASSES)
+  with pytest.raises(tf.errors.InvalidArgumentError, match=r"(?s)label.*8.*bad_label\.JPEG"):
+    for _ in ds:
+      pass
+
+
+def test_missing_inputs_have_clear_errors(tmp_path):
+  with pytest.raises(FileNotFoundError, match="does not exist"):
+    data.build_dataset(_cfg(str(tmp_path / "nope")), split="train", is_training=True,
+                       batch_size=2, num_classes=5)
+  (tmp_path / "other-00000-of-00001").write_bytes(b"")
+  with pytest.raises(FileNotFoundError, match=r"no TFRecord shards match .*train-\*"):
+    data.build_dataset(_cfg(str(tmp_path)), split="train", is_training=True, batch_size=2,
+                       num_classes=5)
+  with pytest.raises(ValueError, match="data.source"):
+    data.build_dataset(_cfg(str(tmp_path), source="csv"), split="train", is_training=True,
+                       batch_size=2, num_classes=5)
+
+
+def test_synthetic():
+  cfg = _cfg("", source="synthetic", image_size=32)
+  x, y = next(iter(data.build_dataset(cfg, split="train", is_training=True, batch_size=4,
+                                      num_classes=10)))
+  assert x.shape == (4, 32, 32, 3) and y.dtype == tf.int32
+  assert int(tf.reduce_max(y)) < 10
+
+
+def _tar_bytes(members):
+  buf = io.BytesIO()
+  with tarfile.open(fileobj=buf, mode="w") as tar:
+    for name, payload in members:
+      info = tarfile.TarInfo(name)
+      info.size = len(payload)
+      tar.addfile(info, io.BytesIO(payload))
+  return buf.getvalue()
+
+
+def test_tfds_imagenet2012_from_manual_dir(tmp_path):
+  """imagenet2012 prepared by TFDS from tars in the distributed layout."""
+  photos = _photos()
+  manual = tmp_path / "manual"
+  manual.mkdir()
+  synsets = ["n01440764", "n01443537"]  # classes 0 and 1 of ImageNet
+  inner = [(f"{s}.tar", _tar_bytes([(f"{s}_{k}.JPEG", photos[k][0]) for k in range(3)]))
+           for s in synsets]
+  (manual / "ILSVRC2012_img_train.tar").write_bytes(_tar_bytes(inner))
+  (manual / "ILSVRC2012_img_val.tar").write_bytes(_tar_bytes(
+      [(f"ILSVRC2012_val_{k:08d}.JPEG", photos[k][0]) for k in (1, 2)]))
+  cfg = _cfg(str(tmp_path / "tfds"), source="tfds", tfds_name="imagenet2012",
+             tfds_manual_dir=str(manual), label_offset=0)
+  ds = data.build_dataset(cfg, split="train", is_training=True, batch_size=3,
+                          num_classes=1000)
+  x, y = next(iter(ds))
+  assert x.shape == (3, 96, 96, 3) and set(y.numpy()) <= {0, 1}
+  ds = data.build_dataset(cfg, split="validation", is_training=False, batch_size=4,
+                          num_classes=1000)
+  labels = np.concatenate([b[1].numpy() for b in ds])
+  assert sorted(labels) == [65, 970]  # the real labels of val images 1 and 2
