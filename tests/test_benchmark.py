@@ -1,0 +1,42 @@
+"""The benchmark tool runs and reports what it promises (no speed is asserted here)."""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+from PIL import Image
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def _run(*flags):
+    out = subprocess.run([sys.executable, os.path.join(ROOT, "tools", "benchmark.py"), *flags],
+                         capture_output=True, text=True, timeout=600, cwd=ROOT, check=False)
+    assert out.returncode == 0, out.stderr[-3000:]
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("mode", ["train", "infer"])
+def test_model_modes_report_throughput_settings_and_memory(mode):
+    r = _run(f"--mode={mode}", "--image_size=32", "--batch_size=2", "--reps=2", "--rep_seconds=0.2",
+             "--warmup_steps=1")
+    assert r["mode"] == mode and r["depth"] == 50 and r["batch_size"] == 2
+    assert len(r["img_s"]) == 2 and r["img_s_min"] <= r["img_s_median"] <= r["img_s_max"]
+    assert r["img_s_median"] > 0 and r["first_call_s"] > 0
+    assert r["maxrss_mib"] > 100 and r["onednn"] is True and r["tf"].startswith("2.")
+
+
+def test_pareto_plot_is_written(tmp_path):
+    sys.path.insert(0, os.path.join(ROOT, "tools"))
+    import benchmark  # pylint: disable=import-outside-toplevel
+
+    rows = [dict(depth=d, image_size=s, top1=t, img_s=100.0 / (i + 1), latency_ms=10.0 * (i + 1))
+            for i, (d, s, t) in enumerate(benchmark.PUBLISHED)]
+    path = tmp_path / "pareto.png"
+    benchmark.plot_pareto(rows, str(path), "test")
+    with Image.open(path) as im:
+        assert im.format == "PNG" and im.size[0] > 800
+    assert len(benchmark.PUBLISHED) == 11

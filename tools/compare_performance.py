@@ -1,0 +1,136 @@
+r"""Our throughput against the Model Garden's (and timm's), interleaved on this machine.
+
+Runs each configuration as its own process, alternating systems (ours, Garden, ours,
+Garden, ...) so that a noisy neighbour hits both alike, measures the float32
+matrix-product ceiling in the same run (`matmul_ceiling.py --lib numpy`), and prints a
+Markdown table of medians, ratios (per interleaved pair, then the median of the
+pair ratios) and the fraction of the ceiling, plus one JSON line.
+
+The Garden and timm scripts live in ../shared/bench/ and need their own virtual
+environments (tf-models-official pins TensorFlow 2.20; timm needs torch):
+
+    python tools/compare_performance.py --garden_python=/work/gardenvenv/bin/python \
+        --pairs=3 --modes=train,infer,infer_b1 [--timm_python=/path/to/torch/venv/python]
+
+FLOPs per image (RS-50 @ 160): 4.567 G forward, 13.70 G per training image (3x forward).
+"""
+
+import json
+import os
+import re
+import statistics
+import subprocess
+import sys
+
+from absl import app
+from absl import flags
+
+FLAGS = flags.FLAGS
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+flags.DEFINE_string("bench_dir", os.path.join(ROOT, "..", "shared", "bench"),
+                    "Folder with garden_resnetrs.py, timm_resnetrs.py, matmul_ceiling.py.")
+flags.DEFINE_string("garden_python", "", "Python of a venv with tf-models-official ('' skips).")
+flags.DEFINE_string("timm_python", "", "Python of a venv with torch + timm ('' skips).")
+flags.DEFINE_integer("pairs", 3, "Interleaved repetitions of each A/B pair.")
+flags.DEFINE_list("modes", ["train", "infer", "infer_b1"], "train (b32), infer (b32), infer_b1.")
+flags.DEFINE_integer("image_size", 160, "Input side (ResNet-RS-50).")
+flags.DEFINE_integer("threads", 2, "Threads for every system.")
+flags.DEFINE_string("precision", "float32", "Our precision (float32 | bfloat16).")
+flags.DEFINE_string("extra", "", "Extra flags for our benchmark (e.g. --fused_batch_norm=false).")
+
+FORWARD_GFLOP = 4.567  # RS-50 @ 160, fact sheet §1.11 / ANCHORS §2
+
+
+def _run(cmd, env=None):
+    print("$", " ".join(cmd), file=sys.stderr, flush=True)
+    out = subprocess.run(cmd, capture_output=True, text=True, env={**os.environ, **(env or {})},
+                         check=False)
+    text = out.stdout + out.stderr
+    if out.returncode != 0:
+        raise RuntimeError(f"{cmd[0]} exited {out.returncode}:\n{text[-3000:]}")
+    return text
+
+
+def _last_json(text, prefix=""):
+    for line in reversed(text.splitlines()):
+        line = line.strip()
+        if line.startswith(prefix + "{"):
+            return json.loads(line[len(prefix):])
+    raise RuntimeError(f"no JSON result in output:\n{text[-2000:]}")
+
+
+def ours(mode, batch):
+    cmd = [sys.executable, os.path.join(ROOT, "tools", "benchmark.py"), f"--mode={mode}",
+           f"--batch_size={batch}", f"--image_size={FLAGS.image_size}", f"--threads={FLAGS.threads}",
+           f"--precision={FLAGS.precision}", "--reps=4", "--rep_seconds=8" if mode == "train" else
+           "--rep_seconds=4"] + ([FLAGS.extra] if FLAGS.extra else [])
+    r = _last_json(_run(cmd))
+    return r["img_s_median"], r["maxrss_mib"]
+
+
+def garden(mode, batch):
+    cmd = [FLAGS.garden_python, os.path.join(FLAGS.bench_dir, "garden_resnetrs.py"), "--mode", mode,
+           "--batch", str(batch), "--size", str(FLAGS.image_size), "--reps", "4",
+           "--rep-seconds", "8" if mode == "train" else "4"]
+    r = _last_json(_run(cmd), "RESULT ")
+    return r.get("img_s_median", r.get("median")), r.get("maxrss_mib")
+
+
+def timm(mode, batch):
+    cmd = [FLAGS.timm_python, os.path.join(FLAGS.bench_dir, "timm_resnetrs.py"), "--stub-torchvision",
+           "--mode", mode, "--batch", str(batch), "--size", str(FLAGS.image_size),
+           "--channels-last", "--threads", str(FLAGS.threads)]
+    if batch > 1:
+        cmd.append("--compile")
+    r = _last_json(_run(cmd), "RESULT ")
+    return r.get("img_s_median", r.get("median")), r.get("maxrss_mib")
+
+
+def ceiling():
+    cmd = [sys.executable, os.path.join(FLAGS.bench_dir, "matmul_ceiling.py"), "--lib", "numpy",
+           "--threads", str(FLAGS.threads)]
+    text = _run(cmd)
+    r = _last_json(text, "RESULT ")
+    return r.get("gflops_median", r.get("median"))
+
+
+def main(argv):
+    del argv
+    gflops = ceiling()
+    others = [("garden", garden)] if FLAGS.garden_python else []
+    if FLAGS.timm_python:
+        others.append(("timm", timm))
+    rows = []
+    for mode in FLAGS.modes:
+        kind, batch = ("infer", 1) if mode == "infer_b1" else (mode, 32)
+        results = {"ours": []}
+        ratios = {name: [] for name, _ in others}
+        for _ in range(FLAGS.pairs):
+            mine = ours(kind, batch)
+            results["ours"].append(mine)
+            for name, fn in others:
+                theirs = fn(kind, batch)
+                results.setdefault(name, []).append(theirs)
+                ratios[name].append(mine[0] / theirs[0])
+        flop = FORWARD_GFLOP * (3 if kind == "train" else 1)
+        med = {k: statistics.median(v[0] for v in vals) for k, vals in results.items()}
+        rss = {k: max(v[1] or 0 for v in vals) for k, vals in results.items()}
+        rows.append(dict(mode=mode, batch=batch, img_s=med, maxrss_mib=rss,
+                         ratio_vs={k: round(statistics.median(v), 3) for k, v in ratios.items()},
+                         ours_fraction_of_ceiling=round(med["ours"] * flop / gflops, 3)))
+    print(f"\nnumpy sgemm ceiling: {gflops:.1f} GFLOP/s, {FLAGS.threads} threads\n")
+    names = ["ours"] + [n for n, _ in others]
+    print("| mode | " + " | ".join(f"{n} img/s" for n in names) + " | " +
+          " | ".join(f"ours/{n}" for n, _ in others) + " | ours % of ceiling | peak RSS MiB (" +
+          ", ".join(names) + ") |")
+    print("|" + "---|" * (3 + 2 * len(others) + 1))
+    for r in rows:
+        print(f"| {r['mode']} | " + " | ".join(f"{r['img_s'][n]:.2f}" for n in names) + " | " +
+              " | ".join(f"{r['ratio_vs'][n]:.2f}" for n, _ in others) +
+              f" | {100 * r['ours_fraction_of_ceiling']:.0f}% | " +
+              ", ".join(f"{r['maxrss_mib'][n]:.0f}" for n in names) + " |")
+    print(json.dumps(dict(ceiling_gflops=gflops, rows=rows)))
+
+
+if __name__ == "__main__":
+    app.run(main)
