@@ -1,0 +1,650 @@
+"""Readers for the official ResNet-RS checkpoints and the project's own.
+
+Three formats, one reader each (DESIGN.md, "checkpoint formats"):
+
+* ``"tf1"``: the name-based checkpoints of the ``tensorflow/tpu`` release (fact
+  sheet §2a). Variables are named by per-kind counters (``conv2d_5/kernel``,
+  ``batch_normalization_3/gamma``, ``dense/bias``). By default every model
+  variable, BN moving statistics included, is read from its
+  ``/ExponentialMovingAverage`` shadow (§6.1).
+* ``"garden"``: the Model Garden's TF2 object-graph checkpoints (§2b), either a
+  regular ``ckpt-N`` (averages in the ``average`` optimizer slots) or an
+  ``ema_checkpoints/average_weights-N`` (averages in the model variables, raw
+  weights in the slots). The 1001-way head loses its background column 0
+  (§6.4), so every model speaks the same 1000 sorted-synset classes.
+* ``"native"``: ``tf.train.Checkpoint(step=, model=, optimizer=, ema=)`` as the
+  project's trainer writes it (``official/ema.py`` holds the averages).
+
+The tf1 and garden readers work from a declared name table (:func:`tf1_table`,
+:func:`garden_table`): they check every shape, assign every model variable
+exactly once, and account for every tensor of the checkpoint (used, or ignored by
+a named rule: momentum slots, step counters, ...). Anything else raises
+:class:`CheckpointError` naming the variable.
+
+Official names (``resnet-rs-50-i160`` ... ``resnet-rs-420-i320``) resolve to the
+official tarball, downloaded once into a cache, checked and unpacked safely.
+
+Example:
+    >>> model = build_model("tf1", 50)
+    >>> load_into(model, "resnet-rs-50-i160", format="tf1")   # downloads once
+"""
+
+import os
+import re
+import shutil
+import tarfile
+import tempfile
+import urllib.request
+
+import tensorflow as tf
+from absl import logging
+
+from official import resnet_rs
+
+FORMATS = ("tf1", "garden", "native")
+
+# --------------------------------------------------------------------------- names, URLs --
+# The 11 published (depth, resolution) pairs (§4.1); the Garden has no RS-420 (§2b).
+OFFICIAL = {
+    f"resnet-rs-{d}-i{s}": (d, s)
+    for d, s in [(50, 160), (101, 160), (101, 192), (152, 192), (152, 224), (152, 256),
+                 (200, 256), (270, 256), (350, 256), (350, 320), (420, 320)]
+}
+URL_PATTERNS = {
+    "tf1": "https://storage.googleapis.com/cloud-tpu-checkpoints/resnet-rs/{name}.tar.gz",
+    "garden": "https://storage.googleapis.com/tf_model_garden/vision/resnet-rs/{name}.tar.gz",
+}
+GARDEN_MISSING = ("resnet-rs-420-i320",)
+CACHE_ENV = "RESNET_RS_CACHE"
+
+
+class CheckpointError(ValueError):
+    """A checkpoint that cannot be read into the model; the message names the culprit."""
+
+
+class DownloadError(IOError):
+    """An official checkpoint could not be fetched or unpacked; nothing was cached."""
+
+
+def official_info(name):
+    """(depth, image_size) of an official checkpoint name.
+
+    Example:
+        >>> official_info("resnet-rs-152-i256")
+        (152, 256)
+    """
+    if name not in OFFICIAL:
+        raise CheckpointError(f"unknown official checkpoint name {name!r}; known names: "
+                              f"{', '.join(OFFICIAL)}")
+    return OFFICIAL[name]
+
+
+def official_url(name, format="tf1"):
+    """The download URL of an official checkpoint of the given family (§2a, §2b).
+
+    Example:
+        >>> official_url("resnet-rs-50-i160", "garden")
+        'https://storage.googleapis.com/tf_model_garden/vision/resnet-rs/resnet-rs-50-i160.tar.gz'
+    """
+    official_info(name)
+    if format not in URL_PATTERNS:
+        raise CheckpointError(f"official checkpoints exist in formats {tuple(URL_PATTERNS)}, not {format!r}")
+    if format == "garden" and name in GARDEN_MISSING:
+        raise CheckpointError(f"the Model Garden published no {name} checkpoint; use format='tf1'")
+    return URL_PATTERNS[format].format(name=name)
+
+
+def default_cache_dir():
+    """$RESNET_RS_CACHE, else ~/.cache/resnet_rs."""
+    return os.environ.get(CACHE_ENV) or os.path.join(os.path.expanduser("~"), ".cache", "resnet_rs")
+
+
+def image_size_of(path_or_name):
+    """The training resolution named in an official name or a path (``...-i160``), or None."""
+    match = re.search(r"resnet-?rs-?\d+[-_]i(\d+)", str(path_or_name))
+    return int(match.group(1)) if match else None
+
+
+# --------------------------------------------------------------------------- locating --
+def find_checkpoint(path):
+    """The checkpoint prefix for a prefix, an ``.index`` file or a directory.
+
+    A directory's ``checkpoint`` file is used when it names an existing
+    checkpoint; some TF1 tarballs have none, or one naming paths on the training
+    machine, so the directory is then searched for ``*.index`` files (§6.14).
+
+    Raises:
+        FileNotFoundError: nothing at ``path``, or several candidates.
+    """
+    path = os.fspath(path)
+    if path.endswith(".index") and os.path.isfile(path):
+        return path[:-len(".index")]
+    if os.path.isfile(path + ".index"):
+        return path
+    if not os.path.isdir(path):
+        raise FileNotFoundError(f"checkpoint {path!r} not found: no file {path}.index and no directory {path}")
+    latest = tf.train.latest_checkpoint(path)
+    if latest and os.path.isfile(latest + ".index"):
+        return latest
+    found = []
+    for root, _, files in os.walk(path):
+        found += [os.path.join(root, f[:-len(".index")]) for f in files if f.endswith(".index")]
+    if not found:
+        raise FileNotFoundError(f"no checkpoint (*.index file) under directory {path!r}")
+    if len(found) > 1:
+        # A Garden model_dir holds ckpt-N and ema_checkpoints/average_weights-N: the top level
+        # with the highest step wins only when it is unambiguous.
+        top = [f for f in found if os.path.dirname(f) == path.rstrip(os.sep)]
+        if len(top) != 1:
+            raise FileNotFoundError(f"several checkpoints under {path!r}: {sorted(found)}; pass one prefix")
+        found = top
+    return found[0]
+
+
+def _safe_members(tar, archive):
+    """Every member of ``tar``, after refusing any that would land outside the target."""
+    members = tar.getmembers()
+    for m in members:
+        name = m.name
+        parts = name.replace("\\", "/").split("/")
+        if name.startswith(("/", "\\")) or os.path.isabs(name) or re.match(r"^[A-Za-z]:", name):
+            raise DownloadError(f"{archive}: member {name!r} has an absolute path; refusing to unpack")
+        if ".." in parts:
+            raise DownloadError(f"{archive}: member {name!r} would land outside the cache directory")
+        if not (m.isfile() or m.isdir()):
+            raise DownloadError(f"{archive}: member {name!r} is a link or special file; refusing to unpack")
+    return members
+
+
+def _download(url, destination):
+    """Streams ``url`` into the file ``destination`` with progress; checks the length."""
+    with urllib.request.urlopen(url, timeout=60) as response:
+        total = int(response.headers.get("Content-Length") or 0)
+        done, next_report = 0, 0.0
+        with open(destination, "wb") as f:
+            while True:
+                chunk = response.read(1 << 20)
+                if not chunk:
+                    break
+                f.write(chunk)
+                done += len(chunk)
+                if total and done / total >= next_report:
+                    logging.info("downloading %s: %d%% of %.1f MB", url, 100 * done // total, total / 1e6)
+                    next_report += 0.1
+    if total and done != total:
+        raise DownloadError(f"download of {url} truncated: {done} of {total} bytes")
+
+
+def fetch_official(name, format="tf1", cache_dir=None, url=None):
+    """Downloads, checks and unpacks an official tarball once; returns its directory.
+
+    The tarball goes to a temporary file in the cache, is checked (gzip/tar
+    integrity, no member outside the target, a checkpoint inside), unpacked into
+    a temporary directory and renamed into place, so a failure at any point
+    leaves nothing half-written in the cache.
+
+    Args:
+        name: an official name, e.g. "resnet-rs-50-i160".
+        format: "tf1" or "garden" (the two families publish different weights).
+        cache_dir: where to keep it (default :func:`default_cache_dir`).
+        url: override the official URL (mirrors, tests).
+
+    Returns:
+        The directory holding the unpacked checkpoint.
+    """
+    url = url or official_url(name, format)
+    cache_dir = cache_dir or default_cache_dir()
+    final = os.path.join(cache_dir, format, name)
+    if os.path.isdir(final):
+        return final
+    os.makedirs(os.path.dirname(final), exist_ok=True)
+    fd, archive = tempfile.mkstemp(prefix=f".{name}-", suffix=".tar.gz.part", dir=os.path.dirname(final))
+    os.close(fd)
+    unpack = tempfile.mkdtemp(prefix=f".{name}-", suffix=".unpack", dir=os.path.dirname(final))
+    try:
+        logging.info("fetching %s checkpoint %s from %s", format, name, url)
+        try:
+            _download(url, archive)
+        except DownloadError:
+            raise
+        except Exception as e:  # urllib raises several unrelated types; report them alike.
+            raise DownloadError(f"download of {url} failed: {e}; nothing was cached") from e
+        try:
+            with tarfile.open(archive, "r:*") as tar:
+                members = _safe_members(tar, url)
+                tar.extractall(unpack, members=members, filter="data")
+        except tarfile.TarError as e:
+            raise DownloadError(f"{url} is not a readable tarball ({e}); nothing was cached") from e
+        except (EOFError, OSError) as e:
+            if isinstance(e, DownloadError):
+                raise
+            raise DownloadError(f"{url} is truncated or corrupt ({e}); nothing was cached") from e
+        try:
+            find_checkpoint(unpack)
+        except FileNotFoundError as e:
+            raise DownloadError(f"{url} holds no checkpoint: {e}") from e
+        os.replace(unpack, final)
+    finally:
+        if os.path.exists(archive):
+            os.remove(archive)
+        if os.path.isdir(unpack):
+            shutil.rmtree(unpack, ignore_errors=True)
+    logging.info("cached %s at %s", name, final)
+    return final
+
+
+def resolve(name_or_path, format="tf1", cache_dir=None, url=None):
+    """A local checkpoint prefix for an official name, a prefix or a directory.
+
+    Example:
+        >>> resolve("/tmp/run/ckpt-3")
+        '/tmp/run/ckpt-3'
+    """
+    name_or_path = os.fspath(name_or_path)
+    if name_or_path in OFFICIAL:
+        if format not in URL_PATTERNS:
+            raise CheckpointError(f"{name_or_path} is an official name; use --checkpoint_format=tf1 or garden")
+        return find_checkpoint(fetch_official(name_or_path, format, cache_dir, url))
+    if os.path.exists(name_or_path) or os.path.exists(name_or_path + ".index"):
+        return find_checkpoint(name_or_path)
+    if re.match(r"^resnet-?rs", os.path.basename(name_or_path), re.IGNORECASE) and os.sep not in name_or_path:
+        raise CheckpointError(f"unknown official checkpoint name {name_or_path!r}; known names: "
+                              f"{', '.join(OFFICIAL)}")
+    raise FileNotFoundError(f"checkpoint {name_or_path!r} not found: not a checkpoint prefix, not a "
+                            f"directory, not an official name ({', '.join(OFFICIAL)})")
+
+
+# --------------------------------------------------------------------------- name tables --
+BN_VARIABLES = ("gamma", "beta", "moving_mean", "moving_variance")
+
+
+def _layer_variables(layer_name):
+    """Our variable names for a model layer (CONTRACTS.md)."""
+    if "_bn" in layer_name:
+        return BN_VARIABLES
+    if layer_name.endswith(("_se_reduce", "_se_expand")) or layer_name == "logits":
+        return ("kernel", "bias")
+    return ("kernel",)
+
+
+def tf1_table(depth):
+    """[(our layer, official TF1 layer)] in official creation order (§2a, §6.8).
+
+    Two counters, conv2d and batch_normalization, advance independently; the
+    projection conv/BN of a first block come before conv1; the SE convs take
+    the next two conv indices.
+
+    Example:
+        >>> tf1_table(50)[8:10]
+        [('stage2_block0_shortcut_conv', 'conv2d_4'), ('stage2_block0_shortcut_bn', 'batch_normalization_4')]
+    """
+    counters = {"conv2d": 0, "batch_normalization": 0}
+
+    def take(kind):
+        i = counters[kind]
+        counters[kind] += 1
+        return kind if i == 0 else f"{kind}_{i}"
+
+    table = []
+    for ours in resnet_rs.block_layer_names(depth):
+        if ours == "logits":
+            table.append((ours, "dense"))
+        else:
+            table.append((ours, take("batch_normalization" if "_bn" in ours else "conv2d")))
+    return table
+
+
+def garden_table(depth, backbone="backbone/"):
+    """[(our layer, Garden layer key prefix)] (§2b).
+
+    Stem conv i -> layer_with_weights-2i, stem BN i -> 2i+1, block b (0-based
+    over the whole net) -> 8+b with ``_conv1..3``, ``_norm1..3``, ``_shortcut1``,
+    ``_norm0``, ``_squeeze_excitation/_se_{reduce,expand}``; the head is
+    ``model/layer_with_weights-1``.
+
+    Example:
+        >>> garden_table(50)[8]
+        ('stage2_block0_shortcut_conv', 'backbone/layer_with_weights-8/_shortcut1')
+    """
+    table, blocks = [], []
+    inside = {"shortcut_conv": "_shortcut1", "shortcut_bn": "_norm0", "conv1": "_conv1", "bn1": "_norm1",
+              "conv2": "_conv2", "bn2": "_norm2", "conv3": "_conv3", "bn3": "_norm3",
+              "se_reduce": "_squeeze_excitation/_se_reduce", "se_expand": "_squeeze_excitation/_se_expand"}
+    for ours in resnet_rs.block_layer_names(depth):
+        stem = re.match(r"stem_(conv|bn)(\d)$", ours)
+        if stem:
+            index = 2 * (int(stem.group(2)) - 1) + (stem.group(1) == "bn")
+            table.append((ours, f"{backbone}layer_with_weights-{index}"))
+        elif ours == "logits":
+            table.append((ours, "model/layer_with_weights-1"))
+        else:
+            block, part = re.match(r"(stage\d+_block\d+)_(.+)$", ours).groups()
+            if block not in blocks:
+                blocks.append(block)
+            table.append((ours, f"{backbone}layer_with_weights-{7 + len(blocks)}/{inside[part]}"))
+    return table
+
+
+# --------------------------------------------------------------------------- reading --
+def _open(prefix):
+    try:
+        reader = tf.train.load_checkpoint(prefix)
+        return reader, reader.get_variable_to_shape_map()
+    except (tf.errors.OpError, ValueError) as e:
+        raise CheckpointError(f"cannot read checkpoint {prefix!r} (corrupt, truncated or not a "
+                              f"TensorFlow checkpoint): {str(e).splitlines()[0]}") from e
+
+
+def _get(reader, prefix, key):
+    try:
+        return reader.get_tensor(key)
+    except (tf.errors.OpError, ValueError, IndexError) as e:  # IndexError: a truncated data file
+        raise CheckpointError(f"cannot read {key!r} from checkpoint {prefix!r} (corrupt or "
+                              f"truncated data file?): {str(e).splitlines()[0]}") from e
+
+
+def _model_variables(model, layer_name):
+    try:
+        layer = model.get_layer(layer_name)
+    except ValueError as e:
+        raise CheckpointError(f"the model has no layer {layer_name!r}; build it with "
+                              "official.resnet_rs (other depth or include_top?)") from e
+    by_name = {v.name.split("/")[-1].split(":")[0]: v for v in layer.weights}
+    expected = _layer_variables(layer_name)
+    if sorted(by_name) != sorted(expected):
+        raise CheckpointError(f"model layer {layer_name!r} has variables {sorted(by_name)}, expected {list(expected)}")
+    return [(name, by_name[name]) for name in expected]
+
+
+def _checkpoint_depth(keys, format):
+    """The depth a checkpoint was written for, from its largest layer index (or None)."""
+    blocks = {sum(spec): depth for depth, spec in resnet_rs.SPECS.items()}
+    if format == "tf1":
+        convs = [int(m.group(1) or 0) for k in keys for m in [re.match(r"conv2d(?:_(\d+))?/", k)] if m]
+        return blocks.get((max(convs) - 7) // 5) if convs else None
+    layers = [int(m.group(1)) for k in keys for m in [re.search(r"^(?:backbone|model/layer_with_weights-0)/"
+                                                                r"layer_with_weights-(\d+)/", k)] if m]
+    return blocks.get(max(layers) - 7) if layers else None
+
+
+def _check_family(model, format):
+    """The model's architecture options must be those the checkpoint family was trained with."""
+    want = {"tf1": resnet_rs.TF1_FAMILY, "garden": resnet_rs.GARDEN_FAMILY}.get(format)
+    config = getattr(model, "get_config", dict)()
+    if want is None or "activation" not in config:
+        return
+    for key in ("activation", "padding", "stage2_shortcut_pool"):
+        if config[key] != want[key]:
+            raise CheckpointError(
+                f"model has {key}={config[key]!r} but {format} checkpoints need {key}={want[key]!r} "
+                f"(§6.2, §6.6, §6.7); build it with checkpoints.build_model({format!r}, depth)")
+
+
+def _assign(model, plan, prefix, include_top):
+    """Assign every (layer, variable) of ``plan``; shapes and exactly-once coverage are checked
+    for the whole plan first, so a mismatch leaves the model untouched."""
+    pending, seen = [], set()
+    for layer_name, var_name, key, value in plan:
+        variable = dict(_model_variables(model, layer_name))[var_name]
+        if tuple(variable.shape) != tuple(value.shape):
+            raise CheckpointError(
+                f"shape mismatch for {variable.path}: model {tuple(variable.shape)}, checkpoint "
+                f"{key!r} {tuple(value.shape)} in {prefix!r} (wrong --depth or format?)")
+        if id(variable) in seen:
+            raise CheckpointError(f"{variable.path} would be assigned twice (from {key!r})")
+        seen.add(id(variable))
+        pending.append((variable, value))
+    head = {id(v) for v in model.get_layer("logits").weights} if _has_head(model) else set()
+    for v in model.weights:
+        if id(v) not in seen and not (id(v) in head and not include_top):
+            raise CheckpointError(f"model variable {v.path} was not loaded from {prefix!r}")
+    for variable, value in pending:
+        variable.assign(value.astype(variable.dtype))
+    return len(pending)
+
+
+def _has_head(model):
+    return any(layer.name == "logits" for layer in model.layers)
+
+
+def _depth_hint(keys, format, depth):
+    guess = _checkpoint_depth(keys, format)
+    if guess and guess != depth:
+        return f" (the checkpoint looks like depth {guess}: check --depth)"
+    return " (wrong --depth or --checkpoint_format?)"
+
+
+def _unaccounted(keys, used, ignored_rules, prefix, format, depth):
+    """Raise for any checkpoint tensor neither used nor ignored by a named rule."""
+    for key in sorted(keys):
+        if key in used or any(rule(key) for _, rule in ignored_rules):
+            continue
+        raise CheckpointError(f"checkpoint {prefix!r} has variable {key!r} that the {format} name table "
+                              f"for depth {depth} does not account for{_depth_hint(keys, format, depth)}")
+
+
+def _read_tf1(model, prefix, depth, ema, include_top):
+    reader, shapes = _open(prefix)
+    if not any(re.match(r"(conv2d|batch_normalization|dense)(_\d+)?/", k) for k in shapes):
+        raise CheckpointError(f"{prefix!r} is not a TF1 ResNet-RS checkpoint (no conv2d/... variables); "
+                              "is --checkpoint_format right?")
+    suffix = "/ExponentialMovingAverage"
+    has_shadows = any(k.endswith(suffix) for k in shapes)
+    if ema and not has_shadows:
+        logging.warning("%s has no /ExponentialMovingAverage shadows; loading the raw weights", prefix)
+    use_shadow = ema and has_shadows
+    plan, used = [], set()
+    for ours, theirs in tf1_table(depth):
+        if ours == "logits" and not include_top:
+            continue
+        for var in _layer_variables(ours):
+            official = f"{theirs}/{var}"
+            key = official + suffix if use_shadow else official
+            if key not in shapes:
+                what = "EMA shadow " if use_shadow else ""
+                raise CheckpointError(f"checkpoint {prefix!r} lacks the {what}{key!r} for {ours}/{var}"
+                                      f"{_depth_hint(shapes, 'tf1', depth)}")
+            plan.append((ours, var, key, _get(reader, prefix, key)))
+            used.add(key)
+    rules = [
+        ("step counter", lambda k: k == "global_step"),
+        ("momentum slots", lambda k: k.endswith("/Momentum")),
+        ("raw values (shadows used)" if use_shadow else "EMA shadows (ema=False)",
+         lambda k: (k + suffix in used) if use_shadow else (k.endswith(suffix) and k[:-len(suffix)] in used)),
+        ("head (include_top=False)", lambda k: not include_top and k.startswith("dense/")),
+    ]
+    _unaccounted(shapes, used, rules, prefix, "tf1", depth)
+    return plan
+
+
+GARDEN_SUFFIX = "/.ATTRIBUTES/VARIABLE_VALUE"
+GARDEN_AVERAGE = "/.OPTIMIZER_SLOT/optimizer/average"
+
+
+def averages_in_model(prefix):
+    """True for a Garden ``ema_checkpoints/average_weights-N`` file (§2b): the EMA eval action
+    swaps the averages into the model before saving, so the slots then hold the raw weights."""
+    return (os.path.basename(os.path.dirname(os.path.abspath(prefix))) == "ema_checkpoints"
+            or os.path.basename(prefix).startswith("average_weights"))
+
+
+def _read_garden(model, prefix, depth, ema, include_top):
+    reader, shapes = _open(prefix)
+    if any(k.startswith("backbone/") for k in shapes):
+        backbone = "backbone/"
+    elif any(k.startswith("model/layer_with_weights-0/") for k in shapes):
+        # Written as Checkpoint(model=...) without a separate backbone entry.
+        backbone = "model/layer_with_weights-0/"
+    else:
+        raise CheckpointError(f"{prefix!r} is not a Model Garden checkpoint (no backbone/... or "
+                              "model/layer_with_weights-0/... keys); is --checkpoint_format right?")
+    has_head = any(k.startswith("model/layer_with_weights-1/") for k in shapes)
+    if include_top and not has_head:
+        raise CheckpointError(f"{prefix!r} is a backbone-only Garden checkpoint: load it with "
+                              "include_top=False")
+    swapped = averages_in_model(prefix)
+    has_slots = any(GARDEN_AVERAGE in k for k in shapes)
+    # The averages live in the slots of ckpt-N and in the model of ema_checkpoints/...
+    if ema:
+        from_slot = not swapped and has_slots
+        if not swapped and not has_slots:
+            logging.warning("%s has no EMA 'average' slots; loading the raw weights", prefix)
+    else:
+        from_slot = swapped
+        if swapped and not has_slots:
+            raise CheckpointError(f"{prefix!r} is an ema_checkpoints file without 'average' slots: "
+                                  "its raw weights are not in it (use ema=True)")
+    plan, used = [], set()
+    for ours, theirs in garden_table(depth, backbone):
+        if ours == "logits" and not include_top:
+            continue
+        for var in _layer_variables(ours):
+            base = f"{theirs}/{var}"
+            key = base + (GARDEN_AVERAGE if from_slot else "") + GARDEN_SUFFIX
+            if key not in shapes:
+                raise CheckpointError(f"checkpoint {prefix!r} lacks {key!r} for {ours}/{var}"
+                                      f"{_depth_hint(shapes, 'garden', depth)}")
+            value = _get(reader, prefix, key)
+            if ours == "logits":
+                value = _drop_background(model, value, key, prefix)
+            plan.append((ours, var, key, value))
+            used.add(key)
+    rules = [
+        ("object graph", lambda k: k == "_CHECKPOINTABLE_OBJECT_GRAPH"),
+        ("step counters", lambda k: k.split("/")[0] in ("global_step", "save_counter")),
+        ("optimizer hyper-parameters", lambda k: k.startswith("optimizer/")),
+        ("momentum slots", lambda k: re.search(r"/\.OPTIMIZER_SLOT/optimizer/(ema_)?base_optimizer/momentum/", k)),
+        ("the other copy of the averaged weights",
+         lambda k: _other_copy(k) in used),
+        ("head (include_top=False)", lambda k: not include_top and k.startswith("model/layer_with_weights-1/")),
+    ]
+    _unaccounted(shapes, used, rules, prefix, "garden", depth)
+    return plan
+
+
+def _other_copy(key):
+    """The model-variable key for a slot key and vice versa."""
+    if GARDEN_AVERAGE in key:
+        return key.replace(GARDEN_AVERAGE, "")
+    return key[:-len(GARDEN_SUFFIX)] + GARDEN_AVERAGE + GARDEN_SUFFIX if key.endswith(GARDEN_SUFFIX) else None
+
+
+def _drop_background(model, value, key, prefix):
+    """Garden heads have 1001 outputs, column 0 an unused background class (§1.6, §6.4)."""
+    units = model.get_layer("logits").units
+    if value.shape[-1] == units + 1:
+        return value[..., 1:]
+    if value.shape[-1] == units:
+        return value
+    raise CheckpointError(f"checkpoint {prefix!r} head {key!r} has {value.shape[-1]} classes; the model "
+                          f"has {units} (the Garden's 1001 map to 1000 by dropping the background)")
+
+
+def _read_native(model, prefix, ema, include_top):
+    from official import ema as ema_lib  # the trainer's EMA; only the native format needs it.
+
+    reader, shapes = _open(prefix)
+    if not any(k.startswith("model/") for k in shapes):
+        raise CheckpointError(f"{prefix!r} is not a checkpoint written by tools/train.py (no model/... keys); "
+                              "is --checkpoint_format right?")
+    if not include_top or not _has_head(model):
+        raise CheckpointError("native checkpoints hold the full model; load into a model with "
+                              "include_top=True and use its 'pre_logits'/stage outputs as features")
+    has_ema = any(k.startswith("ema/") for k in shapes)
+    objects = {"model": model}
+    if ema and has_ema:
+        objects["ema"] = ema_lib.ExponentialMovingAverage(model)
+    try:
+        status = tf.train.Checkpoint(**objects).read(prefix)
+        status.assert_existing_objects_matched()
+        status.expect_partial()  # the optimizer and the step are training state.
+    except (AssertionError, tf.errors.OpError, ValueError) as e:
+        raise CheckpointError(f"native checkpoint {prefix!r} does not match the model (wrong --depth, "
+                              f"family or format?): {str(e).splitlines()[0][:500]}") from e
+    if "ema" in objects:
+        objects["ema"].copy_to(model)
+    elif ema:
+        logging.warning("%s has no EMA averages; using the raw weights", prefix)
+    return len(model.weights)
+
+
+def build_model(format, depth, include_top=True, input_shape=(None, None, 3), family=None, **kwargs):
+    """A ResNet-RS configured as checkpoints of ``format`` need, with a 1000-class head.
+
+    tf1: ReLU, fixed padding, no stage-2 shortcut pool. garden: swish, SAME
+    padding, the 2x2 stride-1 shortcut pool (§6.2, §6.6, §6.7), 1000 classes
+    (the background column is dropped on load). native: ``family`` (default tf1).
+
+    Example:
+        >>> build_model("garden", 50).get_config()["activation"]
+        'swish'
+    """
+    if format not in FORMATS:
+        raise ValueError(f"format must be one of {FORMATS}, got {format!r}")
+    family = family or ("garden" if format == "garden" else "tf1")
+    kwargs = {"num_classes": 1000, **kwargs}
+    return resnet_rs.from_family(family, depth, include_top=include_top, input_shape=input_shape, **kwargs)
+
+
+def load_into(model, path_or_name, format="tf1", ema=True, include_top=None, cache_dir=None):
+    """Loads a checkpoint into ``model`` (a ResNet-RS of the right depth and family).
+
+    Args:
+        model: an ``official.resnet_rs.ResNetRS`` (see :func:`build_model`).
+        path_or_name: a checkpoint prefix, a directory holding one, or an official
+            name (tf1/garden: downloaded and cached).
+        format: "tf1", "garden" or "native".
+        ema: load the moving averages (the weights the published accuracies were
+            measured with); False loads the raw training weights.
+        include_top: load the head too; default: whether the model has one.
+            False loads the backbone only (also from backbone-only checkpoints).
+        cache_dir: the download cache for official names.
+
+    Returns:
+        The resolved checkpoint prefix.
+
+    Raises:
+        CheckpointError: the checkpoint and the model do not match; the message
+            names the variable, shape, flag or file.
+    """
+    if format not in FORMATS:
+        raise CheckpointError(f"--checkpoint_format must be one of {FORMATS}, got {format!r}")
+    prefix = resolve(path_or_name, format, cache_dir)
+    include_top = _has_head(model) if include_top is None else include_top
+    if include_top and not _has_head(model):
+        raise CheckpointError("include_top=True but the model has no 'logits' layer")
+    depth = getattr(model, "depth", None)
+    if depth not in resnet_rs.SPECS:
+        raise CheckpointError(f"model {model.name!r} is not an official.resnet_rs.ResNetRS")
+    _check_family(model, format)
+    logging.info("loading %s checkpoint %s (ema=%s, include_top=%s)", format, prefix, ema, include_top)
+    if format == "native":
+        _read_native(model, prefix, ema, include_top)
+        return prefix
+    plan = (_read_tf1 if format == "tf1" else _read_garden)(model, prefix, depth, ema, include_top)
+    n = _assign(model, plan, prefix, include_top)
+    logging.info("assigned %d variables from %s", n, prefix)
+    return prefix
+
+
+def load(path_or_name, format="tf1", depth=None, ema=True, include_top=True, input_shape=(None, None, 3),
+         cache_dir=None, **kwargs):
+    """Builds the right model for a checkpoint and loads it; returns the model.
+
+    ``depth`` defaults to the official name's, else the depth the checkpoint's
+    layer indices imply (tf1/garden).
+
+    Example:
+        >>> model = load("resnet-rs-50-i160", format="tf1")
+    """
+    if depth is None:
+        if str(path_or_name) in OFFICIAL:
+            depth = OFFICIAL[str(path_or_name)][0]
+        elif format in ("tf1", "garden"):
+            _, shapes = _open(resolve(path_or_name, format, cache_dir))
+            depth = _checkpoint_depth(shapes, format)
+        if depth is None:
+            raise CheckpointError(f"cannot tell the depth of {path_or_name!r}; pass --depth")
+    model = build_model(format, depth, include_top=include_top, input_shape=input_shape, **kwargs)
+    load_into(model, path_or_name, format=format, ema=ema, include_top=include_top, cache_dir=cache_dir)
+    return model

@@ -1,0 +1,189 @@
+"""SavedModel export for TF Serving: image bytes in, ImageNet predictions out.
+
+The exported functions wrap decode + the family's eval preprocessing
+(``official/preprocessing.py``, the same code the input pipeline uses) +
+normalisation + the model, so a client sends encoded images and nothing else.
+
+Signatures:
+
+* ``serving_default(image_bytes: tf.string [N])``: JPEG/PNG/GIF/BMP bytes of any
+  size. "tf1": centre crop S/(S+P) of the short side with the official offset,
+  cropped while decoding JPEGs, TF1 legacy bicubic resize (§3.3, §6.3, §6.15);
+  "garden": the Garden's eval path, 0.875 crop and TF2 bilinear (§3.6). Bytes
+  that cannot be decoded fail that request with INVALID_ARGUMENT.
+* ``serve_images(images: tf.uint8 [N, H, W, 3])``: already decoded images, same
+  crop and resize (slice instead of decode-and-crop).
+
+Both return ``logits`` [N, 1000] float32, ``probabilities`` [N, 1000], ``classes``
+[N, 5] int32 (sorted-synset label ids), ``scores`` [N, 5] and ``class_names``
+[N, 5] strings. ``assets.extra/tf_serving_warmup_requests`` holds warm-up
+PredictionLogs for both signatures; ``assets.extra/resnet_rs.json`` the
+preprocessing settings.
+
+Example:
+    >>> model = checkpoints.load("resnet-rs-50-i160", format="tf1")
+    >>> export_saved_model(model, "/tmp/rs50/1", image_size=160)
+"""
+
+import json
+import os
+import shutil
+import tempfile
+
+import keras
+import numpy as np
+import tensorflow as tf
+from absl import logging
+
+from official import imagenet_classes
+from official import preprocessing as preprocessing_lib  # `preprocessing` is an argument name
+
+TOP_K = 5
+WARMUP_FILE = os.path.join("assets.extra", "tf_serving_warmup_requests")
+METADATA_FILE = os.path.join("assets.extra", "resnet_rs.json")
+
+
+def serving_functions(model, image_size, preprocessing="tf1", crop_padding=32):
+    """The two serving tf.functions, for export or in-process use (tools/predict.py).
+
+    Returns:
+        dict name -> tf.function: "serving_default" (image_bytes) and "serve_images" (images).
+
+    Example:
+        >>> fns = serving_functions(model, 160)
+        >>> fns["serving_default"](tf.constant([jpeg_bytes]))["classes"].shape
+        TensorShape([1, 5])
+    """
+    family = preprocessing
+    _check(model, image_size, family)
+    class_names = tf.constant(imagenet_classes.names())
+    size = int(image_size)
+
+    def predict(images):
+        logits = tf.cast(model(preprocessing_lib.normalize(images), training=False)["logits"], tf.float32)
+        probabilities = tf.nn.softmax(logits)
+        top = tf.math.top_k(probabilities, TOP_K)
+        return {"logits": logits, "probabilities": probabilities, "classes": top.indices,
+                "scores": top.values, "class_names": tf.gather(class_names, top.indices)}
+
+    @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="image_bytes")])
+    def serving_default(image_bytes):
+        images = tf.map_fn(
+            lambda b: preprocessing_lib.preprocess_for_eval(b, size, family, crop_padding),
+            image_bytes, fn_output_signature=tf.TensorSpec([size, size, 3], tf.float32))
+        return predict(images)
+
+    @tf.function(input_signature=[tf.TensorSpec([None, None, None, 3], tf.uint8, name="images")])
+    def serve_images(images):
+        images = tf.map_fn(
+            lambda im: preprocessing_lib.preprocess_image_for_eval(im, size, family, crop_padding),
+            images, fn_output_signature=tf.TensorSpec([size, size, 3], tf.float32))
+        return predict(images)
+
+    return {"serving_default": serving_default, "serve_images": serve_images}
+
+
+
+def _check(model, image_size, family):
+    if family not in ("tf1", "garden"):
+        raise ValueError(f"preprocessing must be 'tf1' or 'garden', got {family!r}")
+    if not isinstance(image_size, (int, np.integer)) or not 32 <= int(image_size) <= 4096:
+        raise ValueError(f"image_size must be an integer in [32, 4096], got {image_size!r}")
+    outputs = model.output if isinstance(model.output, dict) else {}
+    if "logits" not in outputs:
+        raise ValueError("the model has no 'logits' output: export a model built with include_top=True")
+    classes = outputs["logits"].shape[-1]
+    if classes != 1000:
+        raise ValueError(f"the model has {classes} logits; the export serves the 1000 ImageNet classes "
+                         "(load Garden checkpoints with official.checkpoints, which drops the background)")
+
+
+def _warmup_image():
+    """A small JPEG (a colour gradient) for the warm-up requests."""
+    y, x = np.mgrid[0:96, 0:128]
+    image = np.stack([x * 2, y * 2, (x + y)], axis=-1).astype(np.uint8)
+    return image, tf.io.encode_jpeg(image).numpy()
+
+
+def write_warmup(export_dir):
+    """Writes ``assets.extra/tf_serving_warmup_requests``: one PredictionLog per signature."""
+    from tensorflow_serving.apis import predict_pb2, prediction_log_pb2
+
+    image, jpeg = _warmup_image()
+    requests = [("serving_default", "image_bytes", tf.make_tensor_proto([jpeg], dtype=tf.string)),
+                ("serve_images", "images", tf.make_tensor_proto(image[None]))]
+    path = os.path.join(export_dir, WARMUP_FILE)
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with tf.io.TFRecordWriter(path) as writer:
+        for signature, key, tensor in requests:
+            request = predict_pb2.PredictRequest()
+            request.model_spec.signature_name = signature
+            request.inputs[key].CopyFrom(tensor)
+            log = prediction_log_pb2.PredictionLog(predict_log=prediction_log_pb2.PredictLog(request=request))
+            writer.write(log.SerializeToString())
+    return path
+
+
+def export_saved_model(model, export_dir, image_size, preprocessing="tf1", crop_padding=32, warmup=True):
+    """Exports ``model`` (normalised images in, dict with "logits" out) as a SavedModel.
+
+    The model is written to a temporary sibling directory and renamed into place,
+    so an interrupted or failed export (full disk) leaves a previous export at
+    ``export_dir`` intact.
+
+    Args:
+        model: a ResNet-RS Keras model with a 1000-class head, holding the weights
+            to serve (the moving averages: official.checkpoints loads those).
+        export_dir: the SavedModel directory (for TF Serving: .../model_name/VERSION).
+        image_size: the side S the model sees (the checkpoint's training
+            resolution reproduces the published accuracies).
+        preprocessing: "tf1" or "garden", the family the weights were evaluated with.
+        crop_padding: P of the tf1 centre crop (32 as in the published results, §6.16).
+        warmup: write TF Serving warm-up records.
+
+    Returns:
+        export_dir.
+    """
+    functions = serving_functions(model, image_size, preprocessing, crop_padding)
+    export_dir = os.path.abspath(os.fspath(export_dir))
+    parent = os.path.dirname(export_dir)
+    os.makedirs(parent, exist_ok=True)
+    staging = tempfile.mkdtemp(prefix=f".{os.path.basename(export_dir)}-", dir=parent)
+    try:
+        archive = keras.export.ExportArchive()
+        archive.track(model)
+        for name, fn in functions.items():
+            archive.add_endpoint(name, fn)
+        logging.info("writing SavedModel (%s preprocessing, %dx%d) to %s", preprocessing, image_size,
+                     image_size, export_dir)
+        archive.write_out(staging, verbose=False)
+        if warmup:
+            write_warmup(staging)
+        with open(os.path.join(staging, METADATA_FILE), "w") as f:
+            json.dump({"image_size": int(image_size), "preprocessing": preprocessing,
+                       "crop_padding": int(crop_padding), "classes": "imagenet-1k sorted synsets"}, f)
+        old = None
+        if os.path.exists(export_dir):
+            old = tempfile.mkdtemp(prefix=f".{os.path.basename(export_dir)}-old-", dir=parent)
+            os.replace(export_dir, os.path.join(old, "previous"))
+        try:
+            os.replace(staging, export_dir)
+        except OSError:
+            if old:  # put the previous export back
+                os.replace(os.path.join(old, "previous"), export_dir)
+            raise
+        if old:
+            shutil.rmtree(old, ignore_errors=True)
+    finally:
+        if os.path.isdir(staging):
+            shutil.rmtree(staging, ignore_errors=True)
+    return export_dir
+
+
+def read_metadata(export_dir):
+    """The preprocessing settings an export was written with (None for other SavedModels)."""
+    path = os.path.join(export_dir, METADATA_FILE)
+    if not os.path.isfile(path):
+        return None
+    with open(path) as f:
+        return json.load(f)

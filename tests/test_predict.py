@@ -1,0 +1,56 @@
+"""tools/convert_checkpoint.py and tools/predict.py, and the shipped class names."""
+
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import skimage.data
+import tensorflow as tf
+
+import official_layouts as layouts
+from official import imagenet_classes
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def test_class_names_are_the_1000_sorted_synsets():
+    synsets, names = imagenet_classes.synsets(), imagenet_classes.names()
+    assert len(synsets) == len(set(synsets)) == len(names) == 1000
+    assert synsets == sorted(synsets) and synsets[0] == "n01440764" and synsets[-1] == "n15075141"
+    assert names[0].startswith("tench") and names[1].startswith("goldfish")
+    # §2a: the official reference logits for the panda image have argmax 388, "giant panda".
+    assert synsets[388] == "n02510455" and imagenet_classes.short_names()[388] == "giant panda"
+
+
+def _run(*args):
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", CUDA_VISIBLE_DEVICES="")
+    return subprocess.run([sys.executable, *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+
+
+@pytest.mark.slow  # two CLI runs on an RS-50 (~40 s)
+def test_convert_then_predict(tmp_path):
+    prefix = str(tmp_path / "resnet-rs-50-i160" / "model.ckpt")
+    layouts.write_tf1(prefix, depth=50, momentum=False)
+    output = tmp_path / "rs50.keras"
+    result = _run("tools/convert_checkpoint.py", f"--checkpoint={prefix}", "--checkpoint_format=tf1",
+                  "--depth=50", "--image_size=64", f"--output={output}")
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "legacy bicubic" in result.stdout and "int(64/(64+32)" in result.stdout
+    assert output.exists() and (tmp_path / "rs50.keras.preprocessing.json").exists()
+
+    good = tmp_path / "cat.jpg"
+    good.write_bytes(tf.io.encode_jpeg(skimage.data.chelsea()).numpy())
+    broken = tmp_path / "broken.jpg"
+    broken.write_bytes(b"\xff\xd8 not really a jpeg")
+    result = _run("tools/predict.py", f"--model={output}", str(good), str(broken), str(tmp_path / "absent.png"))
+    assert result.returncode == 1
+    assert f"cannot classify {broken}" in result.stderr and f"cannot classify {tmp_path / 'absent.png'}" in result.stderr
+
+    # The printed top-5 are the reference network's top-5 on the TF1-preprocessed photo.
+    image = layouts.reference_tf1_preprocess(good.read_bytes(), 64)[None]
+    top5 = np.argsort(-layouts.reference_logits(prefix, "tf1", 50, image)[0])[:5]
+    lines = result.stdout.split(str(good))[1].strip().splitlines()[:5]
+    assert [f"class {c})" in line for line, c in zip(lines, top5)] == [True] * 5, result.stdout
+    assert imagenet_classes.names()[top5[0]] in lines[0]

@@ -1,0 +1,78 @@
+r"""Converts an official ResNet-RS checkpoint to a Keras file (.keras or .weights.h5).
+
+    python tools/convert_checkpoint.py --checkpoint=resnet-rs-50-i160 \
+        --checkpoint_format=tf1 --depth=50 --output=/tmp/resnet_rs_50_i160.keras
+
+Prints the preprocessing the weights were evaluated with and writes it next to the
+output as OUTPUT.preprocessing.json (tools/predict.py reads it).
+"""
+
+import json
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from absl import app, flags, logging  # noqa: E402
+
+flags.DEFINE_string("checkpoint", None, "Checkpoint prefix, directory, or official name (resnet-rs-50-i160).")
+flags.DEFINE_enum("checkpoint_format", "tf1", ["tf1", "garden", "native"], "Checkpoint format.")
+flags.DEFINE_integer("depth", 50, "Network depth.")
+flags.DEFINE_integer("image_size", None, "Evaluation resolution; default: the checkpoint's own (from its name).")
+flags.DEFINE_string("output", None, "Output file: *.keras (model + weights) or *.weights.h5 (weights only).")
+flags.DEFINE_enum("family", None, ["tf1", "garden"], "Family for native checkpoints (default tf1).")
+flags.DEFINE_integer("crop_padding", 32, "P of the TF1 centre crop S/(S+P).")
+flags.DEFINE_boolean("ema", True, "Convert the moving averages (False: the raw training weights).")
+flags.DEFINE_boolean("include_top", True, "Keep the classification head (False: backbone only).")
+flags.DEFINE_string("cache_dir", None, "Download cache for official names.")
+flags.mark_flags_as_required(["checkpoint", "output"])
+
+
+def describe(family, image_size, crop_padding):
+    """One paragraph: the preprocessing that goes with the converted weights."""
+    size = image_size or "S"
+    if family == "tf1":
+        crop = (f"centre crop of side int({size}/({size}+{crop_padding}) x short side), offset "
+                "((dim - side) + 1) // 2, cropped while decoding JPEGs; TF1 legacy bicubic resize "
+                f"(half_pixel_centers=False) to {size}x{size}")
+    else:
+        crop = (f"centre crop of side int(0.875 x short side), offset int((dim - 0.875 x short) / 2); "
+                f"TF2 bilinear resize to {size}x{size}")
+    return (f"{crop}; then (x - 255*[0.485, 0.456, 0.406]) / (255*[0.229, 0.224, 0.225]) on RGB 0..255. "
+            f"In code: official.preprocessing.preprocess_for_eval(image_bytes, {size}, family={family!r}, "
+            f"crop_padding={crop_padding}) followed by official.preprocessing.normalize().")
+
+
+def main(argv):
+    del argv
+    from official import checkpoints
+
+    F = flags.FLAGS
+    if not F.output.endswith((".keras", ".weights.h5")):
+        raise app.UsageError(f"--output={F.output!r} must end in .keras or .weights.h5")
+    family = F.family or ("garden" if F.checkpoint_format == "garden" else "tf1")
+    image_size = F.image_size or checkpoints.image_size_of(F.checkpoint)
+    try:
+        prefix = checkpoints.resolve(F.checkpoint, F.checkpoint_format, F.cache_dir)
+        model = checkpoints.build_model(F.checkpoint_format, F.depth, include_top=F.include_top, family=family)
+        checkpoints.load_into(model, prefix, format=F.checkpoint_format, ema=F.ema, include_top=F.include_top)
+    except (checkpoints.CheckpointError, checkpoints.DownloadError, FileNotFoundError) as e:
+        logging.error("%s", e)
+        print(f"error: --checkpoint={F.checkpoint}: {e}", file=sys.stderr)
+        sys.exit(1)
+    os.makedirs(os.path.dirname(os.path.abspath(F.output)), exist_ok=True)
+    if F.output.endswith(".keras"):
+        model.save(F.output)
+    else:
+        model.save_weights(F.output)
+    meta = {"source": prefix, "checkpoint_format": F.checkpoint_format, "depth": F.depth, "family": family,
+            "include_top": F.include_top, "image_size": image_size, "crop_padding": F.crop_padding,
+            "ema": F.ema}
+    with open(F.output + ".preprocessing.json", "w") as f:
+        json.dump(meta, f, indent=1)
+    print(f"wrote {F.output} (depth {F.depth}, {family} family) from {prefix}")
+    print("preprocessing: " + describe(family, image_size, F.crop_padding))
+
+
+if __name__ == "__main__":
+    app.run(main)

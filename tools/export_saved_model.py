@@ -1,0 +1,61 @@
+r"""Exports an official or trained ResNet-RS checkpoint as a SavedModel for TF Serving.
+
+    python tools/export_saved_model.py --checkpoint=resnet-rs-50-i160 \
+        --checkpoint_format=tf1 --depth=50 --export_dir=/tmp/serving/resnet_rs/1
+
+--checkpoint is a checkpoint prefix, a directory holding one, or an official name
+(downloaded once into $RESNET_RS_CACHE or ~/.cache/resnet_rs). The moving-average
+weights are exported when the checkpoint has them. See docs/checkpoints.md.
+"""
+
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from absl import app, flags, logging  # noqa: E402
+
+flags.DEFINE_string("checkpoint", None, "Checkpoint prefix, directory, or official name (resnet-rs-50-i160).")
+flags.DEFINE_enum("checkpoint_format", "tf1", ["tf1", "garden", "native"], "Checkpoint format.")
+flags.DEFINE_integer("depth", 50, "Network depth: 50, 101, 152, 200, 270, 350 or 420.")
+flags.DEFINE_integer("image_size", None, "Serving resolution; default: the checkpoint's own (from its name).")
+flags.DEFINE_string("export_dir", None, "SavedModel directory to write (e.g. .../resnet_rs/1).")
+flags.DEFINE_enum("family", None, ["tf1", "garden"],
+                  "Architecture and preprocessing family; default: tf1 for tf1/native, garden for garden.")
+flags.DEFINE_integer("crop_padding", 32, "P of the TF1 centre crop S/(S+P) (32 as in the published results).")
+flags.DEFINE_boolean("ema", True, "Export the moving averages (False: the raw training weights).")
+flags.DEFINE_string("cache_dir", None, "Download cache for official names.")
+flags.DEFINE_boolean("warmup", True, "Write assets.extra/tf_serving_warmup_requests.")
+flags.mark_flags_as_required(["checkpoint", "export_dir"])
+
+
+def main(argv):
+    del argv
+    from official import checkpoints, export, resnet_rs
+
+    F = flags.FLAGS
+    if F.depth not in resnet_rs.SPECS:
+        raise app.UsageError(f"--depth={F.depth} is not one of {sorted(resnet_rs.SPECS)}")
+    image_size = F.image_size or checkpoints.image_size_of(F.checkpoint)
+    if not image_size:
+        raise app.UsageError(f"--image_size is required: {F.checkpoint!r} does not name its resolution")
+    if F.checkpoint in checkpoints.OFFICIAL and checkpoints.OFFICIAL[F.checkpoint][0] != F.depth:
+        raise app.UsageError(f"--depth={F.depth} but {F.checkpoint} is depth {checkpoints.OFFICIAL[F.checkpoint][0]}")
+    family = F.family or ("garden" if F.checkpoint_format == "garden" else "tf1")
+    try:
+        # Resolve (and download) first: a bad path or name fails before the model is built.
+        prefix = checkpoints.resolve(F.checkpoint, F.checkpoint_format, F.cache_dir)
+        model = checkpoints.build_model(F.checkpoint_format, F.depth, family=family)
+        checkpoints.load_into(model, prefix, format=F.checkpoint_format, ema=F.ema)
+    except (checkpoints.CheckpointError, checkpoints.DownloadError, FileNotFoundError) as e:
+        logging.error("%s", e)
+        print(f"error: --checkpoint={F.checkpoint}: {e}", file=sys.stderr)
+        sys.exit(1)
+    path = export.export_saved_model(model, F.export_dir, image_size, preprocessing=family,
+                                     crop_padding=F.crop_padding, warmup=F.warmup)
+    print(f"exported {prefix} ({F.checkpoint_format}, depth {F.depth}, {family} preprocessing at "
+          f"{image_size}x{image_size}) to {path}")
+
+
+if __name__ == "__main__":
+    app.run(main)
