@@ -1,0 +1,167 @@
+"""Strategies: names, batch split, a mirrored step equal to the single-device step, and
+two MultiWorkerMirroredStrategy workers on 127.0.0.1 ending with identical weights."""
+
+import json
+import os
+import socket
+import subprocess
+import sys
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from official import distribute
+from official import train_lib
+
+distribute.configure_logical_cpus(2)   # before TF's runtime starts
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def test_names_and_batch_split():
+    with pytest.raises(ValueError, match="--strategy"):
+        distribute.make_strategy("horovod")
+    one = distribute.make_strategy("one_device")
+    assert distribute.per_replica_batch_size(64, one) == 64
+    assert distribute.default_precision(one) == "float32"
+    mirrored = distribute.make_strategy("mirrored")
+    assert mirrored.num_replicas_in_sync == 2
+    assert distribute.per_replica_batch_size(64, mirrored) == 32
+    with pytest.raises(ValueError, match="global batch size 5"):
+        distribute.per_replica_batch_size(5, mirrored)
+
+
+def test_tf_config_checks(monkeypatch):
+    good = {"cluster": {"worker": ["127.0.0.1:2000", "127.0.0.1:2001"]}, "task": {"type": "worker", "index": 1}}
+    assert distribute.parse_tf_config(json.dumps(good))["task"]["index"] == 1
+    monkeypatch.delenv("TF_CONFIG", raising=False)
+    with pytest.raises(ValueError, match="TF_CONFIG.*not set"):
+        distribute.parse_tf_config()
+    with pytest.raises(ValueError, match="host:port"):
+        distribute.parse_tf_config(json.dumps({"cluster": {"worker": ["nohost"]},
+                                               "task": {"type": "worker", "index": 0}}))
+    monkeypatch.setenv("TF_CONFIG", "not json")
+    with pytest.raises(ValueError, match="TF_CONFIG is not valid JSON"):
+        distribute.make_strategy("multi_worker_mirrored")
+
+
+def _step_config():
+    from configs import demo
+    c = demo.get_config()
+    c.model.dropout_rate = 0.0      # no randomness: the two runs must agree
+    c.data.data_dir = "unused"
+    c.train.update(dict(global_batch_size=8, warmup_epochs=0.0, max_steps=10))
+    c.data.num_train_images = 80
+    return c
+
+
+@pytest.mark.slow
+def test_mirrored_step_equals_single_device_step():
+    """2 replicas x 4 images = one device applying the mean of the two half-batch gradients.
+
+    BN statistics are per replica (as on TPU cores, §4.7), so the single-device
+    reference computes each half's forward pass separately.
+    """
+    config = _step_config()
+    mirrored = distribute.make_strategy("mirrored")
+    keras.utils.set_random_seed(0)
+    rng = np.random.default_rng(0)
+    images = rng.normal(size=(8, 32, 32, 3)).astype("float32")
+    labels = rng.integers(0, 10, size=8).astype("int32")
+    _, total, warmup = train_lib.run_lengths(config)
+    schedule = train_lib.schedules.make_schedule(
+        "cosine", peak=0.1 * 8 / 256, total_steps=total, warmup_steps=warmup,
+        num_train_images=80, global_batch_size=8)
+
+    with mirrored.scope():
+        model = train_lib.build_model(config)
+        optimizer = train_lib.make_optimizer(config, schedule, "float32", model)
+        ema = train_lib.ema_lib.ExponentialMovingAverage(model, 0.9)
+    initial = [v.numpy() for v in model.weights]
+    wd = train_lib.weight_decay_variables(model, config.optimizer.weight_decay_rule)
+    loop = train_lib.make_train_loop(model, optimizer, ema, wd, config, mirrored, "float32")
+    dataset = mirrored.experimental_distribute_dataset(
+        tf.data.Dataset.from_tensors((images, labels)).repeat())
+    loss = float(loop(iter(dataset), tf.constant(1)))
+
+    reference = train_lib.build_model(config)
+    reference.set_weights(initial)
+    ref_optimizer = train_lib.make_optimizer(config, schedule, "float32", reference)
+    ref_wd = train_lib.weight_decay_variables(reference, config.optimizer.weight_decay_rule)
+    losses, grads = [], []
+    for half in (slice(0, 4), slice(4, 8)):
+        with tf.GradientTape() as tape:
+            logits = reference(images[half], training=True)["logits"]
+            half_loss = (tf.reduce_mean(train_lib.cross_entropy(labels[half], logits, 0.1))
+                         + train_lib.l2_term(ref_wd, config.optimizer.weight_decay))
+        losses.append(float(half_loss))
+        grads.append(tape.gradient(half_loss, reference.trainable_variables))
+    mean_grads = [(a + b) / 2 for a, b in zip(*grads)]
+    ref_optimizer.apply_gradients(zip(mean_grads, reference.trainable_variables))
+
+    assert loss == pytest.approx(np.mean(losses), rel=1e-5)
+    by_path = {v.path: v for v in reference.trainable_variables}
+    changed = 0
+    for v in model.trainable_variables:
+        np.testing.assert_allclose(v.numpy(), by_path[v.path].numpy(), rtol=1e-4, atol=1e-6,
+                                   err_msg=v.path)
+        for replica_value in v.value.values:     # both replicas hold the same weights
+            np.testing.assert_array_equal(replica_value.numpy(), v.numpy())
+        changed += not np.array_equal(v.numpy(), initial[[w.path for w in model.weights].index(v.path)])
+    # Zero-init last BN gammas keep the residual branches' weights still at step 1;
+    # the rest (138 of 234 for RS-50) moved.
+    assert changed > 100
+
+
+def _free_ports(n):
+    sockets = [socket.socket() for _ in range(n)]
+    for s in sockets:
+        s.bind(("127.0.0.1", 0))
+    ports = [s.getsockname()[1] for s in sockets]
+    for s in sockets:
+        s.close()
+    return ports
+
+
+@pytest.mark.slow
+def test_two_multi_worker_processes_train_together(tmp_path):
+    from official import demo_data
+    data_dir = str(tmp_path / "digits")
+    demo_data.write_digits(data_dir, image_size=32)
+    workdir = str(tmp_path / "work")
+    workers = [f"127.0.0.1:{p}" for p in _free_ports(2)]
+    procs = []
+    for index in range(2):
+        env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", TF_ENABLE_ONEDNN_OPTS="0",
+                   TF_CONFIG=json.dumps({"cluster": {"worker": workers},
+                                         "task": {"type": "worker", "index": index}}))
+        procs.append(subprocess.Popen(
+            [sys.executable, os.path.join(ROOT, "tools", "train.py"), f"--workdir={workdir}",
+             "--strategy=multi_worker_mirrored", f"--config.data.data_dir={data_dir}",
+             "--config.train.global_batch_size=8", "--config.train.max_steps=2",
+             "--config.train.steps_per_loop=1", "--config.eval.global_batch_size=40",
+             "--config.export.enabled=False", "--config.data.num_eval_images=359"],
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env))
+    outputs = []
+    try:
+        for proc in procs:
+            outputs.append(proc.communicate(timeout=540)[0])
+    finally:
+        for proc in procs:
+            if proc.poll() is None:
+                proc.kill()
+    for proc, out in zip(procs, outputs):
+        assert proc.returncode == 0, out[-3000:]
+    assert "replica(s)" in outputs[0] and "2 replica(s)" in outputs[0]
+    chief = tf.train.load_checkpoint(tf.train.latest_checkpoint(os.path.join(workdir, "checkpoints")))
+    other = tf.train.load_checkpoint(tf.train.latest_checkpoint(
+        os.path.join(workdir, "tmp", "worker1_checkpoints")))
+    # Weights and momentum must agree; BN moving statistics (and so their EMA) are each
+    # replica's own last batch with bn_momentum 0, as per TPU core in the TF1 code (§4.7).
+    keys = [k for k in chief.get_variable_to_shape_map()
+            if k.startswith(("model/", "optimizer/")) and "moving_" not in k]
+    assert len(keys) > 400
+    for k in keys:
+        np.testing.assert_array_equal(chief.get_tensor(k), other.get_tensor(k), err_msg=k)
+    assert int(chief.get_tensor("step/.ATTRIBUTES/VARIABLE_VALUE")) == 2

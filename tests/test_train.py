@@ -1,0 +1,207 @@
+"""The trainer end to end on generated ImageNet-format TFRecords (real JPEGs).
+
+Every run traces a ResNet-RS-50 train step (tens of seconds on 2 shared cores), so
+these tests are marked slow, except the start-up checks, which stop before any tracing.
+"""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+import skimage.data
+import skimage.transform
+import tensorflow as tf
+
+from configs import demo
+from official import distribute
+from official import tfrecords
+from official import train_lib
+
+distribute.configure_logical_cpus(2)   # before TF's runtime starts: mirrored runs below
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+PHOTOS = ("astronaut", "coffee", "chelsea", "rocket", "hubble_deep_field", "immunohistochemistry")
+
+
+@pytest.fixture(scope="module")
+def data_dir(tmp_path_factory):
+    """16 train / 8 validation 48x48 JPEG crops of scikit-image's photos, labels 1..3."""
+    out = tmp_path_factory.mktemp("tfrecords")
+    rng = np.random.default_rng(0)
+    examples = {"train": [], "validation": []}
+    for i, name in enumerate(PHOTOS):
+        photo = getattr(skimage.data, name)()
+        for j in range(4):
+            y, x = rng.integers(0, photo.shape[0] - 64), rng.integers(0, photo.shape[1] - 64)
+            crop = skimage.transform.resize(photo[y:y + 64, x:x + 64], (48, 48), preserve_range=True)
+            split = "validation" if j == 3 else "train"
+            examples[split].append((crop.astype(np.uint8), i % 3 + 1, "", f"{name}_{j}.jpg"))
+    for split, items in examples.items():
+        tfrecords.write_tfrecords(items, str(out), split, num_shards=2, progress=False)
+    return str(out)
+
+
+def tiny_config(data_dir, **train):
+    """The demo recipe shrunk: 32 px, batch 4, 1000 classes (what the export serves)."""
+    c = demo.get_config()
+    c.data.update(dict(data_dir=data_dir, num_train_images=18, num_eval_images=6, shuffle_buffer=32))
+    c.model.num_classes = 1000
+    c.model.dropout_rate = 0.2          # exercises the dropout RNG on resume
+    c.demo_data_size = 0
+    c.eval.global_batch_size = 2
+    c.train.update(dict(global_batch_size=4, max_steps=2, steps_per_loop=1, checkpoint_every_steps=1,
+                        warmup_epochs=0.0))
+    c.train.update(train)
+    return c
+
+
+def checkpoint_values(workdir, step=None):
+    directory = os.path.join(workdir, "checkpoints")
+    prefix = (os.path.join(directory, f"ckpt-{step}") if step else tf.train.latest_checkpoint(directory))
+    reader = tf.train.load_checkpoint(prefix)
+    return {k: reader.get_tensor(k) for k in reader.get_variable_to_shape_map()
+            if "save_counter" not in k and k != "_CHECKPOINTABLE_OBJECT_GRAPH"}
+
+
+def assert_same_state(a, b):
+    assert set(a) == set(b)
+    assert any(k.startswith("ema/") for k in a) and any("OPTIMIZER_SLOT" in k or "optimizer/" in k for k in a)
+    for k in a:
+        np.testing.assert_array_equal(a[k], b[k], err_msg=k)
+
+
+# ----------------------------------------------------------------- start-up checks (fast)
+
+def test_missing_workdir(data_dir):
+    with pytest.raises(ValueError, match="workdir"):
+        train_lib.train_and_evaluate(tiny_config(data_dir), "")
+
+
+def test_empty_dataset_stops_at_startup(tmp_path):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    for split in ("train", "validation"):
+        tf.io.TFRecordWriter(str(empty / f"{split}-00000-of-00001")).close()
+    with pytest.raises(ValueError, match="no records"):
+        train_lib.train_and_evaluate(tiny_config(str(empty)), str(tmp_path / "w"))
+    with pytest.raises(FileNotFoundError):
+        train_lib.train_and_evaluate(tiny_config(str(tmp_path / "nowhere")), str(tmp_path / "w2"))
+
+
+def test_workdir_of_another_model(data_dir, tmp_path):
+    workdir = str(tmp_path / "w")
+    c = tiny_config(data_dir)
+    train_lib._check_workdir_model(c, workdir, chief=True)   # what a first run writes
+    other = tiny_config(data_dir)
+    other.model.depth = 101
+    with pytest.raises(train_lib.TrainingError, match="another model.*depth"):
+        train_lib.train_and_evaluate(other, workdir)
+
+
+def test_cli_rejects_bad_flags(tmp_path):
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
+    cmd = [sys.executable, os.path.join(ROOT, "tools", "train.py")]
+    bad_key = subprocess.run(cmd + [f"--workdir={tmp_path}", "--config.train.epochz=3"],
+                             capture_output=True, text=True, env=env, timeout=300)
+    assert bad_key.returncode != 0 and "epochz" in bad_key.stderr
+    bad_type = subprocess.run(cmd + [f"--workdir={tmp_path}", "--config.train.epochs=many"],
+                              capture_output=True, text=True, env=env, timeout=300)
+    assert bad_type.returncode != 0 and "epochs" in bad_type.stderr
+    no_workdir = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300)
+    assert no_workdir.returncode != 0 and "--workdir" in no_workdir.stderr
+
+
+def test_malformed_tf_config_and_unreachable_tpu():
+    with pytest.raises(ValueError, match="TF_CONFIG is not valid JSON"):
+        distribute.parse_tf_config("{cluster:")
+    with pytest.raises(ValueError, match="task"):
+        distribute.parse_tf_config('{"cluster": {"worker": ["localhost:1"]}, "task": {"type": "worker", "index": 3}}')
+    with pytest.raises(ValueError, match="cannot reach TPU"):
+        distribute.make_strategy("tpu", tpu="grpc://127.0.0.1:1")
+
+
+# ----------------------------------------------------------------------- runs (slow)
+
+@pytest.mark.slow
+@pytest.mark.parametrize("strategy_name", ["one_device", "mirrored"])
+def test_two_steps_write_checkpoint_summaries_savedmodel(data_dir, tmp_path, strategy_name):
+    strategy = distribute.make_strategy(strategy_name)
+    if strategy_name == "mirrored":
+        assert strategy.num_replicas_in_sync == 2
+    workdir = str(tmp_path / strategy_name)
+    result = train_lib.train_and_evaluate(tiny_config(data_dir), workdir, strategy)
+    assert result["step"] == 2 and np.isfinite(result["loss"])
+    assert 0.0 <= result["ema_top_1"] <= result["ema_top_5"] <= 1.0 and result["count"] == 6
+    assert tf.train.latest_checkpoint(os.path.join(workdir, "checkpoints")).endswith("ckpt-2")
+    tags = set()
+    for event_file in tf.io.gfile.glob(os.path.join(workdir, "*", "events.out.tfevents.*")):
+        for event in tf.compat.v1.train.summary_iterator(event_file):
+            tags.update(v.tag for v in event.summary.value)
+    assert {"loss", "learning_rate", "images_per_sec", "ema_top_1", "ema_top_5"} <= tags
+    served = tf.saved_model.load(result["export_dir"]).signatures["serving_default"]
+    jpeg = tf.io.encode_jpeg(skimage.data.chelsea()[:64, :64])
+    assert served(image_bytes=tf.reshape(jpeg, [1]))["logits"].shape == (1, 1000)
+
+
+@pytest.mark.slow
+def test_resume_gives_identical_state(data_dir, tmp_path):
+    straight = str(tmp_path / "straight")
+    train_lib.train_and_evaluate(tiny_config(data_dir, max_steps=4), straight)
+    resumed = str(tmp_path / "resumed")
+    # Same config (the cosine spans 4 steps in both); the first run stops after 2.
+    first = train_lib.train_and_evaluate(tiny_config(data_dir, max_steps=4), resumed, stop_at_step=2)
+    assert first["interrupted"] == "stop_at_step" and first["step"] == 2
+    result = train_lib.train_and_evaluate(tiny_config(data_dir, max_steps=4), resumed)
+    assert result["step"] == 4
+    assert_same_state(checkpoint_values(straight, 4), checkpoint_values(resumed, 4))
+
+
+@pytest.mark.slow
+def test_sigterm_checkpoints_and_resume_is_identical(data_dir, tmp_path):
+    straight = str(tmp_path / "straight")
+    train_lib.train_and_evaluate(tiny_config(data_dir, max_steps=4), straight)
+    workdir = str(tmp_path / "killed")
+    cmd = [sys.executable, os.path.join(ROOT, "tools", "train.py"), f"--workdir={workdir}",
+           f"--config.data.data_dir={data_dir}", "--config.data.num_train_images=18",
+           "--config.data.num_eval_images=6", "--config.data.shuffle_buffer=32",
+           "--config.model.num_classes=1000", "--config.model.dropout_rate=0.2",
+           "--config.demo_data_size=0", "--config.eval.global_batch_size=2",
+           "--config.train.global_batch_size=4", "--config.train.max_steps=4",
+           "--config.train.steps_per_loop=1", "--config.train.checkpoint_every_steps=1",
+           "--config.train.warmup_epochs=0"]
+    # Same numerics as the in-process run (tools/train.py turns oneDNN on by default).
+    env = dict(os.environ, TF_ENABLE_ONEDNN_OPTS=os.environ.get("TF_ENABLE_ONEDNN_OPTS", "0"))
+    proc = subprocess.Popen(cmd, stderr=subprocess.PIPE, text=True, env=env)
+    deadline = time.time() + 500
+    for line in proc.stderr:
+        if "step 1/4" in line or time.time() > deadline:
+            proc.send_signal(signal.SIGTERM)
+            break
+    proc.stderr.read()
+    assert proc.wait(timeout=300) == 143
+    stopped_at = int(tf.train.latest_checkpoint(os.path.join(workdir, "checkpoints")).rsplit("-", 1)[1])
+    assert 1 <= stopped_at < 4
+    result = train_lib.train_and_evaluate(tiny_config(data_dir, max_steps=4), workdir)
+    assert result["step"] == 4
+    assert_same_state(checkpoint_values(straight, 4), checkpoint_values(workdir, 4))
+
+
+@pytest.mark.slow
+def test_nonfinite_loss_stops_and_keeps_last_good_checkpoint(data_dir, tmp_path):
+    workdir = str(tmp_path / "nan")
+    c = tiny_config(data_dir, max_steps=1)
+    c.export.enabled = False
+    train_lib.train_and_evaluate(c, workdir)
+    good = checkpoint_values(workdir, 1)
+    c = tiny_config(data_dir, max_steps=3)
+    c.optimizer.base_lr_per_256 = 1e30
+    with pytest.raises(train_lib.TrainingError, match="loss is (nan|inf)"):
+        train_lib.train_and_evaluate(c, workdir)
+    directory = os.path.join(workdir, "checkpoints")
+    latest = tf.train.latest_checkpoint(directory)
+    assert latest.endswith("ckpt-1") or all(
+        np.all(np.isfinite(v)) for v in checkpoint_values(workdir).values() if v.dtype.kind == "f")
+    assert_same_state(good, checkpoint_values(workdir, 1))

@@ -1,0 +1,51 @@
+"""Top-1 / top-5 of a trainer checkpoint on the config's validation split.
+
+    python tools/evaluate.py --config=configs/resnetrs50_i160.py --checkpoint=WORKDIR \\
+        --config.data.data_dir=/data/imagenet [--raw_weights]
+
+--checkpoint is a workdir (its latest checkpoint) or a checkpoint prefix written by
+tools/train.py. The EMA weights are evaluated (what the recipes publish) unless
+--raw_weights. For the official TF1/Garden checkpoints use tools/export_saved_model.py.
+"""
+
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")   # see tools/train.py
+
+from absl import app  # noqa: E402
+from absl import flags  # noqa: E402
+from ml_collections import config_flags  # noqa: E402
+
+from official import distribute  # noqa: E402
+from official import train_lib  # noqa: E402
+
+_CONFIG = config_flags.DEFINE_config_file(
+    "config", os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                           "configs", "demo.py"), "Recipe file (configs/*.py).", lock_config=True)
+_CHECKPOINT = flags.DEFINE_string("checkpoint", None, "Workdir or checkpoint prefix.", required=True)
+_STRATEGY = flags.DEFINE_enum("strategy", "auto", distribute.STRATEGIES, "tf.distribute strategy.")
+_TPU = flags.DEFINE_string("tpu", None, "TPU name or address (--strategy=tpu).")
+_RAW = flags.DEFINE_bool("raw_weights", False, "Evaluate the raw weights instead of the EMA.")
+
+
+def main(argv):
+    del argv
+    config = _CONFIG.value
+    config.unlock()
+    if config.get("demo_data_size", 0) and not config.data.data_dir:
+        config.data.data_dir = os.path.join(_CHECKPOINT.value, "digits_tfrecords")
+    try:
+        strategy = distribute.make_strategy(_STRATEGY.value, tpu=_TPU.value)
+        metrics = train_lib.evaluate_checkpoint(config, _CHECKPOINT.value, strategy,
+                                                use_ema=not _RAW.value)
+    except (ValueError, FileNotFoundError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    print(" ".join(f"{k}={v:.4f}" if isinstance(v, float) else f"{k}={v}" for k, v in metrics.items()))
+    return 0
+
+
+if __name__ == "__main__":
+    app.run(lambda argv: sys.exit(main(argv)))
