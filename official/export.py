@@ -43,7 +43,7 @@ WARMUP_FILE = os.path.join("assets.extra", "tf_serving_warmup_requests")
 METADATA_FILE = os.path.join("assets.extra", "resnet_rs.json")
 
 
-def serving_functions(model, image_size, preprocessing="tf1", crop_padding=32):
+def serving_functions(model, image_size, preprocessing="tf1", crop_padding=32, class_names=None):
     """The two serving tf.functions, for export or in-process use (tools/predict.py).
 
     Returns:
@@ -55,14 +55,14 @@ def serving_functions(model, image_size, preprocessing="tf1", crop_padding=32):
         TensorShape([1, 5])
     """
     family = preprocessing
-    _check(model, image_size, family)
-    class_names = tf.constant(imagenet_classes.names())
+    class_names = tf.constant(_class_names(model, image_size, family, class_names))
+    top_k = min(TOP_K, int(class_names.shape[0]))
     size = int(image_size)
 
     def predict(images):
         logits = tf.cast(model(preprocessing_lib.normalize(images), training=False)["logits"], tf.float32)
         probabilities = tf.nn.softmax(logits)
-        top = tf.math.top_k(probabilities, TOP_K)
+        top = tf.math.top_k(probabilities, top_k)
         return {"logits": logits, "probabilities": probabilities, "classes": top.indices,
                 "scores": top.values, "class_names": tf.gather(class_names, top.indices)}
 
@@ -84,7 +84,13 @@ def serving_functions(model, image_size, preprocessing="tf1", crop_padding=32):
 
 
 
-def _check(model, image_size, family):
+def _class_names(model, image_size, family, class_names):
+    """Checks the arguments; the names of the model's classes.
+
+    A 1000-logit head speaks ImageNet's sorted-synset classes (names shipped in
+    official/imagenet_classes.txt); any other head (a fine-tuned or demo model) gets
+    `class_names` or, by default, its class indices as strings.
+    """
     if family not in ("tf1", "garden"):
         raise ValueError(f"preprocessing must be 'tf1' or 'garden', got {family!r}")
     if not isinstance(image_size, (int, np.integer)) or not 32 <= int(image_size) <= 4096:
@@ -93,9 +99,16 @@ def _check(model, image_size, family):
     if "logits" not in outputs:
         raise ValueError("the model has no 'logits' output: export a model built with include_top=True")
     classes = outputs["logits"].shape[-1]
-    if classes != 1000:
-        raise ValueError(f"the model has {classes} logits; the export serves the 1000 ImageNet classes "
-                         "(load Garden checkpoints with official.checkpoints, which drops the background)")
+    if class_names is None:
+        if classes == 1001:
+            raise ValueError("the model has 1001 logits (the Garden's background column 0 included); "
+                             "load Garden checkpoints with official.checkpoints, which drops it, or "
+                             "pass class_names for all 1001")
+        return imagenet_classes.names() if classes == 1000 else [str(i) for i in range(classes)]
+    class_names = [str(n) for n in class_names]
+    if len(class_names) != classes:
+        raise ValueError(f"class_names has {len(class_names)} entries but the model has {classes} logits")
+    return class_names
 
 
 def _warmup_image():
@@ -124,7 +137,8 @@ def write_warmup(export_dir):
     return path
 
 
-def export_saved_model(model, export_dir, image_size, preprocessing="tf1", crop_padding=32, warmup=True):
+def export_saved_model(model, export_dir, image_size, preprocessing="tf1", crop_padding=32, warmup=True,
+                       class_names=None):
     """Exports ``model`` (normalised images in, dict with "logits" out) as a SavedModel.
 
     The model is written to a temporary sibling directory and renamed into place,
@@ -132,7 +146,8 @@ def export_saved_model(model, export_dir, image_size, preprocessing="tf1", crop_
     ``export_dir`` intact.
 
     Args:
-        model: a ResNet-RS Keras model with a 1000-class head, holding the weights
+        model: a ResNet-RS Keras model with a head (1000 ImageNet classes, or any
+            number with `class_names`), holding the weights
             to serve (the moving averages: official.checkpoints loads those).
         export_dir: the SavedModel directory (for TF Serving: .../model_name/VERSION).
         image_size: the side S the model sees (the checkpoint's training
@@ -140,11 +155,14 @@ def export_saved_model(model, export_dir, image_size, preprocessing="tf1", crop_
         preprocessing: "tf1" or "garden", the family the weights were evaluated with.
         crop_padding: P of the tf1 centre crop (32 as in the published results, §6.16).
         warmup: write TF Serving warm-up records.
+        class_names: names of the logits' classes; default: the ImageNet names for a
+            1000-class head, the class indices for any other (fine-tuned) head.
 
     Returns:
         export_dir.
     """
-    functions = serving_functions(model, image_size, preprocessing, crop_padding)
+    functions = serving_functions(model, image_size, preprocessing, crop_padding, class_names)
+    num_classes = model.output["logits"].shape[-1]
     export_dir = os.path.abspath(os.fspath(export_dir))
     parent = os.path.dirname(export_dir)
     os.makedirs(parent, exist_ok=True)
@@ -161,7 +179,9 @@ def export_saved_model(model, export_dir, image_size, preprocessing="tf1", crop_
             write_warmup(staging)
         with open(os.path.join(staging, METADATA_FILE), "w") as f:
             json.dump({"image_size": int(image_size), "preprocessing": preprocessing,
-                       "crop_padding": int(crop_padding), "classes": "imagenet-1k sorted synsets"}, f)
+                       "crop_padding": int(crop_padding),
+                       "classes": "imagenet-1k sorted synsets" if num_classes == 1000 and class_names is None
+                       else f"{num_classes} classes"}, f)
         old = None
         if os.path.exists(export_dir):
             old = tempfile.mkdtemp(prefix=f".{os.path.basename(export_dir)}-old-", dir=parent)

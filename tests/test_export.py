@@ -202,3 +202,19 @@ def test_cli_errors_name_the_problem(tmp_path):
     assert result.returncode != 0 and "--image_size is required" in result.stderr
     result = _cli_export(str(tmp_path / "nothing"), "tf2", tmp_path / "export")
     assert result.returncode != 0 and "checkpoint_format" in result.stderr
+
+
+def test_fine_tuned_head_exports_with_its_own_class_names(tmp_path):
+    from official import resnet_rs  # pylint: disable=import-outside-toplevel
+
+    model = resnet_rs.ResNetRS50(num_classes=3, input_shape=(SIZE, SIZE, 3))
+    with pytest.raises(ValueError, match="class_names has 2 entries but the model has 3"):
+        export.export_saved_model(model, str(tmp_path / "bad"), SIZE, class_names=["a", "b"])
+    assert not os.path.exists(tmp_path / "bad")
+    fns = export.serving_functions(model, SIZE, class_names=["cat", "dog", "fox"])
+    out = fns["serving_default"](tf.constant([_jpeg(skimage.data.chelsea())]))
+    assert out["logits"].shape == (1, 3) and out["classes"].shape == (1, 3)
+    names = [n.decode() for n in out["class_names"].numpy()[0]]
+    assert names == [["cat", "dog", "fox"][i] for i in out["classes"].numpy()[0]]
+    default = export.serving_functions(model, SIZE)["serve_images"](tf.constant(skimage.data.chelsea()[None]))
+    assert sorted(n.decode() for n in default["class_names"].numpy()[0]) == ["0", "1", "2"]

@@ -41,10 +41,15 @@ flags.DEFINE_string("extra", "", "Extra flags for our benchmark (e.g. --fused_ba
 FORWARD_GFLOP = 4.567  # RS-50 @ 160, fact sheet §1.11 / ANCHORS §2
 
 
-def _run(cmd, env=None):
+def _run(cmd, foreign=False):
+    """Runs one measurement process; `foreign` ones must not see our `official` package
+    (the Garden's package has the same name), so they get no PYTHONPATH and another cwd."""
     print("$", " ".join(cmd), file=sys.stderr, flush=True)
-    out = subprocess.run(cmd, capture_output=True, text=True, env={**os.environ, **(env or {})},
-                         check=False)
+    env = dict(os.environ)
+    if foreign:
+        env.pop("PYTHONPATH", None)
+    out = subprocess.run(cmd, capture_output=True, text=True, env=env, check=False,
+                         cwd=FLAGS.bench_dir if foreign else ROOT)
     text = out.stdout + out.stderr
     if out.returncode != 0:
         raise RuntimeError(f"{cmd[0]} exited {out.returncode}:\n{text[-3000:]}")
@@ -72,7 +77,7 @@ def garden(mode, batch):
     cmd = [FLAGS.garden_python, os.path.join(FLAGS.bench_dir, "garden_resnetrs.py"), "--mode", mode,
            "--batch", str(batch), "--size", str(FLAGS.image_size), "--reps", "4",
            "--rep-seconds", "8" if mode == "train" else "4"]
-    r = _last_json(_run(cmd), "RESULT ")
+    r = _last_json(_run(cmd, foreign=True), "RESULT ")
     return r.get("img_s_median", r.get("median")), r.get("maxrss_mib")
 
 
@@ -82,15 +87,14 @@ def timm(mode, batch):
            "--channels-last", "--threads", str(FLAGS.threads)]
     if batch > 1:
         cmd.append("--compile")
-    r = _last_json(_run(cmd), "RESULT ")
+    r = _last_json(_run(cmd, foreign=True), "RESULT ")
     return r.get("img_s_median", r.get("median")), r.get("maxrss_mib")
 
 
 def ceiling():
     cmd = [sys.executable, os.path.join(FLAGS.bench_dir, "matmul_ceiling.py"), "--lib", "numpy",
            "--threads", str(FLAGS.threads)]
-    text = _run(cmd)
-    r = _last_json(text, "RESULT ")
+    r = _last_json(_run(cmd, foreign=True), "RESULT ")
     return r.get("gflops_median", r.get("median"))
 
 
