@@ -17,6 +17,8 @@ Example:
     ((1, 1000), (1, 5, 5, 2048))
 """
 
+import sys
+
 import keras
 
 from official import layers
@@ -140,6 +142,10 @@ class ResNetRS(keras.Model):
         if include_top and int(num_classes) < 1:
             raise ValueError(f"num_classes={num_classes!r} must be a positive integer")
 
+        # Keras builds and walks a functional graph recursively, one Python frame per layer
+        # on the longest path; RS-270 and deeper (1,200+ layers) pass Python's default
+        # limit of 1000. Raise it (never lower it) for them.
+        sys.setrecursionlimit(max(sys.getrecursionlimit(), 20 * sum(SPECS[depth]) + 2000))
         norm = layers.batch_norm_factory(bn_momentum, bn_epsilon, fused=fused_batch_norm)
         inputs = keras.Input(input_shape, name="images")
         x = layers.stem(inputs, activation=activation, padding=padding, norm=norm)

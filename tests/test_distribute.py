@@ -15,7 +15,7 @@ import tensorflow as tf
 from official import distribute
 from official import train_lib
 
-distribute.configure_logical_cpus(2)   # before TF's runtime starts
+distribute.configure_logical_cpus(2)   # no-op when conftest.py did it first
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 

@@ -9,7 +9,7 @@ from official import distribute
 from official import ema as ema_lib
 
 # Before TF starts its runtime: two logical CPUs for the MirroredStrategy test.
-distribute.configure_logical_cpus(2)
+distribute.configure_logical_cpus(2)   # no-op when conftest.py did it first
 
 
 def _model():

@@ -21,7 +21,7 @@ from official import distribute
 from official import tfrecords
 from official import train_lib
 
-distribute.configure_logical_cpus(2)   # before TF's runtime starts: mirrored runs below
+distribute.configure_logical_cpus(2)   # no-op when conftest.py did it first
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PHOTOS = ("astronaut", "coffee", "chelsea", "rocket", "hubble_deep_field", "immunohistochemistry")
 
