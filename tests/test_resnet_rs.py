@@ -312,8 +312,10 @@ def test_fused_model_step_equals_unfused_model_step():
     np.testing.assert_allclose(results[0][0], results[1][0], atol=1e-4)
     np.testing.assert_allclose(results[0][1], results[1][1], atol=1e-4)
     for v, a, b in zip(models[0].trainable_variables, results[0][2], results[1][2]):
-        # Same gradients up to float rounding (measured: worst 1e-5 of the gradient's norm).
-        assert float(tf.norm(a - b)) <= 1e-4 * float(tf.norm(b)) + 1e-7, v.path
+        # Same gradients up to float rounding, which 50 layers of backprop amplify in the
+        # stem: measured worst 1e-5 of the gradient's norm on one CPU device, 2e-4 when the
+        # CPU is split into the logical devices conftest.py makes (other reduction orders).
+        assert float(tf.norm(a - b)) <= 1e-3 * float(tf.norm(b)) + 1e-7, v.path
     for a, b in zip(results[0][3], results[1][3]):
         np.testing.assert_allclose(a, b, atol=1e-4, rtol=1e-4)
 
