@@ -44,9 +44,14 @@ def data_dir(tmp_path_factory):
     return str(out)
 
 
-def tiny_config(data_dir, **train):
-    """The demo recipe shrunk: 32 px, batch 4, 1000 classes (what the export serves)."""
+def tiny_config(data_dir, export=True, **train):
+    """The demo recipe shrunk: 32 px, batch 4, 1000 classes (what the export serves).
+
+    `export=False` skips the SavedModel (tens of seconds): tests that compare
+    checkpoints leave the export to the tests that check it.
+    """
     c = demo.get_config()
+    c.export.enabled = export
     c.data.update(dict(data_dir=data_dir, num_train_images=18, num_eval_images=6, shuffle_buffer=32))
     c.model.num_classes = 1000
     c.model.dropout_rate = 0.2          # exercises the dropout RNG on resume
@@ -132,7 +137,9 @@ def test_two_steps_write_checkpoint_summaries_savedmodel(data_dir, tmp_path, str
     if strategy_name == "mirrored":
         assert strategy.num_replicas_in_sync == 2
     workdir = str(tmp_path / strategy_name)
-    result = train_lib.train_and_evaluate(tiny_config(data_dir), workdir, strategy)
+    # The export (a float32 clone outside any strategy) is the same code after either.
+    config = tiny_config(data_dir, export=strategy_name == "one_device")
+    result = train_lib.train_and_evaluate(config, workdir, strategy)
     assert result["step"] == 2 and np.isfinite(result["loss"])
     assert 0.0 <= result["ema_top_1"] <= result["ema_top_5"] <= 1.0 and result["count"] == 6
     assert tf.train.latest_checkpoint(os.path.join(workdir, "checkpoints")).endswith("ckpt-2")
@@ -141,28 +148,36 @@ def test_two_steps_write_checkpoint_summaries_savedmodel(data_dir, tmp_path, str
         for event in tf.compat.v1.train.summary_iterator(event_file):
             tags.update(v.tag for v in event.summary.value)
     assert {"loss", "learning_rate", "images_per_sec", "ema_top_1", "ema_top_5"} <= tags
-    served = tf.saved_model.load(result["export_dir"]).signatures["serving_default"]
-    jpeg = tf.io.encode_jpeg(skimage.data.chelsea()[:64, :64])
-    assert served(image_bytes=tf.reshape(jpeg, [1]))["logits"].shape == (1, 1000)
+    if strategy_name == "one_device":
+        served = tf.saved_model.load(result["export_dir"]).signatures["serving_default"]
+        jpeg = tf.io.encode_jpeg(skimage.data.chelsea()[:64, :64])
+        assert served(image_bytes=tf.reshape(jpeg, [1]))["logits"].shape == (1, 1000)
+    else:
+        assert result["export_dir"] is None
+
+
+@pytest.fixture(scope="module")
+def straight_run(data_dir, tmp_path_factory):
+    """The state after 4 uninterrupted steps: what every resumed run must reproduce."""
+    workdir = str(tmp_path_factory.mktemp("straight"))
+    train_lib.train_and_evaluate(tiny_config(data_dir, export=False, max_steps=4), workdir)
+    return checkpoint_values(workdir, 4)
 
 
 @pytest.mark.slow
-def test_resume_gives_identical_state(data_dir, tmp_path):
-    straight = str(tmp_path / "straight")
-    train_lib.train_and_evaluate(tiny_config(data_dir, max_steps=4), straight)
+def test_resume_gives_identical_state(data_dir, tmp_path, straight_run):
     resumed = str(tmp_path / "resumed")
     # Same config (the cosine spans 4 steps in both); the first run stops after 2.
-    first = train_lib.train_and_evaluate(tiny_config(data_dir, max_steps=4), resumed, stop_at_step=2)
+    config = tiny_config(data_dir, export=False, max_steps=4)
+    first = train_lib.train_and_evaluate(config, resumed, stop_at_step=2)
     assert first["interrupted"] == "stop_at_step" and first["step"] == 2
-    result = train_lib.train_and_evaluate(tiny_config(data_dir, max_steps=4), resumed)
+    result = train_lib.train_and_evaluate(config, resumed)
     assert result["step"] == 4
-    assert_same_state(checkpoint_values(straight, 4), checkpoint_values(resumed, 4))
+    assert_same_state(straight_run, checkpoint_values(resumed, 4))
 
 
 @pytest.mark.slow
-def test_sigterm_checkpoints_and_resume_is_identical(data_dir, tmp_path):
-    straight = str(tmp_path / "straight")
-    train_lib.train_and_evaluate(tiny_config(data_dir, max_steps=4), straight)
+def test_sigterm_checkpoints_and_resume_is_identical(data_dir, tmp_path, straight_run):
     workdir = str(tmp_path / "killed")
     cmd = [sys.executable, os.path.join(ROOT, "tools", "train.py"), f"--workdir={workdir}",
            f"--config.data.data_dir={data_dir}", "--config.data.num_train_images=18",
@@ -171,7 +186,7 @@ def test_sigterm_checkpoints_and_resume_is_identical(data_dir, tmp_path):
            "--config.demo_data_size=0", "--config.eval.global_batch_size=2",
            "--config.train.global_batch_size=4", "--config.train.max_steps=4",
            "--config.train.steps_per_loop=1", "--config.train.checkpoint_every_steps=1",
-           "--config.train.warmup_epochs=0"]
+           "--config.train.warmup_epochs=0", "--config.export.enabled=false"]
     # Same numerics as the in-process run (tools/train.py turns oneDNN on by default).
     env = dict(os.environ, TF_ENABLE_ONEDNN_OPTS=os.environ.get("TF_ENABLE_ONEDNN_OPTS", "0"))
     proc = subprocess.Popen(cmd, stderr=subprocess.PIPE, text=True, env=env)
@@ -184,19 +199,18 @@ def test_sigterm_checkpoints_and_resume_is_identical(data_dir, tmp_path):
     assert proc.wait(timeout=300) == 143
     stopped_at = int(tf.train.latest_checkpoint(os.path.join(workdir, "checkpoints")).rsplit("-", 1)[1])
     assert 1 <= stopped_at < 4
-    result = train_lib.train_and_evaluate(tiny_config(data_dir, max_steps=4), workdir)
+    result = train_lib.train_and_evaluate(tiny_config(data_dir, export=False, max_steps=4), workdir)
     assert result["step"] == 4
-    assert_same_state(checkpoint_values(straight, 4), checkpoint_values(workdir, 4))
+    assert_same_state(straight_run, checkpoint_values(workdir, 4))
 
 
 @pytest.mark.slow
 def test_nonfinite_loss_stops_and_keeps_last_good_checkpoint(data_dir, tmp_path):
     workdir = str(tmp_path / "nan")
-    c = tiny_config(data_dir, max_steps=1)
-    c.export.enabled = False
+    c = tiny_config(data_dir, export=False, max_steps=1)
     train_lib.train_and_evaluate(c, workdir)
     good = checkpoint_values(workdir, 1)
-    c = tiny_config(data_dir, max_steps=3)
+    c = tiny_config(data_dir, export=False, max_steps=3)
     c.optimizer.base_lr_per_256 = 1e30
     with pytest.raises(train_lib.TrainingError, match="loss is (nan|inf)"):
         train_lib.train_and_evaluate(c, workdir)
