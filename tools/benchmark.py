@@ -47,6 +47,10 @@ flags.DEFINE_enum("precision", "float32", ["float32", "bfloat16", "float16"],
                   "Activation dtype for train/infer (Keras mixed policy when not float32).")
 flags.DEFINE_bool("fused_batch_norm", True, "Fused batch norm (False: the plain-ops path).")
 flags.DEFINE_integer("steps_per_call", 1, "Training steps per tf.function call.")
+flags.DEFINE_integer("batch_splits", 2, "Inference: slices a batch runs as, side by side "
+                     "(official/inference.py; 1: one call).", lower_bound=1)
+flags.DEFINE_bool("ema", True, "Train: keep the EMA of weights and BN statistics in the step (the "
+                  "recipe's); False measures the step without it, like ../shared/bench/garden_resnetrs.py.")
 flags.DEFINE_integer("warmup_steps", 1, "Untimed calls after the first (train/infer).")
 flags.DEFINE_integer("threads", 0, "intra/inter-op threads (0: TensorFlow's default).")
 flags.DEFINE_enum("onednn", "on", ["on", "off", "default"],
@@ -239,6 +243,7 @@ def bench_model(mode, depth, image_size, batch_size):
     import tensorflow as tf  # pylint: disable=g-import-not-at-top
 
     from official import ema as ema_lib  # pylint: disable=g-import-not-at-top
+    from official import inference  # pylint: disable=g-import-not-at-top
     from official import schedules  # pylint: disable=g-import-not-at-top
     from official import train_lib  # pylint: disable=g-import-not-at-top
 
@@ -250,7 +255,7 @@ def bench_model(mode, depth, image_size, batch_size):
     images = tf.random.normal((batch_size, image_size, image_size, 3), seed=0)
     labels = tf.random.uniform((batch_size,), 0, config.model.num_classes, tf.int32, seed=0)
     if mode == "infer":
-        infer = tf.function(lambda x: model(x, training=False)["logits"])
+        infer = tf.function(lambda x: inference.logits(model, x, FLAGS.batch_splits))
         fn = lambda: infer(images).numpy()  # pylint: disable=unnecessary-lambda-assignment
         images_per_call = batch_size
     else:
@@ -258,7 +263,7 @@ def bench_model(mode, depth, image_size, batch_size):
         schedule = schedules.make_schedule(
             "cosine", peak=0.1, total_steps=10**6, warmup_steps=10, num_train_images=1281167,
             global_batch_size=batch_size)
-        ema = ema_lib.ExponentialMovingAverage(model, config.ema.decay)
+        ema = ema_lib.ExponentialMovingAverage(model, config.ema.decay) if FLAGS.ema else None
         optimizer = train_lib.make_optimizer(config, schedule, FLAGS.precision, model)
         wd_variables = train_lib.weight_decay_variables(model, config.optimizer.weight_decay_rule)
         loop = train_lib.make_train_loop(model, optimizer, ema, wd_variables, config, strategy,
@@ -271,6 +276,8 @@ def bench_model(mode, depth, image_size, batch_size):
     result = dict(mode=mode, depth=depth, image_size=image_size, batch_size=batch_size,
                   precision=FLAGS.precision, fused_batch_norm=FLAGS.fused_batch_norm,
                   steps_per_call=FLAGS.steps_per_call if mode == "train" else None,
+                  ema=FLAGS.ema if mode == "train" else None,
+                  batch_splits=FLAGS.batch_splits if mode == "infer" else None,
                   build_s=round(build_s, 2))
     result.update(time_calls(fn, images_per_call, FLAGS.reps, FLAGS.rep_seconds, FLAGS.warmup_steps))
     keras.config.set_dtype_policy("float32")

@@ -32,7 +32,9 @@ flags.DEFINE_string("bench_dir", os.path.join(ROOT, "..", "shared", "bench"),
 flags.DEFINE_string("garden_python", "", "Python of a venv with tf-models-official ('' skips).")
 flags.DEFINE_string("timm_python", "", "Python of a venv with torch + timm ('' skips).")
 flags.DEFINE_integer("pairs", 3, "Interleaved repetitions of each A/B pair.")
-flags.DEFINE_list("modes", ["train", "infer", "infer_b1"], "train (b32), infer (b32), infer_b1.")
+flags.DEFINE_list("modes", ["train", "infer", "infer_b1"],
+                  "train (b32; our step with its EMA), train_noema (b32; our step without the EMA, "
+                  "like the Garden/timm scripts' steps), infer (b32), infer_b1.")
 flags.DEFINE_integer("image_size", 160, "Input side (ResNet-RS-50).")
 flags.DEFINE_integer("threads", 2, "Threads for every system.")
 flags.DEFINE_string("precision", "float32", "Our precision (float32 | bfloat16).")
@@ -64,11 +66,11 @@ def _last_json(text, prefix=""):
     raise RuntimeError(f"no JSON result in output:\n{text[-2000:]}")
 
 
-def ours(mode, batch):
+def ours(mode, batch, extra=()):
     cmd = [sys.executable, os.path.join(ROOT, "tools", "benchmark.py"), f"--mode={mode}",
            f"--batch_size={batch}", f"--image_size={FLAGS.image_size}", f"--threads={FLAGS.threads}",
            f"--precision={FLAGS.precision}", "--reps=4", "--rep_seconds=8" if mode == "train" else
-           "--rep_seconds=4"] + ([FLAGS.extra] if FLAGS.extra else [])
+           "--rep_seconds=4"] + list(extra) + ([FLAGS.extra] if FLAGS.extra else [])
     r = _last_json(_run(cmd))
     return r["img_s_median"], r["maxrss_mib"]
 
@@ -106,11 +108,12 @@ def main(argv):
         others.append(("timm", timm))
     rows = []
     for mode in FLAGS.modes:
-        kind, batch = ("infer", 1) if mode == "infer_b1" else (mode, 32)
+        kind, batch = {"infer_b1": ("infer", 1), "train_noema": ("train", 32)}.get(mode, (mode, 32))
+        extra = ["--ema=false"] if mode == "train_noema" else []
         results = {"ours": []}
         ratios = {name: [] for name, _ in others}
         for _ in range(FLAGS.pairs):
-            mine = ours(kind, batch)
+            mine = ours(kind, batch, extra)
             results["ours"].append(mine)
             for name, fn in others:
                 theirs = fn(kind, batch)
