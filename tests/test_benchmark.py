@@ -27,6 +27,19 @@ def test_model_modes_report_throughput_settings_and_memory(mode):
     assert len(r["img_s"]) == 2 and r["img_s_min"] <= r["img_s_median"] <= r["img_s_max"]
     assert r["img_s_median"] > 0 and r["first_call_s"] > 0
     assert r["maxrss_mib"] > 100 and r["onednn"] is True and r["tf"].startswith("2.")
+    if mode == "infer":   # the sliced call, oneDNN's weight cache kept at small batches
+        assert r["batch_splits"] == 2 and r["onednn_frozen_weights"] == "1"
+    else:                 # the recipe's step: EMA included, and no frozen-weights assumption
+        assert r["ema"] is True and r["onednn_frozen_weights"] is None
+
+
+def test_frozen_weights_only_for_small_batches():
+    sys.path.insert(0, os.path.join(ROOT, "tools"))
+    import benchmark  # pylint: disable=import-outside-toplevel
+
+    assert [benchmark.frozen_weights_setting("auto", b) for b in (1, 4, 8, 32)] == ["1", "1", "0", "0"]
+    assert benchmark.frozen_weights_setting("on", 32) == "1"
+    assert benchmark.frozen_weights_setting("off", 1) == "0"
 
 
 def test_pareto_plot_is_written(tmp_path):

@@ -56,6 +56,10 @@ flags.DEFINE_integer("threads", 0, "intra/inter-op threads (0: TensorFlow's defa
 flags.DEFINE_enum("onednn", "on", ["on", "off", "default"],
                   "TF_ENABLE_ONEDNN_OPTS before TensorFlow loads (default: leave as is). "
                   "TensorFlow turns oneDNN on by itself only on CPUs with AVX-512.")
+flags.DEFINE_enum("frozen_weights", "auto", ["auto", "on", "off"],
+                  "Inference: TF_ONEDNN_ASSUME_FROZEN_WEIGHTS, oneDNN keeping its re-laid-out copy "
+                  "of the weights between calls. auto: on for batches up to 4 (x15 at batch 1 on a "
+                  "2-core EPYC), off above (same speed at batch 32, 300 MiB less memory).")
 flags.DEFINE_bool("pareto", False, "Measure every published (depth, size); see --pareto_png.")
 flags.DEFINE_string("pareto_png", "pareto.png", "Where --pareto writes its plot.")
 flags.DEFINE_string("data_dir", "", "TFRecord folder ({split}-*); empty: generate one.")
@@ -324,15 +328,26 @@ def plot_pareto(rows, path, title):
     plt.close(fig)
 
 
+def frozen_weights_setting(choice, batch_size):
+    """The value of TF_ONEDNN_ASSUME_FROZEN_WEIGHTS ("1"/"0") for an inference process.
+
+    With it, oneDNN keeps its re-laid-out copy of every filter (one per op instance:
+    ~150 MiB per model copy for RS-50); without it, it re-lays them out on every call,
+    which costs nothing measurable at batch 32 but makes batch 1 ~15x slower.
+    """
+    if choice == "auto":
+        return "1" if batch_size <= 4 else "0"
+    return "1" if choice == "on" else "0"
+
+
 def main(argv):
     del argv
     # oneDNN must be chosen before TensorFlow is first imported (all imports here are lazy).
     if FLAGS.onednn != "default":
         os.environ["TF_ENABLE_ONEDNN_OPTS"] = "1" if FLAGS.onednn == "on" else "0"
     if FLAGS.pareto or FLAGS.mode == "infer":
-        # Weights never change in an inference process: let oneDNN keep its reordered
-        # copies instead of re-laying them out on every call (x15 at batch 1 here).
-        os.environ.setdefault("TF_ONEDNN_ASSUME_FROZEN_WEIGHTS", "1")
+        os.environ["TF_ONEDNN_ASSUME_FROZEN_WEIGHTS"] = frozen_weights_setting(
+            FLAGS.frozen_weights, 1 if FLAGS.pareto else FLAGS.batch_size)
     import tensorflow as tf  # pylint: disable=g-import-not-at-top
     if FLAGS.threads:
         tf.config.threading.set_intra_op_parallelism_threads(FLAGS.threads)
@@ -344,6 +359,7 @@ def main(argv):
     else:
         result = bench_model(FLAGS.mode, FLAGS.depth, FLAGS.image_size, FLAGS.batch_size)
     result.update(_settings())
+    result["onednn_frozen_weights"] = os.environ.get("TF_ONEDNN_ASSUME_FROZEN_WEIGHTS")
     result["maxrss_mib"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
     print(json.dumps(result), flush=True)
 
