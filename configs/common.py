@@ -56,6 +56,8 @@ def recipe(depth, image_size, dropout_rate, drop_connect_rate, randaug_magnitude
         num_classes=1000 if tf1 else 1001,              # §1.6, §6.4
         zero_init_last_bn=tf1,
         head_initializer="tf1" if tf1 else "garden",    # §6.13
+        # FusedBatchNormV3 (False: the plain-ops reference path; same numbers, slower).
+        fused_batch_norm=True,
     ))
 
     # Input (§3); fields of official.data.build_dataset.

@@ -45,281 +45,281 @@ FILENAME_KEY = "image/filename"
 
 
 def _cfg(data_cfg, name, default=None):
-  """Reads a config field, tolerating configs that omit optional ones."""
-  try:
-    value = data_cfg[name]
-  except (KeyError, AttributeError):
-    return default
-  return default if value is None else value
+    """Reads a config field, tolerating configs that omit optional ones."""
+    try:
+        value = data_cfg[name]
+    except (KeyError, AttributeError):
+        return default
+    return default if value is None else value
 
 
 def tfrecord_files(data_dir, split):
-  """Sorted shard paths ``{data_dir}/{split}-*`` (official names, §3.1).
+    """Sorted shard paths ``{data_dir}/{split}-*`` (official names, §3.1).
 
-  Raises:
-    FileNotFoundError: the directory does not exist or no file matches.
-  """
-  if not data_dir:
-    raise FileNotFoundError("data.data_dir is empty: set --config.data.data_dir to the "
-                            "folder holding the TFRecord shards")
-  if not tf.io.gfile.isdir(data_dir):
-    raise FileNotFoundError(f"data.data_dir {data_dir!r} does not exist or is not a directory")
-  pattern = os.path.join(data_dir, f"{split}-*")
-  files = sorted(tf.io.gfile.glob(pattern))
-  if not files:
-    near = sorted(os.path.basename(p) for p in glob.glob(os.path.join(data_dir, "*")))[:5]
-    raise FileNotFoundError(f"no TFRecord shards match {pattern!r} (split {split!r}); "
-                            f"the folder holds e.g. {near}")
-  return files
+    Raises:
+      FileNotFoundError: the directory does not exist or no file matches.
+    """
+    if not data_dir:
+        raise FileNotFoundError("data.data_dir is empty: set --config.data.data_dir to the "
+                                "folder holding the TFRecord shards")
+    if not tf.io.gfile.isdir(data_dir):
+        raise FileNotFoundError(f"data.data_dir {data_dir!r} does not exist or is not a directory")
+    pattern = os.path.join(data_dir, f"{split}-*")
+    files = sorted(tf.io.gfile.glob(pattern))
+    if not files:
+        near = sorted(os.path.basename(p) for p in glob.glob(os.path.join(data_dir, "*")))[:5]
+        raise FileNotFoundError(f"no TFRecord shards match {pattern!r} (split {split!r}); "
+                                f"the folder holds e.g. {near}")
+    return files
 
 
 def parse_example(serialized):
-  """Official ImageNet Example -> (image_bytes, raw label int32, filename)."""
-  features = tf.io.parse_single_example(serialized, {
-      IMAGE_KEY: tf.io.FixedLenFeature([], tf.string, default_value=""),
-      LABEL_KEY: tf.io.FixedLenFeature([], tf.int64, default_value=-1),
-      FILENAME_KEY: tf.io.FixedLenFeature([], tf.string, default_value=""),
-  })
-  return features[IMAGE_KEY], tf.cast(features[LABEL_KEY], tf.int32), features[FILENAME_KEY]
+    """Official ImageNet Example -> (image_bytes, raw label int32, filename)."""
+    features = tf.io.parse_single_example(serialized, {
+        IMAGE_KEY: tf.io.FixedLenFeature([], tf.string, default_value=""),
+        LABEL_KEY: tf.io.FixedLenFeature([], tf.int64, default_value=-1),
+        FILENAME_KEY: tf.io.FixedLenFeature([], tf.string, default_value=""),
+    })
+    return features[IMAGE_KEY], tf.cast(features[LABEL_KEY], tf.int32), features[FILENAME_KEY]
 
 
 def _shard_files(files, input_context):
-  """Shards at file level when every pipeline gets a file, else at record level."""
-  if input_context is None or input_context.num_input_pipelines <= 1:
-    return files, None
-  n, i = input_context.num_input_pipelines, input_context.input_pipeline_id
-  if len(files) >= n:
-    return files[i::n], None
-  logging.warning("%d files for %d input pipelines: sharding by record instead of by file",
-                  len(files), n)
-  return files, (n, i)
+    """Shards at file level when every pipeline gets a file, else at record level."""
+    if input_context is None or input_context.num_input_pipelines <= 1:
+        return files, None
+    n, i = input_context.num_input_pipelines, input_context.input_pipeline_id
+    if len(files) >= n:
+        return files[i::n], None
+    logging.warning("%d files for %d input pipelines: sharding by record instead of by file",
+                    len(files), n)
+    return files, (n, i)
 
 
 def _tfrecord_records(data_cfg, split, is_training, input_context, seed, deterministic):
-  """Dataset of (image_bytes, label, filename) from the official TFRecords."""
-  files = tfrecord_files(_cfg(data_cfg, "data_dir"), split)
-  files, record_shard = _shard_files(files, input_context)
-  ds = tf.data.Dataset.from_tensor_slices(files)
-  if is_training:
-    ds = ds.shuffle(len(files), seed=seed, reshuffle_each_iteration=True)
-  ds = ds.interleave(
-      lambda f: tf.data.TFRecordDataset(f, buffer_size=8 << 20),
-      cycle_length=min(16, len(files)), block_length=1,
-      num_parallel_calls=AUTOTUNE, deterministic=deterministic)
-  if record_shard:
-    ds = ds.shard(*record_shard)
-  if _cfg(data_cfg, "cache", False):
-    ds = ds.cache()
-  if is_training:
-    ds = ds.shuffle(_cfg(data_cfg, "shuffle_buffer", 10000), seed=seed,
-                    reshuffle_each_iteration=True)
-    ds = ds.repeat()
-  offset = int(_cfg(data_cfg, "label_offset", 1))
-  # Parsing is cheap next to decoding: records stay serialized through shuffle.
-  return ds.map(lambda r: _offset_label(parse_example(r), offset),
-                num_parallel_calls=AUTOTUNE, deterministic=deterministic)
+    """Dataset of (image_bytes, label, filename) from the official TFRecords."""
+    files = tfrecord_files(_cfg(data_cfg, "data_dir"), split)
+    files, record_shard = _shard_files(files, input_context)
+    ds = tf.data.Dataset.from_tensor_slices(files)
+    if is_training:
+        ds = ds.shuffle(len(files), seed=seed, reshuffle_each_iteration=True)
+    ds = ds.interleave(
+        lambda f: tf.data.TFRecordDataset(f, buffer_size=8 << 20),
+        cycle_length=min(16, len(files)), block_length=1,
+        num_parallel_calls=AUTOTUNE, deterministic=deterministic)
+    if record_shard:
+        ds = ds.shard(*record_shard)
+    if _cfg(data_cfg, "cache", False):
+        ds = ds.cache()
+    if is_training:
+        ds = ds.shuffle(_cfg(data_cfg, "shuffle_buffer", 10000), seed=seed,
+                        reshuffle_each_iteration=True)
+        ds = ds.repeat()
+    offset = int(_cfg(data_cfg, "label_offset", 1))
+    # Parsing is cheap next to decoding: records stay serialized through shuffle.
+    return ds.map(lambda r: _offset_label(parse_example(r), offset),
+                  num_parallel_calls=AUTOTUNE, deterministic=deterministic)
 
 
 def _offset_label(parsed, offset):
-  image_bytes, label, filename = parsed
-  return image_bytes, label - offset, filename
+    image_bytes, label, filename = parsed
+    return image_bytes, label - offset, filename
 
 
 def _tfds_records(data_cfg, split, is_training, input_context, seed, deterministic):
-  """Dataset of (image_bytes, label, filename) from a TFDS builder."""
-  import tensorflow_datasets as tfds  # pylint: disable=g-import-not-at-top
+    """Dataset of (image_bytes, label, filename) from a TFDS builder."""
+    import tensorflow_datasets as tfds  # pylint: disable=g-import-not-at-top
 
-  name = _cfg(data_cfg, "tfds_name", "imagenet2012")
-  data_dir = _cfg(data_cfg, "data_dir") or None
-  builder = tfds.builder(name, data_dir=data_dir)
-  if not tf.io.gfile.exists(os.path.join(builder.data_dir, "dataset_info.json")):
-    manual_dir = _cfg(data_cfg, "tfds_manual_dir") or None
-    if name.startswith("imagenet2012") and not manual_dir:
-      raise FileNotFoundError(
-          f"TFDS dataset {name!r} is not prepared in {builder.data_dir!r} and "
-          "data.tfds_manual_dir is empty: set it to the folder holding "
-          "ILSVRC2012_img_train.tar / ILSVRC2012_img_val.tar")
-    if manual_dir and not tf.io.gfile.isdir(manual_dir):
-      raise FileNotFoundError(f"data.tfds_manual_dir {manual_dir!r} does not exist")
-    logging.info("preparing TFDS %s in %s (manual dir %s)", name, builder.data_dir, manual_dir)
-    builder.download_and_prepare(
-        download_config=tfds.download.DownloadConfig(manual_dir=manual_dir))
-  image_key, label_key = builder.info.supervised_keys or ("image", "label")
-  read_config = tfds.ReadConfig(
-      input_context=input_context, shuffle_seed=seed,
-      interleave_cycle_length=16, try_autocache=False)
-  options = tf.data.Options()
-  options.deterministic = deterministic
-  read_config.options = options
-  ds = builder.as_dataset(split=split, shuffle_files=is_training, read_config=read_config,
-                          decoders={image_key: tfds.decode.SkipDecoding()})
-  has_name = "file_name" in builder.info.features
+    name = _cfg(data_cfg, "tfds_name", "imagenet2012")
+    data_dir = _cfg(data_cfg, "data_dir") or None
+    builder = tfds.builder(name, data_dir=data_dir)
+    if not tf.io.gfile.exists(os.path.join(builder.data_dir, "dataset_info.json")):
+        manual_dir = _cfg(data_cfg, "tfds_manual_dir") or None
+        if name.startswith("imagenet2012") and not manual_dir:
+            raise FileNotFoundError(
+                f"TFDS dataset {name!r} is not prepared in {builder.data_dir!r} and "
+                "data.tfds_manual_dir is empty: set it to the folder holding "
+                "ILSVRC2012_img_train.tar / ILSVRC2012_img_val.tar")
+        if manual_dir and not tf.io.gfile.isdir(manual_dir):
+            raise FileNotFoundError(f"data.tfds_manual_dir {manual_dir!r} does not exist")
+        logging.info("preparing TFDS %s in %s (manual dir %s)", name, builder.data_dir, manual_dir)
+        builder.download_and_prepare(
+            download_config=tfds.download.DownloadConfig(manual_dir=manual_dir))
+    image_key, label_key = builder.info.supervised_keys or ("image", "label")
+    read_config = tfds.ReadConfig(
+        input_context=input_context, shuffle_seed=seed,
+        interleave_cycle_length=16, try_autocache=False)
+    options = tf.data.Options()
+    options.deterministic = deterministic
+    read_config.options = options
+    ds = builder.as_dataset(split=split, shuffle_files=is_training, read_config=read_config,
+                            decoders={image_key: tfds.decode.SkipDecoding()})
+    has_name = "file_name" in builder.info.features
 
-  def select(example):
-    filename = example["file_name"] if has_name else tf.constant("")
-    return example[image_key], tf.cast(example[label_key], tf.int32), filename
+    def select(example):
+        filename = example["file_name"] if has_name else tf.constant("")
+        return example[image_key], tf.cast(example[label_key], tf.int32), filename
 
-  ds = ds.map(select, num_parallel_calls=AUTOTUNE, deterministic=deterministic)
-  if _cfg(data_cfg, "cache", False):
-    ds = ds.cache()
-  if is_training:
-    ds = ds.shuffle(_cfg(data_cfg, "shuffle_buffer", 10000), seed=seed,
-                    reshuffle_each_iteration=True).repeat()
-  return ds
+    ds = ds.map(select, num_parallel_calls=AUTOTUNE, deterministic=deterministic)
+    if _cfg(data_cfg, "cache", False):
+        ds = ds.cache()
+    if is_training:
+        ds = ds.shuffle(_cfg(data_cfg, "shuffle_buffer", 10000), seed=seed,
+                        reshuffle_each_iteration=True).repeat()
+    return ds
 
 
 def _synthetic(data_cfg, is_training, batch_size, num_classes, image_size, dtype, seed):
-  """One fixed random batch, repeated (training) or num_eval_images worth (eval)."""
-  g = tf.random.Generator.from_seed(seed or 0)
-  images = preprocessing.normalize(
-      g.uniform([batch_size, image_size, image_size, 3], 0.0, 255.0), dtype)
-  labels = g.uniform([batch_size], 0, num_classes, dtype=tf.int32)
-  ds = tf.data.Dataset.from_tensors((images, labels))
-  if is_training:
-    return ds.repeat()
-  n = int(_cfg(data_cfg, "num_eval_images", 0)) or batch_size
-  return ds.repeat(max(1, n // batch_size))
+    """One fixed random batch, repeated (training) or num_eval_images worth (eval)."""
+    g = tf.random.Generator.from_seed(seed or 0)
+    images = preprocessing.normalize(
+        g.uniform([batch_size, image_size, image_size, 3], 0.0, 255.0), dtype)
+    labels = g.uniform([batch_size], 0, num_classes, dtype=tf.int32)
+    ds = tf.data.Dataset.from_tensors((images, labels))
+    if is_training:
+        return ds.repeat()
+    n = int(_cfg(data_cfg, "num_eval_images", 0)) or batch_size
+    return ds.repeat(max(1, n // batch_size))
 
 
 def _count_skipped(ds):
-  """Logs how many records the decode step dropped (gaps in the element index).
+    """Logs how many records the decode step dropped (gaps in the element index).
 
-  Elements carry their index from before decoding; the decode map runs in
-  order, so after ``ignore_errors`` a gap is exactly a skipped record.
-  """
+    Elements carry their index from before decoding; the decode map runs in
+    order, so after ``ignore_errors`` a gap is exactly a skipped record.
+    """
 
-  @tf.autograph.experimental.do_not_convert
-  def step(state, element):
-    expected, skipped = state
-    index, rest = element[0], element[1:]
-    gap = index - expected
-    new_skipped = skipped + gap
+    @tf.autograph.experimental.do_not_convert
+    def step(state, element):
+        expected, skipped = state
+        index, rest = element[0], element[1:]
+        gap = index - expected
+        new_skipped = skipped + gap
 
-    def report():
-      tf.print("WARNING: official.data skipped", gap,
-               "corrupt or undecodable record(s); total skipped:", new_skipped,
-               "(set data.skip_corrupt=False to make this fatal; "
-               "TF_CPP_MIN_LOG_LEVEL<=1 shows each decode error)",
-               output_stream=sys.stderr)
-      return tf.constant(0)
+        def report():
+            tf.print("WARNING: official.data skipped", gap,
+                     "corrupt or undecodable record(s); total skipped:", new_skipped,
+                     "(set data.skip_corrupt=False to make this fatal; "
+                     "TF_CPP_MIN_LOG_LEVEL<=1 shows each decode error)",
+                     output_stream=sys.stderr)
+            return tf.constant(0)
 
-    tf.cond(gap > 0, report, lambda: tf.constant(0))
-    return (index + 1, new_skipped), rest
+        tf.cond(gap > 0, report, lambda: tf.constant(0))
+        return (index + 1, new_skipped), rest
 
-  return ds.scan((tf.constant(0, tf.int64), tf.constant(0, tf.int64)), step)
+    return ds.scan((tf.constant(0, tf.int64), tf.constant(0, tf.int64)), step)
 
 
 def _check_labels(num_classes):
-  """Fails the pipeline with a message naming the label and the file."""
+    """Fails the pipeline with a message naming the label and the file."""
 
-  @tf.autograph.experimental.do_not_convert
-  def check(image, label, filename):
-    ok = (label >= 0) & (label < num_classes)
-    assertion = tf.debugging.Assert(ok, [
-        f"label outside [0, {num_classes}) after subtracting data.label_offset: label",
-        label, "file", filename], summarize=1)
-    with tf.control_dependencies([assertion]):
-      return image, tf.identity(label)
+    @tf.autograph.experimental.do_not_convert
+    def check(image, label, filename):
+        ok = (label >= 0) & (label < num_classes)
+        assertion = tf.debugging.Assert(ok, [
+            f"label outside [0, {num_classes}) after subtracting data.label_offset: label",
+            label, "file", filename], summarize=1)
+        with tf.control_dependencies([assertion]):
+            return image, tf.identity(label)
 
-  return check
+    return check
 
 
 def build_dataset(data_cfg, *, split, is_training, batch_size, num_classes,
                   input_context=None, seed=None):
-  """The input pipeline for one replica.
+    """The input pipeline for one replica.
 
-  Args:
-    data_cfg: the ``config.data`` ConfigDict (fields in CONTRACTS.md).
-    split: split name ("train", "validation", or a TFDS split string).
-    is_training: training (random crop, flip, RandAugment, shuffle, repeat,
-      drop_remainder) or eval (centre crop, one pass, keep the remainder).
-    batch_size: PER-REPLICA batch size.
-    num_classes: labels must lie in [0, num_classes) after the offset.
-    input_context: ``tf.distribute.InputContext`` for sharding, or None.
-    seed: int seed; with ``data_cfg.deterministic`` (default 0 then) every
-      run yields the same elements in the same order.
+    Args:
+      data_cfg: the ``config.data`` ConfigDict (fields in CONTRACTS.md).
+      split: split name ("train", "validation", or a TFDS split string).
+      is_training: training (random crop, flip, RandAugment, shuffle, repeat,
+        drop_remainder) or eval (centre crop, one pass, keep the remainder).
+      batch_size: PER-REPLICA batch size.
+      num_classes: labels must lie in [0, num_classes) after the offset.
+      input_context: ``tf.distribute.InputContext`` for sharding, or None.
+      seed: int seed; with ``data_cfg.deterministic`` (default 0 then) every
+        run yields the same elements in the same order.
 
-  Returns:
-    tf.data.Dataset of (images [B, S, S, 3] normalised ``data_cfg.dtype``,
-    labels int32 [B], 0-based).
+    Returns:
+      tf.data.Dataset of (images [B, S, S, 3] normalised ``data_cfg.dtype``,
+      labels int32 [B], 0-based).
 
-  Raises:
-    ValueError: unknown source / preprocessing / dtype values.
-    FileNotFoundError: missing data directory or no matching shard.
+    Raises:
+      ValueError: unknown source / preprocessing / dtype values.
+      FileNotFoundError: missing data directory or no matching shard.
 
-  Example:
-    >>> ds = build_dataset(cfg.data, split=cfg.data.train_split, is_training=True,
-    ...                    batch_size=64, num_classes=1000)
-  """
-  source = _cfg(data_cfg, "source", "tfrecord")
-  if source not in SOURCES:
-    raise ValueError(f"data.source must be one of {SOURCES}, got {source!r}")
-  family = _cfg(data_cfg, "preprocessing", "tf1")
-  if family not in preprocessing.FAMILIES:
-    raise ValueError(f"data.preprocessing must be one of {preprocessing.FAMILIES}, got {family!r}")
-  dtype_name = _cfg(data_cfg, "dtype", "float32")
-  if dtype_name not in ("float32", "bfloat16"):
-    raise ValueError(f"data.dtype must be 'float32' or 'bfloat16', got {dtype_name!r}")
-  dtype = tf.as_dtype(dtype_name)
-  image_size = int(_cfg(data_cfg, "image_size", 224))
-  if not is_training:
-    image_size = int(_cfg(data_cfg, "eval_image_size", 0)) or image_size
-  if batch_size <= 0:
-    raise ValueError(f"batch_size must be positive, got {batch_size}")
-  deterministic = bool(_cfg(data_cfg, "deterministic", False))
-  if deterministic and seed is None:
-    seed = 0
-  if seed is not None and input_context is not None:
-    # Different random streams per input pipeline.
-    seed = seed + 1000003 * input_context.input_pipeline_id
+    Example:
+      >>> ds = build_dataset(cfg.data, split=cfg.data.train_split, is_training=True,
+      ...                    batch_size=64, num_classes=1000)
+    """
+    source = _cfg(data_cfg, "source", "tfrecord")
+    if source not in SOURCES:
+        raise ValueError(f"data.source must be one of {SOURCES}, got {source!r}")
+    family = _cfg(data_cfg, "preprocessing", "tf1")
+    if family not in preprocessing.FAMILIES:
+        raise ValueError(f"data.preprocessing must be one of {preprocessing.FAMILIES}, got {family!r}")
+    dtype_name = _cfg(data_cfg, "dtype", "float32")
+    if dtype_name not in ("float32", "bfloat16"):
+        raise ValueError(f"data.dtype must be 'float32' or 'bfloat16', got {dtype_name!r}")
+    dtype = tf.as_dtype(dtype_name)
+    image_size = int(_cfg(data_cfg, "image_size", 224))
+    if not is_training:
+        image_size = int(_cfg(data_cfg, "eval_image_size", 0)) or image_size
+    if batch_size <= 0:
+        raise ValueError(f"batch_size must be positive, got {batch_size}")
+    deterministic = bool(_cfg(data_cfg, "deterministic", False))
+    if deterministic and seed is None:
+        seed = 0
+    if seed is not None and input_context is not None:
+        # Different random streams per input pipeline.
+        seed = seed + 1000003 * input_context.input_pipeline_id
 
-  if source == "synthetic":
-    ds = _synthetic(data_cfg, is_training, batch_size, num_classes, image_size, dtype, seed)
+    if source == "synthetic":
+        ds = _synthetic(data_cfg, is_training, batch_size, num_classes, image_size, dtype, seed)
+        return ds.prefetch(AUTOTUNE)
+
+    records = _tfrecord_records if source == "tfrecord" else _tfds_records
+    ds = records(data_cfg, split, is_training, input_context, seed, deterministic)
+
+    crop_padding = int(_cfg(data_cfg, "crop_padding", preprocessing.CROP_PADDING))
+    if is_training:
+        magnitude = _cfg(data_cfg, "randaug_magnitude", 0)
+        num_layers = int(_cfg(data_cfg, "randaug_num_layers", 2))
+        variant = _cfg(data_cfg, "randaug_variant", family)
+
+        def preprocess(image_bytes, seed_pair):
+            return preprocessing.preprocess_for_train(
+                image_bytes, image_size, family=family, randaug_num_layers=num_layers,
+                randaug_magnitude=magnitude, randaug_variant=variant,
+                crop_padding=crop_padding, seed=seed_pair)
+    else:
+        def preprocess(image_bytes, seed_pair):
+            del seed_pair
+            return preprocessing.preprocess_for_eval(image_bytes, image_size, family, crop_padding)
+
+    # Per-element seeds for the stateless random ops: reproducible when seeded.
+    seeds = tf.data.Dataset.random(seed=seed).batch(2)
+    ds = tf.data.Dataset.zip((ds, seeds)).enumerate()
+
+    # No autograph: nothing here branches in Python on tensors, and converting
+    # the RandAugment graph's 2 x 16 branches would triple the tracing time.
+    @tf.autograph.experimental.do_not_convert
+    def decode(index, element):
+        (image_bytes, label, filename), seed_pair = element
+        image = preprocessing.normalize(preprocess(image_bytes, seed_pair), dtype)
+        return index, image, label, filename
+
+    skip = bool(_cfg(data_cfg, "skip_corrupt", True))
+    # Skipping needs the decode map in order so gaps in `index` count the drops.
+    ds = ds.map(decode, num_parallel_calls=AUTOTUNE, deterministic=deterministic or skip)
+    if skip:
+        ds = ds.ignore_errors(log_warning=True)
+        ds = _count_skipped(ds)
+    else:
+        ds = ds.map(lambda i, *rest: rest)
+    ds = ds.map(_check_labels(num_classes))
+    ds = ds.batch(batch_size, drop_remainder=is_training,
+                  num_parallel_calls=AUTOTUNE, deterministic=deterministic)
+    options = tf.data.Options()
+    options.deterministic = deterministic
+    ds = ds.with_options(options)
     return ds.prefetch(AUTOTUNE)
-
-  records = _tfrecord_records if source == "tfrecord" else _tfds_records
-  ds = records(data_cfg, split, is_training, input_context, seed, deterministic)
-
-  crop_padding = int(_cfg(data_cfg, "crop_padding", preprocessing.CROP_PADDING))
-  if is_training:
-    magnitude = _cfg(data_cfg, "randaug_magnitude", 0)
-    num_layers = int(_cfg(data_cfg, "randaug_num_layers", 2))
-    variant = _cfg(data_cfg, "randaug_variant", family)
-
-    def preprocess(image_bytes, seed_pair):
-      return preprocessing.preprocess_for_train(
-          image_bytes, image_size, family=family, randaug_num_layers=num_layers,
-          randaug_magnitude=magnitude, randaug_variant=variant,
-          crop_padding=crop_padding, seed=seed_pair)
-  else:
-    def preprocess(image_bytes, seed_pair):
-      del seed_pair
-      return preprocessing.preprocess_for_eval(image_bytes, image_size, family, crop_padding)
-
-  # Per-element seeds for the stateless random ops: reproducible when seeded.
-  seeds = tf.data.Dataset.random(seed=seed).batch(2)
-  ds = tf.data.Dataset.zip((ds, seeds)).enumerate()
-
-  # No autograph: nothing here branches in Python on tensors, and converting
-  # the RandAugment graph's 2 x 16 branches would triple the tracing time.
-  @tf.autograph.experimental.do_not_convert
-  def decode(index, element):
-    (image_bytes, label, filename), seed_pair = element
-    image = preprocessing.normalize(preprocess(image_bytes, seed_pair), dtype)
-    return index, image, label, filename
-
-  skip = bool(_cfg(data_cfg, "skip_corrupt", True))
-  # Skipping needs the decode map in order so gaps in `index` count the drops.
-  ds = ds.map(decode, num_parallel_calls=AUTOTUNE, deterministic=deterministic or skip)
-  if skip:
-    ds = ds.ignore_errors(log_warning=True)
-    ds = _count_skipped(ds)
-  else:
-    ds = ds.map(lambda i, *rest: rest)
-  ds = ds.map(_check_labels(num_classes))
-  ds = ds.batch(batch_size, drop_remainder=is_training,
-                num_parallel_calls=AUTOTUNE, deterministic=deterministic)
-  options = tf.data.Options()
-  options.deterministic = deterministic
-  ds = ds.with_options(options)
-  return ds.prefetch(AUTOTUNE)

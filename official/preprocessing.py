@@ -36,173 +36,173 @@ FAMILIES = ("tf1", "garden")
 
 
 def normalize(image, dtype=tf.float32):
-  """(x - 255 * mean) / (255 * std) per RGB channel, computed in float32.
+    """(x - 255 * mean) / (255 * std) per RGB channel, computed in float32.
 
-  Args:
-    image: [..., 3] tensor on the 0..255 scale (any real or integer dtype).
-    dtype: output dtype (float32 or bfloat16).
+    Args:
+      image: [..., 3] tensor on the 0..255 scale (any real or integer dtype).
+      dtype: output dtype (float32 or bfloat16).
 
-  Returns:
-    The normalised image in ``dtype``.
+    Returns:
+      The normalised image in ``dtype``.
 
-  Example:
-    >>> normalize(tf.fill([2, 2, 3], 124.0))[0, 0]  # ~ (0.0, -0.11, -0.2)
-  """
-  image = tf.cast(image, tf.float32)
-  image = (image - tf.constant(MEAN_RGB)) / tf.constant(STDDEV_RGB)
-  return tf.cast(image, dtype)
+    Example:
+      >>> normalize(tf.fill([2, 2, 3], 124.0))[0, 0]  # ~ (0.0, -0.11, -0.2)
+    """
+    image = tf.cast(image, tf.float32)
+    image = (image - tf.constant(MEAN_RGB)) / tf.constant(STDDEV_RGB)
+    return tf.cast(image, dtype)
 
 
 def resize_bicubic_legacy(image, size):
-  """TF1 ``resize_bicubic`` (align_corners=False, half_pixel_centers=False).
+    """TF1 ``resize_bicubic`` (align_corners=False, half_pixel_centers=False).
 
-  This is what the TPU code uses (§3.3); ``tf.image.resize(..., "bicubic")`` is
-  a different kernel (half-pixel centres, Keys a=-0.5) and gives other pixels.
+    This is what the TPU code uses (§3.3); ``tf.image.resize(..., "bicubic")`` is
+    a different kernel (half-pixel centres, Keys a=-0.5) and gives other pixels.
 
-  Args:
-    image: [H, W, C] tensor (uint8 or float).
-    size: int or (height, width).
+    Args:
+      image: [H, W, C] tensor (uint8 or float).
+      size: int or (height, width).
 
-  Returns:
-    float32 [size, size, C]; values may overshoot 0..255.
-  """
-  size = _pair(size)
-  out = tf.raw_ops.ResizeBicubic(
-      images=image[tf.newaxis], size=size, align_corners=False,
-      half_pixel_centers=False)
-  return out[0]
+    Returns:
+      float32 [size, size, C]; values may overshoot 0..255.
+    """
+    size = _pair(size)
+    out = tf.raw_ops.ResizeBicubic(
+        images=image[tf.newaxis], size=size, align_corners=False,
+        half_pixel_centers=False)
+    return out[0]
 
 
 def resize_bilinear(image, size):
-  """The Garden's resize: TF2 ``tf.image.resize`` bilinear, no antialias (§3.6)."""
-  return tf.image.resize(image, _pair(size), method="bilinear")
+    """The Garden's resize: TF2 ``tf.image.resize`` bilinear, no antialias (§3.6)."""
+    return tf.image.resize(image, _pair(size), method="bilinear")
 
 
 def _pair(size):
-  if isinstance(size, int):
-    return [size, size]
-  return list(size)
+    if isinstance(size, int):
+        return [size, size]
+    return list(size)
 
 
 def _check_family(family):
-  if family not in FAMILIES:
-    raise ValueError(f"preprocessing family must be one of {FAMILIES}, got {family!r}")
+    if family not in FAMILIES:
+        raise ValueError(f"preprocessing family must be one of {FAMILIES}, got {family!r}")
 
 
 # ------------------------------------------------------------------ decoding --
 def decode_and_crop(image_bytes, window_fn):
-  """Decodes an encoded image and crops it, cropping *while decoding* for JPEG.
+    """Decodes an encoded image and crops it, cropping *while decoding* for JPEG.
 
-  The official code crops with ``decode_and_crop_jpeg``, which can differ by a
-  few grey levels from decode-then-slice (§6 item 15), so JPEGs take that path.
-  Other formats (PNG, GIF, BMP; e.g. TFDS datasets other than ImageNet) are
-  decoded in full, converted to RGB, then sliced. Grayscale and RGBA inputs come
-  out as RGB.
+    The official code crops with ``decode_and_crop_jpeg``, which can differ by a
+    few grey levels from decode-then-slice (§6 item 15), so JPEGs take that path.
+    Other formats (PNG, GIF, BMP; e.g. TFDS datasets other than ImageNet) are
+    decoded in full, converted to RGB, then sliced. Grayscale and RGBA inputs come
+    out as RGB.
 
-  Args:
-    image_bytes: scalar tf.string.
-    window_fn: ``fn(shape) -> (window, use_full)`` where ``shape`` is the int32
-      [height, width, channels] of the encoded image (channels as stored: 1 for
-      a grayscale JPEG) and ``window`` is [offset_y, offset_x, height, width].
+    Args:
+      image_bytes: scalar tf.string.
+      window_fn: ``fn(shape) -> (window, use_full)`` where ``shape`` is the int32
+        [height, width, channels] of the encoded image (channels as stored: 1 for
+        a grayscale JPEG) and ``window`` is [offset_y, offset_x, height, width].
 
-  Returns:
-    uint8 [h, w, 3].
-  """
+    Returns:
+      uint8 [h, w, 3].
+    """
 
-  def from_jpeg():
-    shape = tf.image.extract_jpeg_shape(image_bytes)
-    window = window_fn(shape)
-    return tf.image.decode_and_crop_jpeg(image_bytes, window, channels=3)
+    def from_jpeg():
+        shape = tf.image.extract_jpeg_shape(image_bytes)
+        window = window_fn(shape)
+        return tf.image.decode_and_crop_jpeg(image_bytes, window, channels=3)
 
-  def from_other():
-    image = tf.io.decode_image(image_bytes, channels=3, expand_animations=False)
-    window = window_fn(tf.shape(image))
-    return tf.slice(image, [window[0], window[1], 0], [window[2], window[3], 3])
+    def from_other():
+        image = tf.io.decode_image(image_bytes, channels=3, expand_animations=False)
+        window = window_fn(tf.shape(image))
+        return tf.slice(image, [window[0], window[1], 0], [window[2], window[3], 3])
 
-  image = tf.cond(tf.io.is_jpeg(image_bytes), from_jpeg, from_other)
-  image.set_shape([None, None, 3])
-  return image
+    image = tf.cond(tf.io.is_jpeg(image_bytes), from_jpeg, from_other)
+    image.set_shape([None, None, 3])
+    return image
 
 
 # ------------------------------------------------------------------ eval -----
 def center_crop_window(shape, image_size, family="tf1", crop_padding=CROP_PADDING):
-  """[offset_y, offset_x, size, size] of the eval centre crop (§3.3, §3.6).
+    """[offset_y, offset_x, size, size] of the eval centre crop (§3.3, §3.6).
 
-  Args:
-    shape: int [height, width, ...] of the full image.
-    image_size: output side S.
-    family: "tf1" (side int(S/(S+P) * min), offset ((dim - side) + 1) // 2) or
-      "garden" (side int(0.875 * min), offset int((dim - 0.875 * min) / 2)).
-    crop_padding: P for "tf1".
+    Args:
+      shape: int [height, width, ...] of the full image.
+      image_size: output side S.
+      family: "tf1" (side int(S/(S+P) * min), offset ((dim - side) + 1) // 2) or
+        "garden" (side int(0.875 * min), offset int((dim - 0.875 * min) / 2)).
+      crop_padding: P for "tf1".
 
-  Returns:
-    int32 [4].
-  """
-  _check_family(family)
-  height = tf.cast(shape[0], tf.int32)
-  width = tf.cast(shape[1], tf.int32)
-  short = tf.cast(tf.minimum(height, width), tf.float32)
-  if family == "tf1":
-    # Python double ratio, multiplied in float32 then truncated, as the TPU code.
-    side = tf.cast((image_size / (image_size + crop_padding)) * short, tf.int32)
-    off_y = ((height - side) + 1) // 2
-    off_x = ((width - side) + 1) // 2
-  else:
-    side_f = GARDEN_CROP_FRACTION * short
-    side = tf.cast(side_f, tf.int32)
-    off_y = tf.cast((tf.cast(height, tf.float32) - side_f) / 2, tf.int32)
-    off_x = tf.cast((tf.cast(width, tf.float32) - side_f) / 2, tf.int32)
-  return tf.stack([off_y, off_x, side, side])
+    Returns:
+      int32 [4].
+    """
+    _check_family(family)
+    height = tf.cast(shape[0], tf.int32)
+    width = tf.cast(shape[1], tf.int32)
+    short = tf.cast(tf.minimum(height, width), tf.float32)
+    if family == "tf1":
+        # Python double ratio, multiplied in float32 then truncated, as the TPU code.
+        side = tf.cast((image_size / (image_size + crop_padding)) * short, tf.int32)
+        off_y = ((height - side) + 1) // 2
+        off_x = ((width - side) + 1) // 2
+    else:
+        side_f = GARDEN_CROP_FRACTION * short
+        side = tf.cast(side_f, tf.int32)
+        off_y = tf.cast((tf.cast(height, tf.float32) - side_f) / 2, tf.int32)
+        off_x = tf.cast((tf.cast(width, tf.float32) - side_f) / 2, tf.int32)
+    return tf.stack([off_y, off_x, side, side])
 
 
 def _resize(image, image_size, family):
-  if family == "tf1":
-    return resize_bicubic_legacy(image, image_size)
-  return resize_bilinear(image, image_size)
+    if family == "tf1":
+        return resize_bicubic_legacy(image, image_size)
+    return resize_bilinear(image, image_size)
 
 
 def preprocess_for_eval(image_bytes, image_size, family="tf1", crop_padding=CROP_PADDING):
-  """Eval / serving preprocessing of one encoded image.
+    """Eval / serving preprocessing of one encoded image.
 
-  Args:
-    image_bytes: scalar tf.string holding a JPEG (cropped while decoding) or
-      any format ``tf.io.decode_image`` reads.
-    image_size: output side S.
-    family: "tf1" (centre crop S/(S+P), legacy bicubic) or "garden" (0.875,
-      bilinear).
-    crop_padding: P of the tf1 family (32 for the published accuracies; the
-      current tensorflow/tpu code uses round(S / 7)).
+    Args:
+      image_bytes: scalar tf.string holding a JPEG (cropped while decoding) or
+        any format ``tf.io.decode_image`` reads.
+      image_size: output side S.
+      family: "tf1" (centre crop S/(S+P), legacy bicubic) or "garden" (0.875,
+        bilinear).
+      crop_padding: P of the tf1 family (32 for the published accuracies; the
+        current tensorflow/tpu code uses round(S / 7)).
 
-  Returns:
-    float32 [S, S, 3], 0..255 scale (NOT normalised; bicubic may overshoot).
+    Returns:
+      float32 [S, S, 3], 0..255 scale (NOT normalised; bicubic may overshoot).
 
-  Example:
-    >>> x = preprocess_for_eval(jpeg_bytes, 224)   # crop side int(224/256*min)
-  """
-  _check_family(family)
-  crop = decode_and_crop(
-      image_bytes, lambda s: center_crop_window(s, image_size, family, crop_padding))
-  image = _resize(crop, image_size, family)
-  image.set_shape([image_size, image_size, 3])
-  return image
+    Example:
+      >>> x = preprocess_for_eval(jpeg_bytes, 224)   # crop side int(224/256*min)
+    """
+    _check_family(family)
+    crop = decode_and_crop(
+        image_bytes, lambda s: center_crop_window(s, image_size, family, crop_padding))
+    image = _resize(crop, image_size, family)
+    image.set_shape([image_size, image_size, 3])
+    return image
 
 
 def preprocess_image_for_eval(image, image_size, family="tf1", crop_padding=CROP_PADDING):
-  """:func:`preprocess_for_eval` on an already decoded uint8 [H, W, 3] image.
+    """:func:`preprocess_for_eval` on an already decoded uint8 [H, W, 3] image.
 
-  The same window and resize, with a slice instead of decode-and-crop.
+    The same window and resize, with a slice instead of decode-and-crop.
 
-  Example:
-    >>> preprocess_image_for_eval(tf.zeros([300, 400, 3], tf.uint8), 160).shape
-    TensorShape([160, 160, 3])
-  """
-  _check_family(family)
-  image = tf.convert_to_tensor(image)
-  window = center_crop_window(tf.shape(image), image_size, family, crop_padding)
-  crop = tf.slice(image, [window[0], window[1], 0], [window[2], window[3], -1])
-  out = _resize(crop, image_size, family)
-  out.set_shape([image_size, image_size, 3])
-  return out
+    Example:
+      >>> preprocess_image_for_eval(tf.zeros([300, 400, 3], tf.uint8), 160).shape
+      TensorShape([160, 160, 3])
+    """
+    _check_family(family)
+    image = tf.convert_to_tensor(image)
+    window = center_crop_window(tf.shape(image), image_size, family, crop_padding)
+    crop = tf.slice(image, [window[0], window[1], 0], [window[2], window[3], -1])
+    out = _resize(crop, image_size, family)
+    out.set_shape([image_size, image_size, 3])
+    return out
 
 
 # ------------------------------------------------------------------ train ----
@@ -215,94 +215,94 @@ MIN_OBJECT_COVERED = {"tf1": 0.1, "garden": 0.08}
 
 def random_crop_window(shape, seed, family="tf1", image_size=None,
                        crop_padding=CROP_PADDING):
-  """Inception-style random crop window with the official fallback.
+    """Inception-style random crop window with the official fallback.
 
-  Samples ``sample_distorted_bounding_box`` on the whole image (bbox [0,0,1,1]),
-  area fraction in [0.08, 1], aspect ratio w/h in [3/4, 4/3], 10 attempts. When
-  sampling fails the sampler returns the whole image, and the official codes
-  then use the eval centre crop instead.
+    Samples ``sample_distorted_bounding_box`` on the whole image (bbox [0,0,1,1]),
+    area fraction in [0.08, 1], aspect ratio w/h in [3/4, 4/3], 10 attempts. When
+    sampling fails the sampler returns the whole image, and the official codes
+    then use the eval centre crop instead.
 
-  The TPU code detects failure by comparing (h, w, c) of the crop with the
-  *encoded* image's shape, so for a grayscale JPEG (c = 1) the fallback never
-  triggers; we keep that quirk.
+    The TPU code detects failure by comparing (h, w, c) of the crop with the
+    *encoded* image's shape, so for a grayscale JPEG (c = 1) the fallback never
+    triggers; we keep that quirk.
 
-  Args:
-    shape: int [height, width, channels] of the encoded image.
-    seed: int [2] seed of the stateless sampler.
-    family: "tf1" or "garden" (min_object_covered 0.1 vs 0.08, fallback crop).
-    image_size: S, for the tf1 fallback crop S/(S+P).
-    crop_padding: P of the tf1 fallback.
+    Args:
+      shape: int [height, width, channels] of the encoded image.
+      seed: int [2] seed of the stateless sampler.
+      family: "tf1" or "garden" (min_object_covered 0.1 vs 0.08, fallback crop).
+      image_size: S, for the tf1 fallback crop S/(S+P).
+      crop_padding: P of the tf1 fallback.
 
-  Returns:
-    int32 [4] window [offset_y, offset_x, height, width].
-  """
-  _check_family(family)
-  shape = tf.cast(shape, tf.int32)
-  begin, size, _ = tf.image.stateless_sample_distorted_bounding_box(
-      shape, bounding_boxes=tf.constant([[[0.0, 0.0, 1.0, 1.0]]]), seed=seed,
-      min_object_covered=MIN_OBJECT_COVERED[family],
-      aspect_ratio_range=ASPECT_RATIO_RANGE, area_range=AREA_RANGE,
-      max_attempts=MAX_ATTEMPTS, use_image_if_no_bounding_boxes=True)
-  window = tf.stack([begin[0], begin[1], size[0], size[1]])
-  if family == "tf1":
-    # `_at_least_x_are_equal(original_shape, cropped_shape, 3)`: the crop always
-    # has 3 channels, the encoded JPEG may have 1.
-    failed = tf.reduce_all(tf.equal(shape[:2], size[:2])) & tf.equal(shape[2], 3)
-  else:
-    failed = tf.reduce_all(tf.equal(shape[:2], size[:2]))
-  fallback = center_crop_window(shape, image_size or 224, family, crop_padding)
-  return tf.where(failed, fallback, window)
+    Returns:
+      int32 [4] window [offset_y, offset_x, height, width].
+    """
+    _check_family(family)
+    shape = tf.cast(shape, tf.int32)
+    begin, size, _ = tf.image.stateless_sample_distorted_bounding_box(
+        shape, bounding_boxes=tf.constant([[[0.0, 0.0, 1.0, 1.0]]]), seed=seed,
+        min_object_covered=MIN_OBJECT_COVERED[family],
+        aspect_ratio_range=ASPECT_RATIO_RANGE, area_range=AREA_RANGE,
+        max_attempts=MAX_ATTEMPTS, use_image_if_no_bounding_boxes=True)
+    window = tf.stack([begin[0], begin[1], size[0], size[1]])
+    if family == "tf1":
+        # `_at_least_x_are_equal(original_shape, cropped_shape, 3)`: the crop always
+        # has 3 channels, the encoded JPEG may have 1.
+        failed = tf.reduce_all(tf.equal(shape[:2], size[:2])) & tf.equal(shape[2], 3)
+    else:
+        failed = tf.reduce_all(tf.equal(shape[:2], size[:2]))
+    fallback = center_crop_window(shape, image_size or 224, family, crop_padding)
+    return tf.where(failed, fallback, window)
 
 
 def _seeds(seed, n):
-  if seed is None:
-    seed = tf.random.uniform([2], maxval=2**31 - 1, dtype=tf.int32)
-  return tf.unstack(tf.random.experimental.stateless_split(seed, n))
+    if seed is None:
+        seed = tf.random.uniform([2], maxval=2**31 - 1, dtype=tf.int32)
+    return tf.unstack(tf.random.experimental.stateless_split(seed, n))
 
 
 def preprocess_for_train(image_bytes, image_size, *, family="tf1",
                          randaug_num_layers=2, randaug_magnitude=0,
                          randaug_variant=None, crop_padding=CROP_PADDING, seed=None):
-  """Training preprocessing of one encoded image (§3.2, or §3.6 for "garden").
+    """Training preprocessing of one encoded image (§3.2, or §3.6 for "garden").
 
-  tf1:    crop -> legacy bicubic resize -> flip -> RandAugment (clip, uint8).
-  garden: crop -> flip -> bilinear resize -> RandAugment (clip, uint8).
+    tf1:    crop -> legacy bicubic resize -> flip -> RandAugment (clip, uint8).
+    garden: crop -> flip -> bilinear resize -> RandAugment (clip, uint8).
 
-  Args:
-    image_bytes: scalar tf.string (JPEG cropped while decoding; other formats
-      decoded in full and sliced).
-    image_size: output side S.
-    family: "tf1" or "garden".
-    randaug_num_layers: ops per image.
-    randaug_magnitude: M on the 0..10 scale (10 and 15 in the recipes; values
-      above 10 extrapolate); 0 disables RandAugment.
-    randaug_variant: "tf1" or "garden" (defaults to ``family``).
-    crop_padding: P of the tf1 fallback centre crop.
-    seed: optional int [2] for stateless randomness (reproducible output).
+    Args:
+      image_bytes: scalar tf.string (JPEG cropped while decoding; other formats
+        decoded in full and sliced).
+      image_size: output side S.
+      family: "tf1" or "garden".
+      randaug_num_layers: ops per image.
+      randaug_magnitude: M on the 0..10 scale (10 and 15 in the recipes; values
+        above 10 extrapolate); 0 disables RandAugment.
+      randaug_variant: "tf1" or "garden" (defaults to ``family``).
+      crop_padding: P of the tf1 fallback centre crop.
+      seed: optional int [2] for stateless randomness (reproducible output).
 
-  Returns:
-    float32 [S, S, 3] on the 0..255 scale, NOT normalised.
+    Returns:
+      float32 [S, S, 3] on the 0..255 scale, NOT normalised.
 
-  Example:
-    >>> x = preprocess_for_train(jpeg, 160, randaug_magnitude=10, seed=[1, 2])
-  """
-  _check_family(family)
-  crop_seed, flip_seed, aug_seed = _seeds(seed, 3)
-  crop = decode_and_crop(
-      image_bytes,
-      lambda s: random_crop_window(s, crop_seed, family, image_size, crop_padding))
-  if family == "tf1":
-    image = resize_bicubic_legacy(crop, image_size)
-    image = tf.image.stateless_random_flip_left_right(image, flip_seed)
-  else:
-    image = tf.image.stateless_random_flip_left_right(crop, flip_seed)
-    image = resize_bilinear(image, image_size)
-  image.set_shape([image_size, image_size, 3])
-  if randaug_magnitude and randaug_num_layers:
-    # §3.2 step 5: clip, truncate to uint8, augment, back to float.
-    image = tf.cast(tf.clip_by_value(image, 0.0, 255.0), tf.uint8)
-    image = randaugment.distort_image_with_randaugment(
-        image, randaug_num_layers, randaug_magnitude, seed=aug_seed,
-        variant=randaug_variant or family)
-    image = tf.cast(image, tf.float32)
-  return image
+    Example:
+      >>> x = preprocess_for_train(jpeg, 160, randaug_magnitude=10, seed=[1, 2])
+    """
+    _check_family(family)
+    crop_seed, flip_seed, aug_seed = _seeds(seed, 3)
+    crop = decode_and_crop(
+        image_bytes,
+        lambda s: random_crop_window(s, crop_seed, family, image_size, crop_padding))
+    if family == "tf1":
+        image = resize_bicubic_legacy(crop, image_size)
+        image = tf.image.stateless_random_flip_left_right(image, flip_seed)
+    else:
+        image = tf.image.stateless_random_flip_left_right(crop, flip_seed)
+        image = resize_bilinear(image, image_size)
+    image.set_shape([image_size, image_size, 3])
+    if randaug_magnitude and randaug_num_layers:
+        # §3.2 step 5: clip, truncate to uint8, augment, back to float.
+        image = tf.cast(tf.clip_by_value(image, 0.0, 255.0), tf.uint8)
+        image = randaugment.distort_image_with_randaugment(
+            image, randaug_num_layers, randaug_magnitude, seed=aug_seed,
+            variant=randaug_variant or family)
+        image = tf.cast(image, tf.float32)
+    return image

@@ -57,331 +57,331 @@ CUTOUT_CONST = 40
 
 # ------------------------------------------------------------ level -> arg --
 def level_to_arg(op_name, magnitude, translate_const=100.0, cutout_const=CUTOUT_CONST):
-  """The unsigned argument an op gets at magnitude M (§3.5 table; m = M / 10).
+    """The unsigned argument an op gets at magnitude M (§3.5 table; m = M / 10).
 
-  Args:
-    op_name: one of OP_NAMES.
-    magnitude: M (a Python number; not clipped to 10).
-    translate_const: pixels per unit level (100 TPU code, 10 Garden config).
-    cutout_const: Cutout half-size per unit level.
+    Args:
+      op_name: one of OP_NAMES.
+      magnitude: M (a Python number; not clipped to 10).
+      translate_const: pixels per unit level (100 TPU code, 10 Garden config).
+      cutout_const: Cutout half-size per unit level.
 
-  Returns:
-    A Python number, or None for ops without an argument.
+    Returns:
+      A Python number, or None for ops without an argument.
 
-  Example:
-    >>> level_to_arg("Rotate", 15)
-    45.0
-  """
-  m = float(magnitude) / MAX_LEVEL
-  table = {
-      "AutoContrast": None, "Equalize": None, "Invert": None,
-      "Rotate": m * 30.0,
-      "Posterize": int(m * 4),
-      "Solarize": int(m * 256),
-      "Color": m * 1.8 + 0.1, "Contrast": m * 1.8 + 0.1,
-      "Brightness": m * 1.8 + 0.1, "Sharpness": m * 1.8 + 0.1,
-      "ShearX": m * 0.3, "ShearY": m * 0.3,
-      "TranslateX": m * float(translate_const), "TranslateY": m * float(translate_const),
-      "Cutout": int(m * cutout_const),
-      "SolarizeAdd": int(m * 110),
-  }
-  if op_name not in table:
-    raise ValueError(f"unknown RandAugment op {op_name!r}; expected one of {OP_NAMES}")
-  return table[op_name]
+    Example:
+      >>> level_to_arg("Rotate", 15)
+      45.0
+    """
+    m = float(magnitude) / MAX_LEVEL
+    table = {
+        "AutoContrast": None, "Equalize": None, "Invert": None,
+        "Rotate": m * 30.0,
+        "Posterize": int(m * 4),
+        "Solarize": int(m * 256),
+        "Color": m * 1.8 + 0.1, "Contrast": m * 1.8 + 0.1,
+        "Brightness": m * 1.8 + 0.1, "Sharpness": m * 1.8 + 0.1,
+        "ShearX": m * 0.3, "ShearY": m * 0.3,
+        "TranslateX": m * float(translate_const), "TranslateY": m * float(translate_const),
+        "Cutout": int(m * cutout_const),
+        "SolarizeAdd": int(m * 110),
+    }
+    if op_name not in table:
+        raise ValueError(f"unknown RandAugment op {op_name!r}; expected one of {OP_NAMES}")
+    return table[op_name]
 
 
 # ------------------------------------------------------------------ helpers --
 def blend(image1, image2, factor):
-  """image1 + factor * (image2 - image1) in float32, clipped, truncated to uint8.
+    """image1 + factor * (image2 - image1) in float32, clipped, truncated to uint8.
 
-  factor > 1 extrapolates (the enhance ops at M >= 6). Within 0 < factor < 1 the
-  TPU code skips the clip; the result is then in range anyway.
-  """
-  factor = float(factor)
-  if factor == 0.0:
-    return tf.convert_to_tensor(image1)
-  if factor == 1.0:
-    return tf.convert_to_tensor(image2)
-  image1 = tf.cast(image1, tf.float32)
-  image2 = tf.cast(image2, tf.float32)
-  temp = image1 + factor * (image2 - image1)
-  return tf.cast(tf.clip_by_value(temp, 0.0, 255.0), tf.uint8)
+    factor > 1 extrapolates (the enhance ops at M >= 6). Within 0 < factor < 1 the
+    TPU code skips the clip; the result is then in range anyway.
+    """
+    factor = float(factor)
+    if factor == 0.0:
+        return tf.convert_to_tensor(image1)
+    if factor == 1.0:
+        return tf.convert_to_tensor(image2)
+    image1 = tf.cast(image1, tf.float32)
+    image2 = tf.cast(image2, tf.float32)
+    temp = image1 + factor * (image2 - image1)
+    return tf.cast(tf.clip_by_value(temp, 0.0, 255.0), tf.uint8)
 
 
 def transform(image, matrix, fill_value=FILL_VALUE, fill_mode="CONSTANT"):
-  """Nearest-neighbour projective transform of one [H, W, C] uint8 image.
+    """Nearest-neighbour projective transform of one [H, W, C] uint8 image.
 
-  Output pixel (x, y) reads input (m0 x + m1 y + m2, m3 x + m4 y + m5) rounded
-  half away from zero; outside the image it gets ``fill_value``.
+    Output pixel (x, y) reads input (m0 x + m1 y + m2, m3 x + m4 y + m5) rounded
+    half away from zero; outside the image it gets ``fill_value``.
 
-  Args:
-    image: uint8 [H, W, C].
-    matrix: 8 numbers (the last two 0 for affine maps).
-    fill_value: value of uncovered pixels (fill_mode "CONSTANT").
-    fill_mode: "CONSTANT" (TPU code) or "REFLECT" (Garden).
-  """
-  matrix = tf.reshape(tf.cast(tf.stack(matrix) if isinstance(matrix, (list, tuple))
-                              else matrix, tf.float32), [1, 8])
-  out = tf.raw_ops.ImageProjectiveTransformV3(
-      images=image[tf.newaxis], transforms=matrix,
-      output_shape=tf.shape(image)[:2], fill_value=tf.constant(fill_value, tf.float32),
-      interpolation="NEAREST", fill_mode=fill_mode)
-  return out[0]
+    Args:
+      image: uint8 [H, W, C].
+      matrix: 8 numbers (the last two 0 for affine maps).
+      fill_value: value of uncovered pixels (fill_mode "CONSTANT").
+      fill_mode: "CONSTANT" (TPU code) or "REFLECT" (Garden).
+    """
+    matrix = tf.reshape(tf.cast(tf.stack(matrix) if isinstance(matrix, (list, tuple))
+                                else matrix, tf.float32), [1, 8])
+    out = tf.raw_ops.ImageProjectiveTransformV3(
+        images=image[tf.newaxis], transforms=matrix,
+        output_shape=tf.shape(image)[:2], fill_value=tf.constant(fill_value, tf.float32),
+        interpolation="NEAREST", fill_mode=fill_mode)
+    return out[0]
 
 
 # ---------------------------------------------------------------- the ops ----
 def autocontrast(image):
-  """Per-channel min-max stretch to 0..255; a constant channel is left alone."""
-  x = tf.cast(image, tf.float32)
-  lo = tf.reduce_min(x, axis=[0, 1])
-  hi = tf.reduce_max(x, axis=[0, 1])
-  stretch = hi > lo
-  scale = tf.where(stretch, 255.0 / tf.where(stretch, hi - lo, 1.0), 1.0)
-  offset = tf.where(stretch, -lo * scale, 0.0)
-  return tf.cast(tf.clip_by_value(x * scale + offset, 0.0, 255.0), tf.uint8)
+    """Per-channel min-max stretch to 0..255; a constant channel is left alone."""
+    x = tf.cast(image, tf.float32)
+    lo = tf.reduce_min(x, axis=[0, 1])
+    hi = tf.reduce_max(x, axis=[0, 1])
+    stretch = hi > lo
+    scale = tf.where(stretch, 255.0 / tf.where(stretch, hi - lo, 1.0), 1.0)
+    offset = tf.where(stretch, -lo * scale, 0.0)
+    return tf.cast(tf.clip_by_value(x * scale + offset, 0.0, 255.0), tf.uint8)
 
 
 def equalize(image):
-  """PIL-style per-channel histogram equalisation (the TPU code's LUT).
+    """PIL-style per-channel histogram equalisation (the TPU code's LUT).
 
-  step = (pixels - count of the highest occupied bin) // 255; lut[v] =
-  (cumsum(hist)[v - 1] + step // 2) // step, lut[0] = 0; step 0 keeps the channel.
-  """
-  x = tf.cast(image, tf.int32)
-  channels = 3
-  flat = tf.reshape(tf.transpose(x, [2, 0, 1]), [channels, -1])
-  offsets = tf.range(channels)[:, tf.newaxis] * 256
-  hist = tf.reshape(tf.math.bincount(flat + offsets, minlength=256 * channels,
-                                     maxlength=256 * channels), [channels, 256])
-  total = tf.reduce_sum(hist, axis=1)
-  # Count in the highest non-empty bin: the TPU code's `nonzero_histo[-1]`.
-  top = tf.reduce_max(tf.where(hist > 0, tf.range(256)[tf.newaxis], -1), axis=1)
-  last = tf.gather(hist, top, batch_dims=1)
-  step = (total - last) // 255
-  safe = tf.maximum(step, 1)[:, tf.newaxis]
-  lut = (tf.cumsum(hist, axis=1) + safe // 2) // safe
-  lut = tf.clip_by_value(tf.concat([tf.zeros([channels, 1], tf.int32), lut[:, :-1]], 1), 0, 255)
-  lut = tf.where((step == 0)[:, tf.newaxis], tf.range(256)[tf.newaxis], lut)
-  out = tf.gather(lut, flat, batch_dims=1)
-  out = tf.transpose(tf.reshape(out, [channels, tf.shape(x)[0], tf.shape(x)[1]]), [1, 2, 0])
-  return tf.cast(out, tf.uint8)
+    step = (pixels - count of the highest occupied bin) // 255; lut[v] =
+    (cumsum(hist)[v - 1] + step // 2) // step, lut[0] = 0; step 0 keeps the channel.
+    """
+    x = tf.cast(image, tf.int32)
+    channels = 3
+    flat = tf.reshape(tf.transpose(x, [2, 0, 1]), [channels, -1])
+    offsets = tf.range(channels)[:, tf.newaxis] * 256
+    hist = tf.reshape(tf.math.bincount(flat + offsets, minlength=256 * channels,
+                                       maxlength=256 * channels), [channels, 256])
+    total = tf.reduce_sum(hist, axis=1)
+    # Count in the highest non-empty bin: the TPU code's `nonzero_histo[-1]`.
+    top = tf.reduce_max(tf.where(hist > 0, tf.range(256)[tf.newaxis], -1), axis=1)
+    last = tf.gather(hist, top, batch_dims=1)
+    step = (total - last) // 255
+    safe = tf.maximum(step, 1)[:, tf.newaxis]
+    lut = (tf.cumsum(hist, axis=1) + safe // 2) // safe
+    lut = tf.clip_by_value(tf.concat([tf.zeros([channels, 1], tf.int32), lut[:, :-1]], 1), 0, 255)
+    lut = tf.where((step == 0)[:, tf.newaxis], tf.range(256)[tf.newaxis], lut)
+    out = tf.gather(lut, flat, batch_dims=1)
+    out = tf.transpose(tf.reshape(out, [channels, tf.shape(x)[0], tf.shape(x)[1]]), [1, 2, 0])
+    return tf.cast(out, tf.uint8)
 
 
 def invert(image):
-  """255 - x."""
-  return 255 - image
+    """255 - x."""
+    return 255 - image
 
 
 def rotate(image, degrees, fill_value=FILL_VALUE, fill_mode="CONSTANT"):
-  """Rotation about the image centre; positive turns counter-clockwise on screen.
+    """Rotation about the image centre; positive turns counter-clockwise on screen.
 
-  Matrix [cos, -sin, x_off, sin, cos, y_off, 0, 0] with the offsets of
-  ``angles_to_projective_transforms`` (§3.5), computed in float32.
-  """
-  radians = tf.cast(degrees, tf.float32) * (math.pi / 180.0)
-  h = tf.cast(tf.shape(image)[0], tf.float32)
-  w = tf.cast(tf.shape(image)[1], tf.float32)
-  cos, sin = tf.cos(radians), tf.sin(radians)
-  x_off = ((w - 1) - (cos * (w - 1) - sin * (h - 1))) / 2.0
-  y_off = ((h - 1) - (sin * (w - 1) + cos * (h - 1))) / 2.0
-  return transform(image, [cos, -sin, x_off, sin, cos, y_off, 0.0, 0.0], fill_value, fill_mode)
+    Matrix [cos, -sin, x_off, sin, cos, y_off, 0, 0] with the offsets of
+    ``angles_to_projective_transforms`` (§3.5), computed in float32.
+    """
+    radians = tf.cast(degrees, tf.float32) * (math.pi / 180.0)
+    h = tf.cast(tf.shape(image)[0], tf.float32)
+    w = tf.cast(tf.shape(image)[1], tf.float32)
+    cos, sin = tf.cos(radians), tf.sin(radians)
+    x_off = ((w - 1) - (cos * (w - 1) - sin * (h - 1))) / 2.0
+    y_off = ((h - 1) - (sin * (w - 1) + cos * (h - 1))) / 2.0
+    return transform(image, [cos, -sin, x_off, sin, cos, y_off, 0.0, 0.0], fill_value, fill_mode)
 
 
 def posterize(image, bits):
-  """Keeps the ``bits`` high bits of every value."""
-  shift = tf.cast(8 - bits, image.dtype)
-  return tf.bitwise.left_shift(tf.bitwise.right_shift(image, shift), shift)
+    """Keeps the ``bits`` high bits of every value."""
+    shift = tf.cast(8 - bits, image.dtype)
+    return tf.bitwise.left_shift(tf.bitwise.right_shift(image, shift), shift)
 
 
 def solarize(image, threshold):
-  """Pixels >= threshold become 255 - x, with the TPU code's uint8 wrap-around.
+    """Pixels >= threshold become 255 - x, with the TPU code's uint8 wrap-around.
 
-  The TPU code compares a uint8 image with the Python int int(256 m), which TF
-  converts to uint8 modulo 256: 256 (M = 10) becomes 0 -> full inversion, 384
-  (M = 15) becomes 128. We reproduce that explicitly.
-  """
-  threshold = tf.cast(int(threshold) % 256, tf.uint8)
-  return tf.where(image < threshold, image, 255 - image)
+    The TPU code compares a uint8 image with the Python int int(256 m), which TF
+    converts to uint8 modulo 256: 256 (M = 10) becomes 0 -> full inversion, 384
+    (M = 15) becomes 128. We reproduce that explicitly.
+    """
+    threshold = tf.cast(int(threshold) % 256, tf.uint8)
+    return tf.where(image < threshold, image, 255 - image)
 
 
 def solarize_add(image, addition, threshold=128):
-  """Adds ``addition`` to pixels < threshold, clipped to 255."""
-  added = tf.cast(tf.clip_by_value(tf.cast(image, tf.int32) + int(addition), 0, 255), tf.uint8)
-  return tf.where(image < threshold, added, image)
+    """Adds ``addition`` to pixels < threshold, clipped to 255."""
+    added = tf.cast(tf.clip_by_value(tf.cast(image, tf.int32) + int(addition), 0, 255), tf.uint8)
+    return tf.where(image < threshold, added, image)
 
 
 def color(image, factor):
-  """Blend between the grey version of the image and the image."""
-  grey = tf.image.grayscale_to_rgb(tf.image.rgb_to_grayscale(image))
-  return blend(grey, image, factor)
+    """Blend between the grey version of the image and the image."""
+    grey = tf.image.grayscale_to_rgb(tf.image.rgb_to_grayscale(image))
+    return blend(grey, image, factor)
 
 
 def contrast(image, factor):
-  """The TPU code's contrast: blend from a constant of (#pixels / 256) (§3.5 quirk)."""
-  pixels = tf.cast(tf.shape(image)[0] * tf.shape(image)[1], tf.float32)
-  mean = tf.clip_by_value(pixels / 256.0, 0.0, 255.0)
-  degenerate = tf.fill(tf.shape(image), tf.cast(mean, tf.uint8))
-  return blend(degenerate, image, factor)
+    """The TPU code's contrast: blend from a constant of (#pixels / 256) (§3.5 quirk)."""
+    pixels = tf.cast(tf.shape(image)[0] * tf.shape(image)[1], tf.float32)
+    mean = tf.clip_by_value(pixels / 256.0, 0.0, 255.0)
+    degenerate = tf.fill(tf.shape(image), tf.cast(mean, tf.uint8))
+    return blend(degenerate, image, factor)
 
 
 def contrast_garden(image, factor):
-  """The Garden's contrast: ``tf.image.adjust_contrast`` (per-channel mean)."""
-  return tf.image.adjust_contrast(image, factor)
+    """The Garden's contrast: ``tf.image.adjust_contrast`` (per-channel mean)."""
+    return tf.image.adjust_contrast(image, factor)
 
 
 def brightness(image, factor):
-  """Blend from black: x * factor, clipped."""
-  return blend(tf.zeros_like(image), image, factor)
+    """Blend from black: x * factor, clipped."""
+    return blend(tf.zeros_like(image), image, factor)
 
 
 def sharpness(image, factor):
-  """Blend from a 3x3 [[1,1,1],[1,5,1],[1,1,1]]/13 smoothing, border kept."""
-  x = tf.cast(image, tf.float32)[tf.newaxis]
-  kernel = tf.constant([[1, 1, 1], [1, 5, 1], [1, 1, 1]], tf.float32) / 13.0
-  kernel = tf.tile(kernel[:, :, tf.newaxis, tf.newaxis], [1, 1, 3, 1])
-  smooth = tf.nn.depthwise_conv2d(x, kernel, [1, 1, 1, 1], padding="VALID")
-  smooth = tf.cast(tf.clip_by_value(smooth[0], 0.0, 255.0), tf.uint8)
-  # Interior pixels from the smoothing, the 1-pixel border from the original.
-  interior = tf.pad(tf.ones_like(smooth, tf.bool), [[1, 1], [1, 1], [0, 0]])
-  degenerate = tf.where(interior, tf.pad(smooth, [[1, 1], [1, 1], [0, 0]]), image)
-  return blend(degenerate, image, factor)
+    """Blend from a 3x3 [[1,1,1],[1,5,1],[1,1,1]]/13 smoothing, border kept."""
+    x = tf.cast(image, tf.float32)[tf.newaxis]
+    kernel = tf.constant([[1, 1, 1], [1, 5, 1], [1, 1, 1]], tf.float32) / 13.0
+    kernel = tf.tile(kernel[:, :, tf.newaxis, tf.newaxis], [1, 1, 3, 1])
+    smooth = tf.nn.depthwise_conv2d(x, kernel, [1, 1, 1, 1], padding="VALID")
+    smooth = tf.cast(tf.clip_by_value(smooth[0], 0.0, 255.0), tf.uint8)
+    # Interior pixels from the smoothing, the 1-pixel border from the original.
+    interior = tf.pad(tf.ones_like(smooth, tf.bool), [[1, 1], [1, 1], [0, 0]])
+    degenerate = tf.where(interior, tf.pad(smooth, [[1, 1], [1, 1], [0, 0]]), image)
+    return blend(degenerate, image, factor)
 
 
 def shear_x(image, level, fill_value=FILL_VALUE, fill_mode="CONSTANT"):
-  """Output (x, y) reads input (x + level * y, y)."""
-  level = tf.cast(level, tf.float32)
-  return transform(image, [1.0, level, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0], fill_value, fill_mode)
+    """Output (x, y) reads input (x + level * y, y)."""
+    level = tf.cast(level, tf.float32)
+    return transform(image, [1.0, level, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0], fill_value, fill_mode)
 
 
 def shear_y(image, level, fill_value=FILL_VALUE, fill_mode="CONSTANT"):
-  """Output (x, y) reads input (x, level * x + y)."""
-  level = tf.cast(level, tf.float32)
-  return transform(image, [1.0, 0.0, 0.0, level, 1.0, 0.0, 0.0, 0.0], fill_value, fill_mode)
+    """Output (x, y) reads input (x, level * x + y)."""
+    level = tf.cast(level, tf.float32)
+    return transform(image, [1.0, 0.0, 0.0, level, 1.0, 0.0, 0.0, 0.0], fill_value, fill_mode)
 
 
 def translate_x(image, pixels, fill_value=FILL_VALUE, fill_mode="CONSTANT"):
-  """Output (x, y) reads input (x + pixels, y): the picture moves left by ``pixels``."""
-  pixels = tf.cast(pixels, tf.float32)
-  return transform(image, [1.0, 0.0, pixels, 0.0, 1.0, 0.0, 0.0, 0.0], fill_value, fill_mode)
+    """Output (x, y) reads input (x + pixels, y): the picture moves left by ``pixels``."""
+    pixels = tf.cast(pixels, tf.float32)
+    return transform(image, [1.0, 0.0, pixels, 0.0, 1.0, 0.0, 0.0, 0.0], fill_value, fill_mode)
 
 
 def translate_y(image, pixels, fill_value=FILL_VALUE, fill_mode="CONSTANT"):
-  """Output (x, y) reads input (x, y + pixels): the picture moves up by ``pixels``."""
-  pixels = tf.cast(pixels, tf.float32)
-  return transform(image, [1.0, 0.0, 0.0, 0.0, 1.0, pixels, 0.0, 0.0], fill_value, fill_mode)
+    """Output (x, y) reads input (x, y + pixels): the picture moves up by ``pixels``."""
+    pixels = tf.cast(pixels, tf.float32)
+    return transform(image, [1.0, 0.0, 0.0, 0.0, 1.0, pixels, 0.0, 0.0], fill_value, fill_mode)
 
 
 def cutout(image, pad_size, center, fill_value=FILL_VALUE):
-  """Grey square rows [cy - pad, cy + pad) x cols [cx - pad, cx + pad), clipped.
+    """Grey square rows [cy - pad, cy + pad) x cols [cx - pad, cx + pad), clipped.
 
-  Args:
-    image: uint8 [H, W, 3].
-    pad_size: half side int(40 m).
-    center: int32 (cy, cx), drawn uniformly in [0, H) x [0, W) by the policy.
-    fill_value: 128 in both official codes.
-  """
-  h, w = tf.shape(image)[0], tf.shape(image)[1]
-  cy, cx = center[0], center[1]
-  rows = tf.range(h)
-  cols = tf.range(w)
-  in_rows = (rows >= cy - pad_size) & (rows < cy + pad_size)
-  in_cols = (cols >= cx - pad_size) & (cols < cx + pad_size)
-  mask = in_rows[:, tf.newaxis, tf.newaxis] & in_cols[tf.newaxis, :, tf.newaxis]
-  return tf.where(mask, tf.cast(fill_value, image.dtype), image)
+    Args:
+      image: uint8 [H, W, 3].
+      pad_size: half side int(40 m).
+      center: int32 (cy, cx), drawn uniformly in [0, H) x [0, W) by the policy.
+      fill_value: 128 in both official codes.
+    """
+    h, w = tf.shape(image)[0], tf.shape(image)[1]
+    cy, cx = center[0], center[1]
+    rows = tf.range(h)
+    cols = tf.range(w)
+    in_rows = (rows >= cy - pad_size) & (rows < cy + pad_size)
+    in_cols = (cols >= cx - pad_size) & (cols < cx + pad_size)
+    mask = in_rows[:, tf.newaxis, tf.newaxis] & in_cols[tf.newaxis, :, tf.newaxis]
+    return tf.where(mask, tf.cast(fill_value, image.dtype), image)
 
 
 # --------------------------------------------------------------- the policy --
 def _check_variant(variant):
-  if variant not in VARIANTS:
-    raise ValueError(f"RandAugment variant must be one of {VARIANTS}, got {variant!r}")
+    if variant not in VARIANTS:
+        raise ValueError(f"RandAugment variant must be one of {VARIANTS}, got {variant!r}")
 
 
 def _branches(image, magnitude, sign, center, variant):
-  """Zero-argument callables, one per op in OP_NAMES order (+ identity for Garden)."""
-  fill_mode = "CONSTANT" if variant == "tf1" else "REFLECT"
-  arg = {n: level_to_arg(n, magnitude, TRANSLATE_CONST[variant]) for n in OP_NAMES}
-  contrast_fn = contrast if variant == "tf1" else contrast_garden
-  fns = [
-      lambda: autocontrast(image),
-      lambda: equalize(image),
-      lambda: invert(image),
-      lambda: rotate(image, sign * arg["Rotate"], fill_mode=fill_mode),
-      lambda: posterize(image, arg["Posterize"]),
-      lambda: solarize(image, arg["Solarize"]),
-      lambda: color(image, arg["Color"]),
-      lambda: contrast_fn(image, arg["Contrast"]),
-      lambda: brightness(image, arg["Brightness"]),
-      lambda: sharpness(image, arg["Sharpness"]),
-      lambda: shear_x(image, sign * arg["ShearX"], fill_mode=fill_mode),
-      lambda: shear_y(image, sign * arg["ShearY"], fill_mode=fill_mode),
-      lambda: translate_x(image, sign * arg["TranslateX"], fill_mode=fill_mode),
-      lambda: translate_y(image, sign * arg["TranslateY"], fill_mode=fill_mode),
-      lambda: cutout(image, arg["Cutout"], center),
-      lambda: solarize_add(image, arg["SolarizeAdd"]),
-  ]
-  if variant == "garden":
-    fns.append(lambda: tf.identity(image))
-  return fns
+    """Zero-argument callables, one per op in OP_NAMES order (+ identity for Garden)."""
+    fill_mode = "CONSTANT" if variant == "tf1" else "REFLECT"
+    arg = {n: level_to_arg(n, magnitude, TRANSLATE_CONST[variant]) for n in OP_NAMES}
+    contrast_fn = contrast if variant == "tf1" else contrast_garden
+    fns = [
+        lambda: autocontrast(image),
+        lambda: equalize(image),
+        lambda: invert(image),
+        lambda: rotate(image, sign * arg["Rotate"], fill_mode=fill_mode),
+        lambda: posterize(image, arg["Posterize"]),
+        lambda: solarize(image, arg["Solarize"]),
+        lambda: color(image, arg["Color"]),
+        lambda: contrast_fn(image, arg["Contrast"]),
+        lambda: brightness(image, arg["Brightness"]),
+        lambda: sharpness(image, arg["Sharpness"]),
+        lambda: shear_x(image, sign * arg["ShearX"], fill_mode=fill_mode),
+        lambda: shear_y(image, sign * arg["ShearY"], fill_mode=fill_mode),
+        lambda: translate_x(image, sign * arg["TranslateX"], fill_mode=fill_mode),
+        lambda: translate_y(image, sign * arg["TranslateY"], fill_mode=fill_mode),
+        lambda: cutout(image, arg["Cutout"], center),
+        lambda: solarize_add(image, arg["SolarizeAdd"]),
+    ]
+    if variant == "garden":
+        fns.append(lambda: tf.identity(image))
+    return fns
 
 
 def apply_op(image, op_name, magnitude, *, negate=False, center=(0, 0), variant="tf1"):
-  """Applies one named op at magnitude M (for tests and inspection).
+    """Applies one named op at magnitude M (for tests and inspection).
 
-  Args:
-    image: uint8 [H, W, 3].
-    op_name: one of OP_NAMES.
-    magnitude: M (0..10 nominal, larger values extrapolate).
-    negate: use the negative argument (signed ops only).
-    center: Cutout centre (cy, cx).
-    variant: "tf1" or "garden".
+    Args:
+      image: uint8 [H, W, 3].
+      op_name: one of OP_NAMES.
+      magnitude: M (0..10 nominal, larger values extrapolate).
+      negate: use the negative argument (signed ops only).
+      center: Cutout centre (cy, cx).
+      variant: "tf1" or "garden".
 
-  Example:
-    >>> apply_op(image, "Solarize", 10)  # == 255 - image (wrap-around quirk)
-  """
-  _check_variant(variant)
-  image = tf.convert_to_tensor(image, tf.uint8)
-  sign = -1.0 if negate else 1.0
-  fns = _branches(image, magnitude, tf.constant(sign), tf.constant(center, tf.int32), variant)
-  return fns[OP_NAMES.index(op_name)]()
+    Example:
+      >>> apply_op(image, "Solarize", 10)  # == 255 - image (wrap-around quirk)
+    """
+    _check_variant(variant)
+    image = tf.convert_to_tensor(image, tf.uint8)
+    sign = -1.0 if negate else 1.0
+    fns = _branches(image, magnitude, tf.constant(sign), tf.constant(center, tf.int32), variant)
+    return fns[OP_NAMES.index(op_name)]()
 
 
 def distort_image_with_randaugment(image, num_layers, magnitude, seed=None, variant="tf1"):
-  """The RandAugment policy: ``num_layers`` ops, each drawn per image.
+    """The RandAugment policy: ``num_layers`` ops, each drawn per image.
 
-  Each layer draws an op uniformly (16 ops; the Garden variant 17 with
-  identity), a random sign for the signed ops and a Cutout centre, and runs only
-  the selected op (``tf.switch_case``).
+    Each layer draws an op uniformly (16 ops; the Garden variant 17 with
+    identity), a random sign for the signed ops and a Cutout centre, and runs only
+    the selected op (``tf.switch_case``).
 
-  Args:
-    image: uint8 [H, W, 3].
-    num_layers: number of ops applied in sequence (2 in every recipe).
-    magnitude: M; a Python number, 10 or 15 in the recipes, not clipped.
-    seed: optional int [2] for stateless randomness; None draws one.
-    variant: "tf1" (TPU code) or "garden".
+    Args:
+      image: uint8 [H, W, 3].
+      num_layers: number of ops applied in sequence (2 in every recipe).
+      magnitude: M; a Python number, 10 or 15 in the recipes, not clipped.
+      seed: optional int [2] for stateless randomness; None draws one.
+      variant: "tf1" (TPU code) or "garden".
 
-  Returns:
-    uint8 [H, W, 3].
+    Returns:
+      uint8 [H, W, 3].
 
-  Example:
-    >>> distort_image_with_randaugment(image, 2, 10, seed=[4, 2]).dtype
-    tf.uint8
-  """
-  _check_variant(variant)
-  image = tf.convert_to_tensor(image)
-  if image.dtype != tf.uint8:
-    raise TypeError(f"RandAugment takes uint8 images, got {image.dtype.name}")
-  if seed is None:
-    seed = tf.random.uniform([2], maxval=2**31 - 1, dtype=tf.int32)
-  num_ops = len(OP_NAMES) + (1 if variant == "garden" else 0)
-  # One draw for everything: per layer [op, sign, centre y, centre x].
-  u = tf.random.stateless_uniform([num_layers, 4], seed=seed)
-  hw = tf.cast(tf.shape(image)[:2], tf.float32)
-  for layer in range(num_layers):
-    op_index = tf.minimum(tf.cast(u[layer, 0] * num_ops, tf.int32), num_ops - 1)
-    # TPU code: should_flip = floor(u + 0.5); keep the sign when u >= 0.5.
-    sign = tf.where(u[layer, 1] >= 0.5, 1.0, -1.0)
-    center = tf.minimum(tf.cast(u[layer, 2:] * hw, tf.int32), tf.cast(hw, tf.int32) - 1)
-    shape = image.shape
-    image = tf.switch_case(op_index, _branches(image, magnitude, sign, center, variant))
-    image.set_shape(shape)
-  return image
+    Example:
+      >>> distort_image_with_randaugment(image, 2, 10, seed=[4, 2]).dtype
+      tf.uint8
+    """
+    _check_variant(variant)
+    image = tf.convert_to_tensor(image)
+    if image.dtype != tf.uint8:
+        raise TypeError(f"RandAugment takes uint8 images, got {image.dtype.name}")
+    if seed is None:
+        seed = tf.random.uniform([2], maxval=2**31 - 1, dtype=tf.int32)
+    num_ops = len(OP_NAMES) + (1 if variant == "garden" else 0)
+    # One draw for everything: per layer [op, sign, centre y, centre x].
+    u = tf.random.stateless_uniform([num_layers, 4], seed=seed)
+    hw = tf.cast(tf.shape(image)[:2], tf.float32)
+    for layer in range(num_layers):
+        op_index = tf.minimum(tf.cast(u[layer, 0] * num_ops, tf.int32), num_ops - 1)
+        # TPU code: should_flip = floor(u + 0.5); keep the sign when u >= 0.5.
+        sign = tf.where(u[layer, 1] >= 0.5, 1.0, -1.0)
+        center = tf.minimum(tf.cast(u[layer, 2:] * hw, tf.int32), tf.cast(hw, tf.int32) - 1)
+        shape = image.shape
+        image = tf.switch_case(op_index, _branches(image, magnitude, sign, center, variant))
+        image.set_shape(shape)
+    return image

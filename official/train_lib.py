@@ -262,6 +262,10 @@ def _config_fingerprint(config):
     return {"model": dict(config.model), "image_size": config.data.image_size}
 
 
+# Model keys that leave the variables alone: a resumed run may change them.
+_FREE_ON_RESUME = ("dropout_rate", "drop_connect_rate", "fused_batch_norm")
+
+
 def _check_workdir_model(config, workdir, chief):
     """A workdir holding another model's checkpoint stops the run before anything is lost."""
     path = os.path.join(workdir, "model_config.json")
@@ -270,7 +274,7 @@ def _check_workdir_model(config, workdir, chief):
         with tf.io.gfile.GFile(path) as f:
             theirs = json.load(f)
         diff = {k: (theirs["model"].get(k), v) for k, v in mine["model"].items()
-                if theirs["model"].get(k) != v and k not in ("dropout_rate", "drop_connect_rate")}
+                if theirs["model"].get(k) != v and k not in _FREE_ON_RESUME}
         if diff:
             raise TrainingError(
                 f"--workdir={workdir} holds a checkpoint of another model: "

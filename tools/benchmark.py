@@ -53,6 +53,7 @@ flags.DEFINE_bool("ema", True, "Train: keep the EMA of weights and BN statistics
                   "recipe's); False measures the step without it, like ../shared/bench/garden_resnetrs.py.")
 flags.DEFINE_integer("warmup_steps", 1, "Untimed calls after the first (train/infer).")
 flags.DEFINE_integer("threads", 0, "intra/inter-op threads (0: TensorFlow's default).")
+flags.DEFINE_integer("inter_op_threads", 0, "inter-op threads when not --threads (0: as --threads).")
 flags.DEFINE_enum("onednn", "on", ["on", "off", "default"],
                   "TF_ENABLE_ONEDNN_OPTS before TensorFlow loads (default: leave as is). "
                   "TensorFlow turns oneDNN on by itself only on CPUs with AVX-512.")
@@ -92,8 +93,8 @@ def make_bench_tfrecords(out_dir, num_images, num_shards=8, seed=0):
 
     sources = []
     for name in ("astronaut", "coffee", "chelsea", "rocket", "immunohistochemistry",
-                              "hubble_deep_field", "retina", "camera", "brick", "grass", "gravel",
-                              "moon", "colorwheel", "clock", "coins"):
+                 "hubble_deep_field", "retina", "camera", "brick", "grass", "gravel",
+                 "moon", "colorwheel", "clock", "coins"):
         try:
             im = getattr(skimage.data, name)()
         except Exception:  # pylint: disable=broad-except  (sample needing a download)
@@ -141,9 +142,9 @@ def time_dataset(ds, batch_size, reps, rep_seconds, warmup_seconds):
         logging.info("rep %d: %.1f img/s", r, rates[-1])
     median = statistics.median(rates)
     return dict(img_s_median=round(median, 1), img_s_min=round(min(rates), 1),
-                            img_s_max=round(max(rates), 1), reps=reps, batches_per_rep=iters,
-                            first_batch_s=round(first, 2),
-                            core_ms_per_img=round(os.cpu_count() * 1000 / median, 2))
+                img_s_max=round(max(rates), 1), reps=reps, batches_per_rep=iters,
+                first_batch_s=round(first, 2),
+                core_ms_per_img=round(os.cpu_count() * 1000 / median, 2))
 
 
 def bench_input():
@@ -159,23 +160,23 @@ def bench_input():
         make_bench_tfrecords(data_dir, FLAGS.num_images)
         label_offset = 1
     cfg = ml_collections.ConfigDict(dict(
-            source="tfrecord", data_dir=data_dir, image_size=FLAGS.image_size, eval_image_size=0,
-            preprocessing=FLAGS.preprocessing, crop_padding=32,
-            randaug_num_layers=FLAGS.randaug_num_layers, randaug_magnitude=FLAGS.randaug_magnitude,
-            randaug_variant=FLAGS.preprocessing, label_offset=label_offset, shuffle_buffer=1024,
-            cache=False, deterministic=False, skip_corrupt=True, dtype="float32"))
+        source="tfrecord", data_dir=data_dir, image_size=FLAGS.image_size, eval_image_size=0,
+        preprocessing=FLAGS.preprocessing, crop_padding=32,
+        randaug_num_layers=FLAGS.randaug_num_layers, randaug_magnitude=FLAGS.randaug_magnitude,
+        randaug_variant=FLAGS.preprocessing, label_offset=label_offset, shuffle_buffer=1024,
+        cache=False, deterministic=False, skip_corrupt=True, dtype="float32"))
     result = dict(mode="input", tf=tf.__version__, cpus=os.cpu_count(),
-                                cpu=_cpu_model(), image_size=FLAGS.image_size, batch_size=FLAGS.batch_size,
-                                preprocessing=FLAGS.preprocessing, randaug_magnitude=FLAGS.randaug_magnitude,
-                                randaug_num_layers=FLAGS.randaug_num_layers)
+                  cpu=_cpu_model(), image_size=FLAGS.image_size, batch_size=FLAGS.batch_size,
+                  preprocessing=FLAGS.preprocessing, randaug_magnitude=FLAGS.randaug_magnitude,
+                  randaug_num_layers=FLAGS.randaug_num_layers)
     for name in FLAGS.pipelines:
         is_training = name == "train"
         ds = data.build_dataset(cfg, split=FLAGS.split, is_training=is_training,
-                                                        batch_size=FLAGS.batch_size, num_classes=1000)
+                                batch_size=FLAGS.batch_size, num_classes=1000)
         if not is_training:
             ds = ds.repeat()
         result[name] = time_dataset(ds, FLAGS.batch_size, FLAGS.reps, FLAGS.rep_seconds,
-                                                                FLAGS.warmup_seconds)
+                                    FLAGS.warmup_seconds)
     result["maxrss_mib"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
     return result
 
@@ -235,7 +236,7 @@ def _model_config(depth, image_size):
     # Published recipe of that depth (dropout; stochastic depth from RS-200 on, §4.1).
     config = common.recipe(depth=depth, image_size=image_size, dropout_rate=0.25,
                            drop_connect_rate=0.1 if depth >= 200 else 0.0, randaug_magnitude=10)
-    config.model.fused_batch_norm = FLAGS.fused_batch_norm
+    config.model.fused_batch_norm = FLAGS.fused_batch_norm     # a key of every recipe
     config.train.global_batch_size = FLAGS.batch_size
     config.train.precision = FLAGS.precision
     return config
@@ -351,7 +352,7 @@ def main(argv):
     import tensorflow as tf  # pylint: disable=g-import-not-at-top
     if FLAGS.threads:
         tf.config.threading.set_intra_op_parallelism_threads(FLAGS.threads)
-        tf.config.threading.set_inter_op_parallelism_threads(FLAGS.threads)
+        tf.config.threading.set_inter_op_parallelism_threads(FLAGS.inter_op_threads or FLAGS.threads)
     if FLAGS.pareto:
         result = bench_pareto()
     elif FLAGS.mode == "input":

@@ -13,18 +13,14 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from absl import app, flags, logging  # noqa: E402
+from absl import app, flags  # noqa: E402
 
-flags.DEFINE_string("checkpoint", None, "Checkpoint prefix, directory, or official name (resnet-rs-50-i160).")
-flags.DEFINE_enum("checkpoint_format", "tf1", ["tf1", "garden", "native"], "Checkpoint format.")
-flags.DEFINE_integer("depth", 50, "Network depth.")
-flags.DEFINE_integer("image_size", None, "Evaluation resolution; default: the checkpoint's own (from its name).")
+from tools import checkpoint_flags  # noqa: E402
+
+checkpoint_flags.define()
+flags.adopt_module_key_flags(checkpoint_flags)   # listed in --help
 flags.DEFINE_string("output", None, "Output file: *.keras (model + weights) or *.weights.h5 (weights only).")
-flags.DEFINE_enum("family", None, ["tf1", "garden"], "Family for native checkpoints (default tf1).")
-flags.DEFINE_integer("crop_padding", 32, "P of the TF1 centre crop S/(S+P).")
-flags.DEFINE_boolean("ema", True, "Convert the moving averages (False: the raw training weights).")
 flags.DEFINE_boolean("include_top", True, "Keep the classification head (False: backbone only).")
-flags.DEFINE_string("cache_dir", None, "Download cache for official names.")
 flags.mark_flags_as_required(["checkpoint", "output"])
 
 
@@ -50,16 +46,9 @@ def main(argv):
     F = flags.FLAGS
     if not F.output.endswith((".keras", ".weights.h5")):
         raise app.UsageError(f"--output={F.output!r} must end in .keras or .weights.h5")
-    family = F.family or ("garden" if F.checkpoint_format == "garden" else "tf1")
+    family = checkpoint_flags.family_of(F)
     image_size = F.image_size or checkpoints.image_size_of(F.checkpoint)
-    try:
-        prefix = checkpoints.resolve(F.checkpoint, F.checkpoint_format, F.cache_dir)
-        model = checkpoints.build_model(F.checkpoint_format, F.depth, include_top=F.include_top, family=family)
-        checkpoints.load_into(model, prefix, format=F.checkpoint_format, ema=F.ema, include_top=F.include_top)
-    except (checkpoints.CheckpointError, checkpoints.DownloadError, FileNotFoundError) as e:
-        logging.error("%s", e)
-        print(f"error: --checkpoint={F.checkpoint}: {e}", file=sys.stderr)
-        sys.exit(1)
+    prefix, model = checkpoint_flags.load_or_exit(F, include_top=F.include_top)
     os.makedirs(os.path.dirname(os.path.abspath(F.output)), exist_ok=True)
     if F.output.endswith(".keras"):
         model.save(F.output)

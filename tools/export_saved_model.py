@@ -13,18 +13,13 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from absl import app, flags, logging  # noqa: E402
+from absl import app, flags  # noqa: E402
 
-flags.DEFINE_string("checkpoint", None, "Checkpoint prefix, directory, or official name (resnet-rs-50-i160).")
-flags.DEFINE_enum("checkpoint_format", "tf1", ["tf1", "garden", "native"], "Checkpoint format.")
-flags.DEFINE_integer("depth", 50, "Network depth: 50, 101, 152, 200, 270, 350 or 420.")
-flags.DEFINE_integer("image_size", None, "Serving resolution; default: the checkpoint's own (from its name).")
+from tools import checkpoint_flags  # noqa: E402
+
+checkpoint_flags.define()
+flags.adopt_module_key_flags(checkpoint_flags)   # listed in --help
 flags.DEFINE_string("export_dir", None, "SavedModel directory to write (e.g. .../resnet_rs/1).")
-flags.DEFINE_enum("family", None, ["tf1", "garden"],
-                  "Architecture and preprocessing family; default: tf1 for tf1/native, garden for garden.")
-flags.DEFINE_integer("crop_padding", 32, "P of the TF1 centre crop S/(S+P) (32 as in the published results).")
-flags.DEFINE_boolean("ema", True, "Export the moving averages (False: the raw training weights).")
-flags.DEFINE_string("cache_dir", None, "Download cache for official names.")
 flags.DEFINE_boolean("warmup", True, "Write assets.extra/tf_serving_warmup_requests.")
 flags.DEFINE_integer("batch_splits", 2, "Requests of >= this many images run as that many slices side by "
                      "side (same logits, faster on CPUs); 1 for GPU serving.", lower_bound=1)
@@ -43,16 +38,8 @@ def main(argv):
         raise app.UsageError(f"--image_size is required: {F.checkpoint!r} does not name its resolution")
     if F.checkpoint in checkpoints.OFFICIAL and checkpoints.OFFICIAL[F.checkpoint][0] != F.depth:
         raise app.UsageError(f"--depth={F.depth} but {F.checkpoint} is depth {checkpoints.OFFICIAL[F.checkpoint][0]}")
-    family = F.family or ("garden" if F.checkpoint_format == "garden" else "tf1")
-    try:
-        # Resolve (and download) first: a bad path or name fails before the model is built.
-        prefix = checkpoints.resolve(F.checkpoint, F.checkpoint_format, F.cache_dir)
-        model = checkpoints.build_model(F.checkpoint_format, F.depth, family=family)
-        checkpoints.load_into(model, prefix, format=F.checkpoint_format, ema=F.ema)
-    except (checkpoints.CheckpointError, checkpoints.DownloadError, FileNotFoundError) as e:
-        logging.error("%s", e)
-        print(f"error: --checkpoint={F.checkpoint}: {e}", file=sys.stderr)
-        sys.exit(1)
+    family = checkpoint_flags.family_of(F)
+    prefix, model = checkpoint_flags.load_or_exit(F)
     path = export.export_saved_model(model, F.export_dir, image_size, preprocessing=family,
                                      crop_padding=F.crop_padding, warmup=F.warmup,
                                      batch_splits=F.batch_splits)

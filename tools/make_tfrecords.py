@@ -42,29 +42,29 @@ flags.mark_flag_as_required("output_dir")
 
 
 def main(argv):
-  del argv
-  if not (FLAGS.imagenet_train or FLAGS.imagenet_validation or FLAGS.image_dir):
-    raise app.UsageError("give --imagenet_train and/or --imagenet_validation, or --image_dir")
-  if FLAGS.imagenet_validation and not FLAGS.validation_labels:
-    raise app.UsageError("--imagenet_validation needs --validation_labels")
-  kw = dict(num_workers=FLAGS.num_workers, load=tfrecords.read_file)
-  synsets = None  # validation alone: the synsets named in the labels file
-  if FLAGS.imagenet_train:
-    examples, synsets = tfrecords.imagenet_train_examples(FLAGS.imagenet_train)
-    logging.info("ImageNet train: %d images, %d synsets", len(examples), len(synsets))
-    tfrecords.write_tfrecords(examples, FLAGS.output_dir, "train", FLAGS.train_shards, **kw)
-  if FLAGS.imagenet_validation:
-    val = tfrecords.imagenet_validation_examples(
-        FLAGS.imagenet_validation, FLAGS.validation_labels, synsets)
-    logging.info("ImageNet validation: %d images", len(val))
-    tfrecords.write_tfrecords(val, FLAGS.output_dir, "validation",
-                              FLAGS.validation_shards, **kw)
-  if FLAGS.image_dir:
-    examples, classes = tfrecords.image_folder_examples(FLAGS.image_dir)
-    logging.info("%s: %d images, %d classes", FLAGS.image_dir, len(examples), len(classes))
-    tfrecords.write_tfrecords(examples, FLAGS.output_dir, FLAGS.split, FLAGS.num_shards, **kw)
+    del argv
+    if not (FLAGS.imagenet_train or FLAGS.imagenet_validation or FLAGS.image_dir):
+        raise app.UsageError("give --imagenet_train and/or --imagenet_validation, or --image_dir")
+    if FLAGS.imagenet_validation and not FLAGS.validation_labels:
+        raise app.UsageError("--imagenet_validation needs --validation_labels")
+    kw = dict(num_workers=FLAGS.num_workers, load=tfrecords.read_file)
+    synsets = None  # validation alone: the synsets named in the labels file
+    if FLAGS.imagenet_train:
+        examples, synsets = tfrecords.imagenet_train_examples(FLAGS.imagenet_train)
+        logging.info("ImageNet train: %d images, %d synsets", len(examples), len(synsets))
+        tfrecords.write_tfrecords(examples, FLAGS.output_dir, "train", FLAGS.train_shards, **kw)
+    if FLAGS.imagenet_validation:
+        val = tfrecords.imagenet_validation_examples(
+            FLAGS.imagenet_validation, FLAGS.validation_labels, synsets)
+        logging.info("ImageNet validation: %d images", len(val))
+        tfrecords.write_tfrecords(val, FLAGS.output_dir, "validation",
+                                  FLAGS.validation_shards, **kw)
+    if FLAGS.image_dir:
+        examples, classes = tfrecords.image_folder_examples(FLAGS.image_dir)
+        logging.info("%s: %d images, %d classes", FLAGS.image_dir, len(examples), len(classes))
+        tfrecords.write_tfrecords(examples, FLAGS.output_dir, FLAGS.split, FLAGS.num_shards, **kw)
 
 
 if __name__ == "__main__":
-  os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-  app.run(main)
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    app.run(main)

@@ -1,0 +1,48 @@
+"""The checkpoint flags and loading shared by tools/convert_checkpoint.py and tools/export_saved_model.py.
+
+Example (in a tool's module body, then in main):
+    checkpoint_flags.define()
+    prefix, model, family = checkpoint_flags.load_or_exit(flags.FLAGS)
+"""
+
+import sys
+
+from absl import flags
+from absl import logging
+
+
+def define():
+    """--checkpoint, --checkpoint_format, --depth, --image_size, --family, --crop_padding, --ema, --cache_dir."""
+    flags.DEFINE_string("checkpoint", None, "Checkpoint prefix, directory, or official name (resnet-rs-50-i160).")
+    flags.DEFINE_enum("checkpoint_format", "tf1", ["tf1", "garden", "native"], "Checkpoint format.")
+    flags.DEFINE_integer("depth", 50, "Network depth: 50, 101, 152, 200, 270, 350 or 420.")
+    flags.DEFINE_integer("image_size", None, "Resolution; default: the checkpoint's own (from its name).")
+    flags.DEFINE_enum("family", None, ["tf1", "garden"],
+                      "Architecture and preprocessing family; default: tf1 for tf1/native, garden for garden.")
+    flags.DEFINE_integer("crop_padding", 32, "P of the TF1 centre crop S/(S+P) (32 as in the published results).")
+    flags.DEFINE_boolean("ema", True, "Use the moving averages (False: the raw training weights).")
+    flags.DEFINE_string("cache_dir", None, "Download cache for official names.")
+
+
+def family_of(F):
+    return F.family or ("garden" if F.checkpoint_format == "garden" else "tf1")
+
+
+def load_or_exit(F, include_top=True):
+    """Resolves (downloads) the checkpoint, builds the model and loads it: (prefix, model).
+
+    A bad path, name or checkpoint prints one line naming --checkpoint and exits 1;
+    the path is resolved first, so that fails before the model is built.
+    """
+    from official import checkpoints  # pylint: disable=g-import-not-at-top  (after flag parsing)
+
+    try:
+        prefix = checkpoints.resolve(F.checkpoint, F.checkpoint_format, F.cache_dir)
+        model = checkpoints.build_model(F.checkpoint_format, F.depth, include_top=include_top,
+                                        family=family_of(F))
+        checkpoints.load_into(model, prefix, format=F.checkpoint_format, ema=F.ema, include_top=include_top)
+    except (checkpoints.CheckpointError, checkpoints.DownloadError, FileNotFoundError) as e:
+        logging.error("%s", e)
+        print(f"error: --checkpoint={F.checkpoint}: {e}", file=sys.stderr)
+        sys.exit(1)
+    return prefix, model
