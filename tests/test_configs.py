@@ -5,7 +5,6 @@ import inspect
 
 import pytest
 
-from configs import common
 from official import resnet_rs
 from official import train_lib
 

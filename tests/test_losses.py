@@ -1,6 +1,5 @@
 """The loss terms against fact sheet §4.5 (coupled L2) and §4.7 (label smoothing)."""
 
-import keras
 import numpy as np
 import pytest
 import tensorflow as tf

@@ -17,7 +17,6 @@ FLOPs per image (RS-50 @ 160): 4.567 G forward, 13.70 G per training image (3x f
 
 import json
 import os
-import re
 import statistics
 import subprocess
 import sys
