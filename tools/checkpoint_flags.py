@@ -2,7 +2,7 @@
 
 Example (in a tool's module body, then in main):
     checkpoint_flags.define()
-    prefix, model, family = checkpoint_flags.load_or_exit(flags.FLAGS)
+    prefix, model = checkpoint_flags.load_or_exit(flags.FLAGS)
 """
 
 import sys

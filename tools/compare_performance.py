@@ -40,6 +40,8 @@ flags.DEFINE_integer("threads", 2, "Threads for every system.")
 flags.DEFINE_string("precision", "float32", "Our precision (float32 | bfloat16).")
 flags.DEFINE_string("extra", "", "Extra flags for our benchmark (e.g. --fused_batch_norm=false).")
 
+# --modes -> (our benchmark's --mode, batch size).
+MODES = {"train": ("train", 32), "train_noema": ("train", 32), "infer": ("infer", 32), "infer_b1": ("infer", 1)}
 FORWARD_GFLOP = 4.567  # RS-50 @ 160, fact sheet §1.11 / ANCHORS §2
 
 
@@ -103,13 +105,16 @@ def ceiling():
 def main(argv):
     del argv
     # The ceiling before and after (the higher: a co-tenant only ever lowers it).
+    unknown = set(FLAGS.modes) - set(MODES)
+    if unknown:
+        raise app.UsageError(f"--modes: unknown {sorted(unknown)}; choose from {list(MODES)}")
     gflops_before = ceiling()
     others = [("garden", garden)] if FLAGS.garden_python else []
     if FLAGS.timm_python:
         others.append(("timm", timm))
     rows = []
     for mode in FLAGS.modes:
-        kind, batch = {"infer_b1": ("infer", 1), "train_noema": ("train", 32)}.get(mode, (mode, 32))
+        kind, batch = MODES[mode]
         extra = ["--ema=false"] if mode == "train_noema" else []
         results = {"ours": []}
         ratios = {name: [] for name, _ in others}
@@ -133,9 +138,11 @@ def main(argv):
     gflops = max(gflops_before, gflops_after)
     for r in rows:
         r["ours_fraction_of_ceiling"] = round(r["img_s"]["ours"] * r["gflop_per_img"] / gflops, 3)
-    flags_line = open("/proc/cpuinfo").read().split("flags", 1)[-1].split("\n", 1)[0]
-    cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "?")
-    isa = [f for f in ("avx2", "avx512f", "avx512_bf16", "amx_bf16") if f in flags_line.split()]
+    with open("/proc/cpuinfo") as f:
+        info = dict(line.split(":", 1) for line in f if ":" in line)   # every CPU lists the same
+    info = {k.strip(): v.strip() for k, v in info.items()}
+    cpu = info.get("model name", "?")
+    isa = [f for f in ("avx2", "avx512f", "avx512_bf16", "amx_bf16") if f in info.get("flags", "").split()]
     print(f"\nCPU: {cpu}, {os.cpu_count()} CPUs, {' '.join(isa)}")
     print(f"numpy sgemm ceiling: {gflops:.1f} GFLOP/s ({gflops_before:.1f} before, {gflops_after:.1f} "
           f"after), {FLAGS.threads} threads\n")
