@@ -311,13 +311,17 @@ def test_fused_model_step_equals_unfused_model_step():
         results.append((logits, inference, grads, [keras.ops.convert_to_numpy(w) for w in model.weights]))
     np.testing.assert_allclose(results[0][0], results[1][0], atol=1e-4)
     np.testing.assert_allclose(results[0][1], results[1][1], atol=1e-4)
+    # Same gradients up to float rounding, which 50 layers of small-batch BN backprop
+    # amplify. Measured (fused vs plain, 8 images): Eigen kernels 1e-5 of a variable's
+    # gradient norm; oneDNN (on by default on AVX-512 CPUs, e.g. an AMD EPYC Zen 5) 0.3%
+    # for all gradients together and up to 1.1% for single BN variables, varying from run
+    # to run with oneDNN's thread scheduling. Each single BN layer agrees within 2e-6
+    # (test_fused_batch_norm_gradients_equal_plain_ops). A wrong BN formula or gradient
+    # is off by O(1) everywhere, which both bounds still catch.
+    flat = [tf.concat([tf.reshape(g, [-1]) for g in r[2]], 0) for r in results]
+    assert float(tf.norm(flat[0] - flat[1])) <= 1e-2 * float(tf.norm(flat[1]))
     for v, a, b in zip(models[0].trainable_variables, results[0][2], results[1][2]):
-        # Same gradients up to float rounding, which 50 layers of backprop amplify in the
-        # stem: measured worst 1e-5 of the gradient's norm on one CPU device, 2e-4 when the
-        # CPU is split into the logical devices conftest.py makes (other reduction orders).
-        # The full suite's thread scheduling varies that further; a wrong BN formula or
-        # gradient would be off by O(1), so 1e-2 still catches it (layer tests are tight).
-        assert float(tf.norm(a - b)) <= 1e-2 * float(tf.norm(b)) + 1e-7, v.path
+        assert float(tf.norm(a - b)) <= 5e-2 * float(tf.norm(b)) + 1e-7, v.path
     # One step's updated weights: within 1e-4 (issue #5's bound); the moving statistics
     # (batch moments, momentum 0) within 1e-4 relative.
     for w, a, b in zip(models[0].weights, results[0][3], results[1][3]):

@@ -15,6 +15,7 @@ import pytest
 import skimage.data
 import skimage.transform
 import tensorflow as tf
+from tensorflow.python.util import _pywrap_util_port
 
 from configs import demo
 from official import distribute
@@ -187,8 +188,10 @@ def test_sigterm_checkpoints_and_resume_is_identical(data_dir, tmp_path, straigh
            "--config.train.global_batch_size=4", "--config.train.max_steps=4",
            "--config.train.steps_per_loop=1", "--config.train.checkpoint_every_steps=1",
            "--config.train.warmup_epochs=0", "--config.export.enabled=false"]
-    # Same numerics as the in-process run (tools/train.py turns oneDNN on by default).
-    env = dict(os.environ, TF_ENABLE_ONEDNN_OPTS=os.environ.get("TF_ENABLE_ONEDNN_OPTS", "0"))
+    # Same numerics as the in-process run: tools/train.py turns oneDNN on by default, while
+    # this process has TensorFlow's own default (on only on AVX-512 CPUs). Pass on what it is.
+    onednn = _pywrap_util_port.IsMklEnabled()
+    env = dict(os.environ, TF_ENABLE_ONEDNN_OPTS="1" if onednn else "0")
     proc = subprocess.Popen(cmd, stderr=subprocess.PIPE, text=True, env=env)
     deadline = time.time() + 500
     for line in proc.stderr:
