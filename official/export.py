@@ -37,6 +37,7 @@ from absl import logging
 
 from official import imagenet_classes
 from official import inference
+from official import precision
 from official import preprocessing as preprocessing_lib  # `preprocessing` is an argument name
 
 TOP_K = 5
@@ -155,7 +156,9 @@ def export_saved_model(model, export_dir, image_size, preprocessing="tf1", crop_
     Args:
         model: a ResNet-RS Keras model with a head (1000 ImageNet classes, or any
             number with `class_names`), holding the weights
-            to serve (the moving averages: official.checkpoints loads those).
+            to serve (the moving averages: official.checkpoints loads those). Served
+            in the precision it was built in (official/precision.py; recorded in
+            assets.extra/resnet_rs.json).
         export_dir: the SavedModel directory (for TF Serving: .../model_name/VERSION).
         image_size: the side S the model sees (the checkpoint's training
             resolution reproduces the published accuracies).
@@ -186,9 +189,11 @@ def export_saved_model(model, export_dir, image_size, preprocessing="tf1", crop_
         archive.write_out(staging, verbose=False)
         if warmup:
             write_warmup(staging)
+        os.makedirs(os.path.join(staging, os.path.dirname(METADATA_FILE)), exist_ok=True)  # warmup=False
         with open(os.path.join(staging, METADATA_FILE), "w") as f:
             json.dump({"image_size": int(image_size), "preprocessing": preprocessing,
                        "crop_padding": int(crop_padding), "batch_splits": int(batch_splits),
+                       "precision": precision.of(model),
                        "classes": "imagenet-1k sorted synsets" if num_classes == 1000 and class_names is None
                        else f"{num_classes} classes"}, f)
         old = None

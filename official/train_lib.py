@@ -30,11 +30,12 @@ from tensorflow.core.framework import summary_pb2
 from official import data
 from official import distribute
 from official import ema as ema_lib
+from official import precision as precision_lib
 from official import resnet_rs
 from official import schedules
 
-PRECISIONS = ("auto", "float32", "bfloat16", "float16")
-KERAS_POLICY = {"float32": "float32", "bfloat16": "mixed_bfloat16", "float16": "mixed_float16"}
+PRECISIONS = ("auto",) + precision_lib.PRECISIONS
+KERAS_POLICY = precision_lib.KERAS_POLICY
 WEIGHT_DECAY_RULES = ("tf1", "garden")
 INIT_FORMATS = ("tf1", "garden", "native")
 

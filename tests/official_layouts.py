@@ -238,6 +238,12 @@ def reference_logits(prefix, family, depth, images, num_classes=None, backbone="
             return tf.constant(reader.get_tensor(name + AVERAGE + VALUE))
 
         act, padding, stage1_pool = tf.nn.silu, "same", True
+    return _forward(get, layers, depth, act, padding, stage1_pool, images).numpy()
+
+
+def _forward(get, layers, depth, act, padding, stage1_pool, images, batch_stats=None):
+    """The network's logits from tensors `get(official name)`; with `batch_stats` (a dict),
+    every BN normalises with its batch's moments instead and records them there by name."""
     it = iter(layers)
 
     def conv(x, stride):
@@ -247,8 +253,12 @@ def reference_logits(prefix, family, depth, images, num_classes=None, backbone="
     def bn(x):
         name, kind, _ = next(it)
         assert kind == "bn", name
-        return tf.nn.batch_normalization(x, get(name + "/moving_mean"), get(name + "/moving_variance"),
-                                         get(name + "/beta"), get(name + "/gamma"), 1e-5)
+        if batch_stats is None:
+            mean, variance = get(name + "/moving_mean"), get(name + "/moving_variance")
+        else:
+            mean, variance = tf.nn.moments(x, [0, 1, 2])
+            batch_stats[name] = (mean.numpy(), variance.numpy())
+        return tf.nn.batch_normalization(x, mean, variance, get(name + "/beta"), get(name + "/gamma"), 1e-5)
 
     def se_conv(x):
         name, kind, _ = next(it)
@@ -275,7 +285,27 @@ def reference_logits(prefix, family, depth, images, num_classes=None, backbone="
         x = act(h * s + shortcut)
     pooled = tf.reduce_mean(x, [1, 2])
     name, _, _ = next(it)
-    return (tf.matmul(pooled, get(name + "/kernel")) + get(name + "/bias")).numpy()
+    return tf.matmul(pooled, get(name + "/kernel")) + get(name + "/bias")
+
+
+def write_tf1_calibrated(prefix, images, depth=50, seed=0):
+    """A TF1 checkpoint whose EMA batch-norm statistics are the moments of `images`.
+
+    Random weights with random statistics give every image nearly the same logits
+    (the statistics, not the image, decide them); statistics measured on real
+    photographs, as in a trained checkpoint, make the top-5 depend on the image.
+    `images`: normalised float32 [N, H, W, 3]. Returns the shadow values by name.
+    """
+    tensors, _, shadow = tf1_tensors(depth, seed)
+    stats = {}
+    _forward(lambda name: tf.constant(shadow[name]), tf1_layers(depth), depth, tf.nn.relu, "fixed",
+             False, images, batch_stats=stats)
+    for name, (mean, variance) in stats.items():
+        shadow[name + "/moving_mean"], shadow[name + "/moving_variance"] = mean, variance
+        tensors[name + "/moving_mean" + SHADOW] = mean
+        tensors[name + "/moving_variance" + SHADOW] = variance
+    _save(prefix, tensors)
+    return shadow
 
 
 def tf1_eval_crop(height, width, image_size, crop_padding=32):

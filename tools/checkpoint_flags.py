@@ -28,18 +28,23 @@ def family_of(F):
     return F.family or ("garden" if F.checkpoint_format == "garden" else "tf1")
 
 
-def load_or_exit(F, include_top=True):
+def load_or_exit(F, include_top=True, precision="float32"):
     """Resolves (downloads) the checkpoint, builds the model and loads it: (prefix, model).
+
+    `precision` (official/precision.py) is the model's compute precision; the weights load
+    the same (float32 variables) in every precision.
 
     A bad path, name or checkpoint prints one line naming --checkpoint and exits 1;
     the path is resolved first, so that fails before the model is built.
     """
     from official import checkpoints  # pylint: disable=g-import-not-at-top  (after flag parsing)
+    from official import precision as precision_lib  # pylint: disable=g-import-not-at-top
 
     try:
         prefix = checkpoints.resolve(F.checkpoint, F.checkpoint_format, F.cache_dir)
-        model = checkpoints.build_model(F.checkpoint_format, F.depth, include_top=include_top,
-                                        family=family_of(F))
+        with precision_lib.policy(precision):
+            model = checkpoints.build_model(F.checkpoint_format, F.depth, include_top=include_top,
+                                            family=family_of(F))
         checkpoints.load_into(model, prefix, format=F.checkpoint_format, ema=F.ema, include_top=include_top)
     except (checkpoints.CheckpointError, checkpoints.DownloadError, FileNotFoundError) as e:
         logging.error("%s", e)

@@ -33,25 +33,33 @@ flags.DEFINE_string("timm_python", "", "Python of a venv with torch + timm ('' s
 flags.DEFINE_integer("pairs", 3, "Interleaved repetitions of each A/B pair.")
 flags.DEFINE_list("modes", ["train", "infer", "infer_b1"],
                   "train (b32; our step with its EMA), train_noema (b32; our step without the EMA, "
-                  "like the Garden/timm scripts' steps), infer (b32), infer_b1.")
+                  "like the Garden/timm scripts' steps), infer (b32), infer_b1; train_bf16, "
+                  "infer_bf16, infer_b1_bf16: ours in mixed_bfloat16 against their float32.")
 flags.DEFINE_list("timm_modes", ["train", "infer", "infer_b1"], "Modes timm runs in (with --timm_python).")
 flags.DEFINE_integer("image_size", 160, "Input side (ResNet-RS-50).")
 flags.DEFINE_integer("threads", 2, "Threads for every system.")
 flags.DEFINE_string("precision", "float32", "Our precision (float32 | bfloat16).")
 flags.DEFINE_string("extra", "", "Extra flags for our benchmark (e.g. --fused_batch_norm=false).")
 
-# --modes -> (our benchmark's --mode, batch size).
-MODES = {"train": ("train", 32), "train_noema": ("train", 32), "infer": ("infer", 32), "infer_b1": ("infer", 1)}
+# --modes -> (our benchmark's --mode, batch size, our extra flags). The _bf16 modes run our
+# mixed_bfloat16 path against the others' float32 (their scripts have no bfloat16 path).
+MODES = {"train": ("train", 32, ()), "train_noema": ("train", 32, ("--ema=false",)),
+         "infer": ("infer", 32, ()), "infer_b1": ("infer", 1, ()),
+         "train_bf16": ("train", 32, ("--precision=bfloat16",)),
+         "infer_bf16": ("infer", 32, ("--precision=bfloat16",)),
+         "infer_b1_bf16": ("infer", 1, ("--precision=bfloat16",))}
 FORWARD_GFLOP = 4.567  # RS-50 @ 160, fact sheet §1.11 / ANCHORS §2
 
 
-def _run(cmd, foreign=False):
+def _run(cmd, foreign=False, drop_env=()):
     """Runs one measurement process; `foreign` ones must not see our `official` package
     (the Garden's package has the same name), so they get no PYTHONPATH and another cwd."""
     print("$", " ".join(cmd), file=sys.stderr, flush=True)
     env = dict(os.environ)
     if foreign:
         env.pop("PYTHONPATH", None)
+    for name in drop_env:
+        env.pop(name, None)
     out = subprocess.run(cmd, capture_output=True, text=True, env=env, check=False,
                          cwd=FLAGS.bench_dir if foreign else ROOT)
     text = out.stdout + out.stderr
@@ -71,7 +79,7 @@ def _last_json(text, prefix=""):
 def ours(mode, batch, extra=()):
     cmd = [sys.executable, os.path.join(ROOT, "tools", "benchmark.py"), f"--mode={mode}",
            f"--batch_size={batch}", f"--image_size={FLAGS.image_size}", f"--threads={FLAGS.threads}",
-           f"--precision={FLAGS.precision}", "--reps=4", "--rep_seconds=8" if mode == "train" else
+           "--reps=4", "--rep_seconds=8" if mode == "train" else
            "--rep_seconds=4"] + list(extra) + ([FLAGS.extra] if FLAGS.extra else [])
     r = _last_json(_run(cmd))
     return r["img_s_median"], r["maxrss_mib"]
@@ -98,7 +106,11 @@ def timm(mode, batch):
 def ceiling():
     cmd = [sys.executable, os.path.join(FLAGS.bench_dir, "matmul_ceiling.py"), "--lib", "numpy",
            "--threads", str(FLAGS.threads)]
-    r = _last_json(_run(cmd, foreign=True), "RESULT ")
+    # Some hosts pin OpenBLAS to an older kernel (OPENBLAS_CORETYPE=Haswell) to dodge bugs of
+    # old builds; numpy's current OpenBLAS picks the CPU's own (SkylakeX on AVX-512 CPUs,
+    # twice the Haswell kernel's speed there), and the ceiling must be the CPU's, not the pin's.
+    r = _last_json(_run(cmd, foreign=True, drop_env=("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")),
+                   "RESULT ")
     return r.get("gflops_median", r.get("median"))
 
 
@@ -114,15 +126,15 @@ def main(argv):
         others.append(("timm", timm))
     rows = []
     for mode in FLAGS.modes:
-        kind, batch = MODES[mode]
-        extra = ["--ema=false"] if mode == "train_noema" else []
+        kind, batch, extra = MODES[mode]
+        extra = [f"--precision={FLAGS.precision}", *extra]     # a mode's own precision wins
         results = {"ours": []}
         ratios = {name: [] for name, _ in others}
         for _ in range(FLAGS.pairs):
             mine = ours(kind, batch, extra)
             results["ours"].append(mine)
             for name, fn in others:
-                if name == "timm" and mode not in FLAGS.timm_modes:
+                if name == "timm" and mode.replace("_bf16", "") not in FLAGS.timm_modes:
                     continue
                 theirs = fn(kind, batch)
                 results.setdefault(name, []).append(theirs)
@@ -157,6 +169,12 @@ def main(argv):
               " | ".join(cell(r["ratio_vs"], n, ".2f") for n, _ in others) +
               f" | {100 * r['ours_fraction_of_ceiling']:.0f}% | " +
               ", ".join(cell(r["maxrss_mib"], n, ".0f") for n in names) + " |")
+    by_mode = {r["mode"]: r for r in rows}
+    for r in rows:
+        base = by_mode.get(r["mode"].replace("_bf16", ""))
+        if r["mode"].endswith("_bf16") and base:
+            r["ours_bf16_vs_float32"] = round(r["img_s"]["ours"] / base["img_s"]["ours"], 3)
+            print(f"ours bfloat16 / float32, {base['mode']}: {r['ours_bf16_vs_float32']:.2f}")
     print(json.dumps(dict(ceiling_gflops=gflops, ceiling_before=gflops_before, ceiling_after=gflops_after,
                           rows=rows)))
 

@@ -31,6 +31,9 @@ flags.DEFINE_integer("depth", 50, "Depth when --model is a checkpoint or .weight
 flags.DEFINE_integer("image_size", None, "Resolution; default: from the export / sidecar / official name.")
 flags.DEFINE_enum("family", None, ["tf1", "garden"], "Preprocessing family; default: from the model's source.")
 flags.DEFINE_integer("crop_padding", 32, "P of the TF1 centre crop S/(S+P).")
+flags.DEFINE_enum("precision", "float32", ["float32", "bfloat16"],
+                  "Compute precision when --model is a checkpoint or .weights.h5 (a SavedModel keeps "
+                  "the one it was exported in); see official/precision.py.")
 flags.DEFINE_integer("top_k", 5, "How many classes to print (at most 5 for SavedModels).")
 flags.mark_flag_as_required("model")
 
@@ -38,7 +41,7 @@ flags.mark_flag_as_required("model")
 def _classifier(F):
     """fn(image_bytes) -> dict of outputs for one image; and a description."""
     import tensorflow as tf
-    from official import checkpoints, export
+    from official import checkpoints, export, precision
 
     path = F.model
     if os.path.isfile(os.path.join(path, "saved_model.pb")):
@@ -57,14 +60,17 @@ def _classifier(F):
         from official import resnet_rs  # noqa: F401  (registers the ResNetRS class)
         model = keras.saving.load_model(path)
     elif path.endswith(".weights.h5"):
-        model = checkpoints.build_model("native", sidecar.get("depth", F.depth), family=family)
+        with precision.policy(F.precision):
+            model = checkpoints.build_model("native", sidecar.get("depth", F.depth), family=family)
         model.load_weights(path)
     else:
-        model = checkpoints.build_model(F.checkpoint_format, F.depth, family=family)
+        with precision.policy(F.precision):
+            model = checkpoints.build_model(F.checkpoint_format, F.depth, family=family)
         checkpoints.load_into(model, path, format=F.checkpoint_format)
     fn = export.serving_functions(model, int(image_size), family, sidecar.get("crop_padding", F.crop_padding))
     serve = fn["serving_default"]
-    return (lambda b: serve(tf.constant([b]))), f"{path} ({family} preprocessing at {image_size})"
+    return (lambda b: serve(tf.constant([b]))), (f"{path} ({family} preprocessing at {image_size}, "
+                                                 f"{precision.of(model)})")
 
 
 def main(argv):
