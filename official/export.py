@@ -62,6 +62,7 @@ def serving_functions(model, image_size, preprocessing="tf1", crop_padding=32, c
         TensorShape([1, 5])
     """
     family = preprocessing
+    model = inference.serving_model(model)
     class_names = tf.constant(_class_names(model, image_size, family, class_names))
     top_k = min(TOP_K, int(class_names.shape[0]))
     size = int(image_size)
@@ -158,7 +159,8 @@ def export_saved_model(model, export_dir, image_size, preprocessing="tf1", crop_
             number with `class_names`), holding the weights
             to serve (the moving averages: official.checkpoints loads those). Served
             in the precision it was built in (official/precision.py; recorded in
-            assets.extra/resnet_rs.json).
+            assets.extra/resnet_rs.json), with its batch norms folded into the
+            convolutions in bfloat16 (official/inference.py `serving_model`).
         export_dir: the SavedModel directory (for TF Serving: .../model_name/VERSION).
         image_size: the side S the model sees (the checkpoint's training
             resolution reproduces the published accuracies).
@@ -173,6 +175,7 @@ def export_saved_model(model, export_dir, image_size, preprocessing="tf1", crop_
     Returns:
         export_dir.
     """
+    model = inference.serving_model(model)    # the model the functions call, tracked below
     functions = serving_functions(model, image_size, preprocessing, crop_padding, class_names, batch_splits)
     num_classes = model.output["logits"].shape[-1]
     export_dir = os.path.abspath(os.fspath(export_dir))
@@ -194,6 +197,7 @@ def export_saved_model(model, export_dir, image_size, preprocessing="tf1", crop_
             json.dump({"image_size": int(image_size), "preprocessing": preprocessing,
                        "crop_padding": int(crop_padding), "batch_splits": int(batch_splits),
                        "precision": precision.of(model),
+                       "batch_norm_folded": bool(model.get_config().get("fold_batch_norm")),
                        "classes": "imagenet-1k sorted synsets" if num_classes == 1000 and class_names is None
                        else f"{num_classes} classes"}, f)
         old = None

@@ -19,9 +19,24 @@ Example:
 
 import tensorflow as tf
 
+from official import precision
+from official import resnet_rs
+
 # Slices per batch. 2 = the cores of the smallest machines we serve on; more slices
 # than inter-op threads only add ops (4 was no faster than 2 on 2 cores).
 DEFAULT_BATCH_SPLITS = 2
+
+
+def serving_model(model):
+    """The model to serve for `model`: its batch norms folded in bfloat16/float16, itself in float32.
+
+    In float32, oneDNN fuses conv + batch norm + ReLU on its own, and folding would move
+    the float32 logits by rounding (~1e-6); in bfloat16 TensorFlow cannot fuse them and
+    `resnet_rs.fold_batch_norm` makes inference 1.15x faster (AMD EPYC, AVX512-BF16).
+    """
+    if isinstance(model, resnet_rs.ResNetRS) and precision.of(model) != "float32":
+        return resnet_rs.fold_batch_norm(model)
+    return model
 
 
 def _single(model, images):

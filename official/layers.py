@@ -144,8 +144,8 @@ def batch_norm_factory(momentum=0.0, epsilon=1e-5, fused=True):
     return norm
 
 
-def conv(x, filters, kernel_size, strides, padding, name):
-    """Bias-free convolution with the official padding rule for its family.
+def conv(x, filters, kernel_size, strides, padding, name, use_bias=False):
+    """Convolution (bias-free unless `use_bias`) with the official padding rule for its family.
 
     padding "fixed" (TF1 release): a strided conv first pads (k-1)//2 before and
     (k-1)-(k-1)//2 after, then convolves VALID, so a 3x3/2 conv samples pixels
@@ -165,7 +165,7 @@ def conv(x, filters, kernel_size, strides, padding, name):
         kernel_size,
         strides=strides,
         padding=conv_padding,
-        use_bias=False,
+        use_bias=use_bias,
         kernel_initializer=CONV_INITIALIZER,
         name=name,
     )(x)
@@ -173,9 +173,14 @@ def conv(x, filters, kernel_size, strides, padding, name):
 
 def conv_bn_act(x, filters, kernel_size, strides, *, padding, norm, activation, name, bn_name,
                 zero_init=False):
-    """conv -> BN -> activation (activation None: no activation)."""
-    x = conv(x, filters, kernel_size, strides, padding, name)
-    x = norm(bn_name, zero_init=zero_init)(x)
+    """conv -> BN -> activation (activation None: no activation).
+
+    norm None: the batch norm is folded into the convolution, which then has a bias
+    (an inference model, see `resnet_rs.fold_batch_norm`).
+    """
+    x = conv(x, filters, kernel_size, strides, padding, name, use_bias=norm is None)
+    if norm is not None:
+        x = norm(bn_name, zero_init=zero_init)(x)
     if activation is not None:
         x = keras.layers.Activation(activation, name=f"{name}_act")(x)
     return x
@@ -227,9 +232,11 @@ def bottleneck_block(x, filters, strides, *, first, activation, padding, norm, s
         if strides > 1 or stage2_shortcut_pool:
             shortcut = keras.layers.AveragePooling2D(
                 pool_size=2, strides=strides, padding="same", name=f"{name}_shortcut_pool")(shortcut)
-        shortcut = keras.layers.Conv2D(4 * filters, 1, use_bias=False, kernel_initializer=CONV_INITIALIZER,
+        shortcut = keras.layers.Conv2D(4 * filters, 1, use_bias=norm is None,
+                                       kernel_initializer=CONV_INITIALIZER,
                                        name=f"{name}_shortcut_conv")(shortcut)
-        shortcut = norm(f"{name}_shortcut_bn")(shortcut)
+        if norm is not None:
+            shortcut = norm(f"{name}_shortcut_bn")(shortcut)
     act = functools.partial(conv_bn_act, padding=padding, norm=norm)
     x = act(x, filters, 1, 1, activation=activation, name=f"{name}_conv1", bn_name=f"{name}_bn1")
     x = act(x, filters, 3, strides, activation=activation, name=f"{name}_conv2", bn_name=f"{name}_bn2")

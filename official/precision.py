@@ -30,16 +30,18 @@ BFLOAT16_CPU_FLAGS = ("amx_bf16", "avx512_bf16")
 
 
 @contextlib.contextmanager
-def policy(precision):
+def policy(precision, weights_too=False):
     """Builds models inside in `precision` (Keras' global dtype policy), restored after.
 
     Keras reads the global policy when a layer is created, so only models built inside
-    the block are affected; a model keeps its precision once built.
+    the block are affected; a model keeps its precision once built. `weights_too`: the
+    variables are in `precision` as well (Keras' plain "bfloat16" policy): for inference
+    copies without batch norm only (`resnet_rs.fold_batch_norm`), never for training.
     """
     if precision not in KERAS_POLICY:
         raise ValueError(f"precision must be one of {PRECISIONS}, got {precision!r}")
     previous = keras.config.dtype_policy()
-    keras.config.set_dtype_policy(KERAS_POLICY[precision])
+    keras.config.set_dtype_policy(precision if weights_too else KERAS_POLICY[precision])
     try:
         yield
     finally:

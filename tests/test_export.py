@@ -143,7 +143,8 @@ def test_warmup_records_replay(tf1_export, tf1_loaded):
         seen.append(request.model_spec.signature_name)
     assert sorted(seen) == ["serve_images", "serving_default"]
     assert export.read_metadata(export_dir) == {"image_size": SIZE, "preprocessing": "tf1", "crop_padding": 32,
-                                                "batch_splits": 2,
+                                                "batch_splits": 2, "precision": "float32",
+                                                "batch_norm_folded": False,
                                                 "classes": "imagenet-1k sorted synsets"}
 
 

@@ -50,3 +50,13 @@ def test_one_split_is_the_plain_call_and_zero_is_refused(model):
     assert "SplitV" not in {op.type for op in fn.get_concrete_function(images).graph.get_operations()}
     with pytest.raises(ValueError, match="batch_splits"):
         inference.logits(model, images, 0)
+
+
+def test_serving_model_folds_batch_norm_only_below_float32(model):
+    from official import precision  # pylint: disable=import-outside-toplevel
+    # float32: the model itself, so float32 outputs stay exactly what they were.
+    assert inference.serving_model(model) is model
+    with precision.policy("bfloat16"):
+        mixed = resnet_rs.ResNetRS(50, input_shape=(32, 32, 3), num_classes=10)
+    served = inference.serving_model(mixed)
+    assert served.get_config()["fold_batch_norm"] and precision.of(served) == "bfloat16"

@@ -136,7 +136,8 @@ def test_official_checkpoint_on_photographs_in_bfloat16_differs_only_by_rounding
         model = checkpoints.build_model("tf1", 50)
     checkpoints.load_into(model, prefix, format="tf1")
     export_dir = export.export_saved_model(model, str(tmp_path / "bf16" / "1"), 160, warmup=False)
-    assert export.read_metadata(export_dir)["precision"] == "bfloat16"
+    metadata = export.read_metadata(export_dir)
+    assert metadata["precision"] == "bfloat16" and metadata["batch_norm_folded"] is True
     jpegs = tf.constant([b for _, b in photos[:6]])
     served = tf.saved_model.load(export_dir).signatures["serving_default"](image_bytes=jpegs)
     assert served["logits"].dtype == tf.float32

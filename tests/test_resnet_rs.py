@@ -346,3 +346,49 @@ def test_fused_batch_norm_gradients_equal_plain_ops():
         grads.append(tape.gradient(loss, [x, bn.gamma, bn.beta]))
     for a, b in zip(*grads):
         np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
+
+
+def _with_trained_statistics(model, seed=0):
+    """Random non-trivial BN parameters and statistics (a fresh model's are 1, 0, 0, 1)."""
+    rng = np.random.default_rng(seed)
+    for layer in model.layers:
+        if isinstance(layer, layers.BatchNorm):
+            c = layer.gamma.shape[0]
+            layer.set_weights([rng.uniform(0.2, 1.5, c), rng.normal(0, 0.3, c), rng.normal(0, 0.5, c),
+                               rng.uniform(0.3, 2.0, c)])
+    return model
+
+
+def test_fold_batch_norm_gives_the_same_logits_without_batch_norm_layers():
+    model = _with_trained_statistics(resnet_rs.ResNetRS50(input_shape=(64, 64, 3), num_classes=10))
+    folded = resnet_rs.fold_batch_norm(model)
+    assert not any(isinstance(l, keras.layers.BatchNormalization) for l in folded.layers)
+    conv_names = [l.name for l in model.layers if isinstance(l, keras.layers.Conv2D) and not l.use_bias]
+    assert len(conv_names) == 56 and all(folded.get_layer(n).use_bias for n in conv_names)
+    # Every BN variable is gone into the convolutions: 4 per BN out, 1 bias per conv in.
+    assert len(folded.weights) == len(model.weights) - 4 * 56 + 56
+    x = np.random.default_rng(1).normal(size=(3, 64, 64, 3)).astype("float32")
+    expected, got = model(x)["logits"].numpy(), folded(x)["logits"].numpy()
+    np.testing.assert_allclose(got, expected, rtol=0, atol=1e-5 * np.abs(expected).max())
+    np.testing.assert_allclose(folded(x)["stage3"], model(x)["stage3"], rtol=0, atol=1e-4)
+    assert resnet_rs.fold_batch_norm(folded) is folded
+    assert resnet_rs.ResNetRS.from_config(folded.get_config()).get_config()["fold_batch_norm"] is True
+    with pytest.raises(TypeError, match="ResNetRS model"):
+        resnet_rs.fold_batch_norm(keras.Sequential([keras.layers.Dense(2)]))
+
+
+def test_fold_batch_norm_in_bfloat16_stores_bfloat16_weights():
+    from official import precision  # pylint: disable=import-outside-toplevel
+    model = _with_trained_statistics(resnet_rs.ResNetRS50(input_shape=(64, 64, 3), num_classes=10))
+    with precision.policy("bfloat16"):
+        mixed = resnet_rs.ResNetRS50(input_shape=(64, 64, 3), num_classes=10)
+    mixed.set_weights(model.get_weights())
+    folded = resnet_rs.fold_batch_norm(mixed)
+    assert precision.of(folded) == "bfloat16" and keras.config.dtype_policy().name == "float32"
+    assert {v.dtype for v in folded.get_layer("stem_conv1").weights} == {"bfloat16"}
+    assert {v.dtype for v in folded.get_layer("logits").weights} == {"float32"}
+    x = np.random.default_rng(2).normal(size=(3, 64, 64, 3)).astype("float32")
+    expected, got = model(x)["logits"].numpy(), folded(x)["logits"].numpy()
+    assert got.dtype == np.float32
+    # bfloat16 rounding only (8 mantissa bits through 50 layers), not a wrong fold (O(1)).
+    assert np.abs(got - expected).max() < 0.05 * (expected.max() - expected.min())

@@ -260,6 +260,7 @@ def bench_model(mode, depth, image_size, batch_size):
     images = tf.random.normal((batch_size, image_size, image_size, 3), seed=0)
     labels = tf.random.uniform((batch_size,), 0, config.model.num_classes, tf.int32, seed=0)
     if mode == "infer":
+        model = inference.serving_model(model)    # what an export serves (BN folded in bfloat16)
         infer = tf.function(lambda x: inference.logits(model, x, FLAGS.batch_splits))
         fn = lambda: infer(images).numpy()  # pylint: disable=unnecessary-lambda-assignment
         images_per_call = batch_size
@@ -283,6 +284,7 @@ def bench_model(mode, depth, image_size, batch_size):
                   steps_per_call=FLAGS.steps_per_call if mode == "train" else None,
                   ema=FLAGS.ema if mode == "train" else None,
                   batch_splits=FLAGS.batch_splits if mode == "infer" else None,
+                  batch_norm_folded=bool(model.get_config().get("fold_batch_norm")),
                   build_s=round(build_s, 2))
     result.update(time_calls(fn, images_per_call, FLAGS.reps, FLAGS.rep_seconds, FLAGS.warmup_steps))
     keras.config.set_dtype_policy("float32")
