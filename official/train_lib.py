@@ -495,6 +495,10 @@ def train_and_evaluate(config, workdir, strategy=None, handle_signals=True, stop
     logging.info("%s on %d replica(s), precision %s: %d steps (%d per epoch, %d warm-up) at "
                  "batch %d", config.model.depth, strategy.num_replicas_in_sync, precision,
                  total_steps, steps_per_epoch, warmup_steps, config.train.global_batch_size)
+    native_bf16 = precision_lib.cpu_bfloat16_support()
+    if precision == "float32" and native_bf16 and distribute.default_precision(strategy) == "float32":
+        logging.info("this CPU multiplies bfloat16 natively (%s): --config.train.precision=bfloat16 "
+                     "trains ~1.5x faster (float32 variables and checkpoints)", ", ".join(native_bf16))
 
     previous_policy = keras.config.dtype_policy()
     keras.utils.set_random_seed(config.train.seed)

@@ -105,11 +105,12 @@ def test_official_checkpoint_on_photographs_in_bfloat16_differs_only_by_rounding
     """A TF1-layout checkpoint, its BN statistics measured on the photographs (random weights
     with random statistics would give every image the same top-5, a test that cannot fail).
 
-    What bfloat16 does to this random network, measured on an AMD EPYC with AVX512-BF16:
-    logits move by up to 3% of their range, top-1 kept on 33 of 36 images and the top-5
-    set on 26. Rounding only the INPUT to bfloat16 (then float32 throughout) already
-    moves them 1.3% and changes 4 top-5 sets: the random network's top-5 are near-ties.
-    A broken bfloat16 path (wrong statistics, lost scale) moves logits by O(100%).
+    What bfloat16 (the served path: batch norm folded, bfloat16 weights) does to this
+    random network, measured on an AMD EPYC with AVX512-BF16: logits move by up to 2.5%
+    of their range, top-1 kept on 35 of 36 images and the top-5 set on 29. Rounding only
+    the INPUT to bfloat16 (then float32 throughout) already moves them 1.3% and changes 4
+    top-5 sets: this random network's top-5 are near-ties. A broken bfloat16 path (wrong
+    statistics or fold, lost scale) moves logits by O(100%).
     """
     from tools import compare_precision  # pylint: disable=import-outside-toplevel
     photos = compare_precision.sample_photos()

@@ -34,7 +34,8 @@ flags.DEFINE_integer("pairs", 3, "Interleaved repetitions of each A/B pair.")
 flags.DEFINE_list("modes", ["train", "infer", "infer_b1"],
                   "train (b32; our step with its EMA), train_noema (b32; our step without the EMA, "
                   "like the Garden/timm scripts' steps), infer (b32), infer_b1; train_bf16, "
-                  "infer_bf16, infer_b1_bf16: ours in mixed_bfloat16 against their float32.")
+                  "infer_bf16, infer_b1_bf16: ours in bfloat16 against their float32 (list "
+                  "the float32 mode too: they are not run again).")
 flags.DEFINE_list("timm_modes", ["train", "infer", "infer_b1"], "Modes timm runs in (with --timm_python).")
 flags.DEFINE_integer("image_size", 160, "Input side (ResNet-RS-50).")
 flags.DEFINE_integer("threads", 2, "Threads for every system.")
@@ -134,8 +135,8 @@ def main(argv):
             mine = ours(kind, batch, extra)
             results["ours"].append(mine)
             for name, fn in others:
-                if name == "timm" and mode.replace("_bf16", "") not in FLAGS.timm_modes:
-                    continue
+                if mode.endswith("_bf16") or (name == "timm" and mode not in FLAGS.timm_modes):
+                    continue   # _bf16 modes: against their float32 numbers of the same run (below)
                 theirs = fn(kind, batch)
                 results.setdefault(name, []).append(theirs)
                 ratios[name].append(mine[0] / theirs[0])
@@ -150,6 +151,14 @@ def main(argv):
     gflops = max(gflops_before, gflops_after)
     for r in rows:
         r["ours_fraction_of_ceiling"] = round(r["img_s"]["ours"] * r["gflop_per_img"] / gflops, 3)
+    by_mode = {r["mode"]: r for r in rows}
+    for r in rows:
+        base = by_mode.get(r["mode"].replace("_bf16", ""))
+        if r["mode"].endswith("_bf16") and base:
+            r["ours_bf16_vs_float32"] = round(r["img_s"]["ours"] / base["img_s"]["ours"], 3)
+            for name, value in base["img_s"].items():
+                if name != "ours":    # medians of the same run, not interleaved pairs
+                    r["ratio_vs"][name] = round(r["img_s"]["ours"] / value, 3)
     with open("/proc/cpuinfo") as f:
         info = dict(line.split(":", 1) for line in f if ":" in line)   # every CPU lists the same
     info = {k.strip(): v.strip() for k, v in info.items()}
@@ -169,12 +178,9 @@ def main(argv):
               " | ".join(cell(r["ratio_vs"], n, ".2f") for n, _ in others) +
               f" | {100 * r['ours_fraction_of_ceiling']:.0f}% | " +
               ", ".join(cell(r["maxrss_mib"], n, ".0f") for n in names) + " |")
-    by_mode = {r["mode"]: r for r in rows}
     for r in rows:
-        base = by_mode.get(r["mode"].replace("_bf16", ""))
-        if r["mode"].endswith("_bf16") and base:
-            r["ours_bf16_vs_float32"] = round(r["img_s"]["ours"] / base["img_s"]["ours"], 3)
-            print(f"ours bfloat16 / float32, {base['mode']}: {r['ours_bf16_vs_float32']:.2f}")
+        if "ours_bf16_vs_float32" in r:
+            print(f"ours bfloat16 / float32, {r['mode']}: {r['ours_bf16_vs_float32']:.2f}")
     print(json.dumps(dict(ceiling_gflops=gflops, ceiling_before=gflops_before, ceiling_after=gflops_after,
                           rows=rows)))
 
