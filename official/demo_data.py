@@ -1,4 +1,5 @@
-"""The demo's dataset: scikit-learn's handwritten digits as ImageNet-format TFRecords.
+"""The demo's data: scikit-learn's handwritten digits as ImageNet-format TFRecords, and
+scikit-image's sample photographs (`photographs()`) for checks on real images.
 
 `sklearn.datasets.load_digits` ships inside scikit-learn (1797 8x8 grey images, 16
 levels, ten classes), so the demo needs no download. Each image is scaled to
@@ -66,3 +67,33 @@ def write_digits(out_dir, image_size=32, validation_fraction=0.2, seed=0, num_sh
         tfrecords.write_tfrecords(examples, os.fspath(out_dir), split, num_shards, progress=False)
         counts[split] = len(examples)
     return counts
+
+
+# Colour and grey photographs that scikit-image ships (no download).
+PHOTOGRAPHS = ("astronaut", "coffee", "chelsea", "rocket", "hubble_deep_field", "immunohistochemistry",
+               "camera", "coins", "moon", "brick", "grass", "gravel")
+
+
+def photographs(names=PHOTOGRAPHS):
+    """[(name, JPEG bytes)]: each photograph whole and its top-left and bottom-right 2/3 crops.
+
+    Example:
+        >>> len(photographs())
+        36
+    """
+    import io  # pylint: disable=g-import-not-at-top
+    import skimage.data  # pylint: disable=g-import-not-at-top
+
+    out = []
+    for name in names:
+        image = np.asarray(getattr(skimage.data, name)())
+        if image.ndim == 2:
+            image = np.stack([image] * 3, axis=-1)
+        image = np.ascontiguousarray(image[..., :3]).astype(np.uint8)
+        h, w = image.shape[:2]
+        crops = {"": image, ":tl": image[: 2 * h // 3, : 2 * w // 3], ":br": image[h // 3:, w // 3:]}
+        for suffix, crop in crops.items():
+            buf = io.BytesIO()
+            Image.fromarray(crop).save(buf, "JPEG", quality=95)
+            out.append((name + suffix, buf.getvalue()))
+    return out

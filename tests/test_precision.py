@@ -13,7 +13,7 @@ import tensorflow as tf
 
 import official_layouts as layouts
 from configs import common
-from official import checkpoints, export, precision, resnet_rs, schedules, train_lib
+from official import checkpoints, demo_data, export, precision, resnet_rs, schedules, train_lib
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -112,8 +112,7 @@ def test_official_checkpoint_on_photographs_in_bfloat16_differs_only_by_rounding
     top-5 sets: this random network's top-5 are near-ties. A broken bfloat16 path (wrong
     statistics or fold, lost scale) moves logits by O(100%).
     """
-    from tools import compare_precision  # pylint: disable=import-outside-toplevel
-    photos = compare_precision.sample_photos()
+    photos = demo_data.photographs()
     images = np.stack([layouts.reference_tf1_preprocess(b, 160) for _, b in photos])
     prefix = str(tmp_path / "resnet-rs-50-i160" / "model.ckpt")
     layouts.write_tf1_calibrated(prefix, images, depth=50, seed=5)

@@ -20,7 +20,6 @@ each), which ship with scikit-image: no download.
         --checkpoint_format=garden --depth=101 --image_size=192 cat.jpg dog.jpg
 """
 
-import io
 import json
 import os
 import sys
@@ -40,38 +39,11 @@ flags.DEFINE_float("min_agreement", 1.0, "Fraction of images whose top-k set mus
                    "(else exit status 1).", lower_bound=0.0, upper_bound=1.0)
 flags.mark_flag_as_required("checkpoint")
 
-# Colour and grey photographs that scikit-image ships (no download).
-PHOTOS = ("astronaut", "coffee", "chelsea", "rocket", "hubble_deep_field", "immunohistochemistry",
-          "camera", "coins", "moon", "brick", "grass", "gravel")
-
-
-def sample_photos(names=PHOTOS):
-    """[(name, JPEG bytes)]: each photograph whole and its top-left and bottom-right 2/3 crops."""
-    import numpy as np  # pylint: disable=g-import-not-at-top
-    from PIL import Image  # pylint: disable=g-import-not-at-top
-    import skimage.data  # pylint: disable=g-import-not-at-top
-
-    out = []
-    for name in names:
-        image = np.asarray(getattr(skimage.data, name)())
-        if image.ndim == 2:
-            image = np.stack([image] * 3, axis=-1)
-        image = np.ascontiguousarray(image[..., :3]).astype(np.uint8)
-        h, w = image.shape[:2]
-        crops = {"": image, ":tl": image[: 2 * h // 3, : 2 * w // 3],
-                 ":br": image[h // 3:, w // 3:]}
-        for suffix, crop in crops.items():
-            buf = io.BytesIO()
-            Image.fromarray(crop).save(buf, "JPEG", quality=95)
-            out.append((name + suffix, buf.getvalue()))
-    return out
-
-
 def main(argv):
     import numpy as np  # pylint: disable=g-import-not-at-top
     import tensorflow as tf  # pylint: disable=g-import-not-at-top
 
-    from official import checkpoints, export, precision  # pylint: disable=g-import-not-at-top
+    from official import checkpoints, demo_data, export, precision  # pylint: disable=g-import-not-at-top
 
     F = flags.FLAGS
     image_size = F.image_size or checkpoints.image_size_of(F.checkpoint)
@@ -85,7 +57,7 @@ def main(argv):
         except OSError as e:
             print(f"error: cannot read {path}: {e.strerror}", file=sys.stderr)
             sys.exit(1)
-    images = images or sample_photos()
+    images = images or demo_data.photographs()
     family = checkpoint_flags.family_of(F)
     logits = {}
     for p in ("float32", F.precision):
