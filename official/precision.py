@@ -7,15 +7,15 @@ the logits are float32 (the head is built float32). The paper trained this way o
 On a CPU it pays only where the hardware multiplies bfloat16 natively: Intel Xeons
 with AMX (`amx_bf16`, ~3.4x float32 matrix throughput, ../shared/bench/ANCHORS.md §7)
 and CPUs with AVX512-BF16 (`avx512_bf16`, e.g. AMD EPYC Zen 4/5: ~1.65x matrix
-throughput, 1.4-1.5x ResNet-RS-50 images/s). Elsewhere TensorFlow converts to float32
+throughput, 1.3-1.6x ResNet-RS-50 images/s, README "Performance"). Elsewhere TensorFlow converts to float32
 and back, which is slower than float32 (ANCHORS §1). `cpu_bfloat16_support()` says
 which of the two this machine has.
 
 Example:
     >>> with policy("bfloat16"):
     ...     model = resnet_rs.ResNetRS50()          # float32 variables, bfloat16 compute
-    >>> agreement(float32_logits, bfloat16_logits)["top5_same"]
-    True
+    >>> agreement(float32_logits, bfloat16_logits)["topk_same_set"]   # fraction of images
+    1.0
 """
 
 import contextlib
@@ -31,7 +31,7 @@ BFLOAT16_CPU_FLAGS = ("amx_bf16", "avx512_bf16")
 
 @contextlib.contextmanager
 def policy(precision, weights_too=False):
-    """Builds models inside in `precision` (Keras' global dtype policy), restored after.
+    """Models built inside the block compute in `precision` (Keras' global policy, restored after).
 
     Keras reads the global policy when a layer is created, so only models built inside
     the block are affected; a model keeps its precision once built. `weights_too`: the

@@ -20,8 +20,10 @@ Example:
 import sys
 
 import keras
+import numpy as np
 
 from official import layers
+from official import precision
 
 # Blocks per stage, fact sheet §1.1 (both official codes agree).
 SPECS = {
@@ -212,10 +214,6 @@ def fold_batch_norm(model):
         >>> served = fold_batch_norm(model)
         >>> served(images)["logits"]            # == model(images)["logits"] up to rounding
     """
-    import numpy as np  # pylint: disable=g-import-not-at-top
-
-    from official import precision  # pylint: disable=g-import-not-at-top  (precision imports no model code)
-
     if not isinstance(model, ResNetRS):
         raise TypeError(f"fold_batch_norm takes a ResNetRS model, got {type(model).__name__}")
     config = model.get_config()

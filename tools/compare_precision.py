@@ -33,11 +33,12 @@ from tools import checkpoint_flags  # noqa: E402
 
 checkpoint_flags.define()
 flags.adopt_module_key_flags(checkpoint_flags)   # listed in --help
-flags.DEFINE_enum("precision", "bfloat16", ["bfloat16", "float16"], "The precision compared with float32.")
+flags.DEFINE_enum("precision", "bfloat16", ["bfloat16"], "The precision compared with float32.")
 flags.DEFINE_integer("top_k", 5, "How many classes to compare.", lower_bound=1)
 flags.DEFINE_float("min_agreement", 1.0, "Fraction of images whose top-k set must stay the same "
                    "(else exit status 1).", lower_bound=0.0, upper_bound=1.0)
 flags.mark_flag_as_required("checkpoint")
+
 
 def main(argv):
     import numpy as np  # pylint: disable=g-import-not-at-top
