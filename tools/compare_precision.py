@@ -59,17 +59,16 @@ def main(argv):
             print(f"error: cannot read {path}: {e.strerror}", file=sys.stderr)
             sys.exit(1)
     images = images or demo_data.photographs()
+    bad = [name for name, data in images if not _decodes(data)]    # before any model is built
+    if bad:
+        print(f"error: not a decodable JPEG/PNG/GIF/BMP image: {', '.join(bad)}", file=sys.stderr)
+        sys.exit(1)
     family = checkpoint_flags.family_of(F)
     logits = {}
     for p in ("float32", F.precision):
         _, model = checkpoint_flags.load_or_exit(F, precision=p)
         serve = export.serving_functions(model, int(image_size), family, F.crop_padding)["serving_default"]
-        try:
-            logits[p] = np.concatenate([serve(tf.constant([b]))["logits"].numpy() for _, b in images])
-        except tf.errors.InvalidArgumentError:
-            bad = [n for n, b in images if not _decodes(b)]
-            print(f"error: not a decodable JPEG/PNG/GIF/BMP image: {', '.join(bad)}", file=sys.stderr)
-            sys.exit(1)
+        logits[p] = np.concatenate([serve(tf.constant([b]))["logits"].numpy() for _, b in images])
     result = precision.agreement(logits["float32"], logits[F.precision], F.top_k)
     for (name, _), (same_set, same_order, ref, other) in zip(images, result.pop("per_image")):
         mark = "same" if same_order else ("same set" if same_set else "DIFFERENT")
