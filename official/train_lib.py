@@ -224,10 +224,37 @@ def weight_decay_variables(model, rule):
     return chosen
 
 
+class FusedSGD(keras.optimizers.SGD):
+    """keras.optimizers.SGD whose momentum update is one kernel per variable.
+
+    Keras' update (m = m*momentum - g*lr; var += m) runs five element-wise ops per
+    variable, each a pass over memory; TensorFlow's ResourceApplyKerasMomentum computes
+    the same formula (nesterov too) in one pass, bit for bit (tests/test_optimizer.py). It
+    saves ~13 ms of a ~1.5 s ResNet-RS-50 step on a 2-core CPU. Same variables and
+    checkpoint layout as SGD.
+
+    Example:
+        >>> opt = FusedSGD(learning_rate=0.1, momentum=0.9)
+        >>> opt.apply_gradients(zip(grads, model.trainable_variables))
+    """
+
+    def update_step(self, gradient, variable, learning_rate):
+        if self.momentum == 0 or isinstance(gradient, tf.IndexedSlices):
+            return super().update_step(gradient, variable, learning_rate)
+        momentum = self.momentums[self._get_variable_index(variable)]
+        var = variable.value if isinstance(variable, keras.Variable) else variable
+        accum = momentum.value if isinstance(momentum, keras.Variable) else momentum
+        # Called per replica inside strategy.extended.update: `.handle` is the local copy's.
+        return tf.raw_ops.ResourceApplyKerasMomentum(
+            var=var.handle, accum=accum.handle, lr=tf.cast(learning_rate, var.dtype),
+            grad=tf.cast(gradient, var.dtype), momentum=tf.cast(self.momentum, var.dtype),
+            use_nesterov=self.nesterov)
+
+
 def make_optimizer(config, schedule, precision, model):
-    """SGD with momentum, built now (keras#23085: slots must exist before tracing)."""
-    optimizer = keras.optimizers.SGD(learning_rate=schedule, momentum=config.optimizer.momentum,
-                                     nesterov=config.optimizer.nesterov)
+    """SGD with momentum (FusedSGD), built now (keras#23085: slots must exist before tracing)."""
+    optimizer = FusedSGD(learning_rate=schedule, momentum=config.optimizer.momentum,
+                         nesterov=config.optimizer.nesterov)
     if precision == "float16":
         optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
     # dependencies.md §5: a stateful Keras 3 optimizer creates its slots lazily inside
