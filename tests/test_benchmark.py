@@ -53,3 +53,29 @@ def test_pareto_plot_is_written(tmp_path):
     with Image.open(path) as im:
         assert im.format == "PNG" and im.size[0] > 800
     assert len(benchmark.PUBLISHED) == 11
+
+
+@pytest.mark.parametrize("mode", ["train", "infer"])
+def test_conv_floor_runs_every_convolution_and_nothing_else(mode):
+    """What the floor's result depends on (what TensorFlow cannot prune): each conv's
+    forward, its filter gradient and, but for the first (it reads the image), its input
+    gradient; no batch norm, activation or optimizer op."""
+    sys.path.insert(0, os.path.join(ROOT, "tools"))
+    import benchmark  # pylint: disable=import-outside-toplevel
+    from official import resnet_rs  # pylint: disable=import-outside-toplevel
+
+    model = resnet_rs.ResNetRS(50, input_shape=(32, 32, 3), num_classes=10)
+    graph = benchmark.conv_floor_fn(model, mode, 2).get_concrete_function().graph
+    seen, todo, ops = set(), [t.op for t in graph.outputs], []
+    while todo:
+        op = todo.pop()
+        if op.name not in seen:
+            seen.add(op.name)
+            ops.append(op.type)
+            todo += [t.op for t in op.inputs] + list(op.control_inputs)
+    convs = sum(type(l).__name__ == "Conv2D" for l in model.layers)
+    assert convs == 88
+    assert ops.count("Conv2D") == convs
+    assert ops.count("Conv2DBackpropFilter") == (convs if mode == "train" else 0)
+    assert ops.count("Conv2DBackpropInput") == (convs - 1 if mode == "train" else 0)
+    assert not {"FusedBatchNormV3", "Relu", "Sigmoid", "Mean"} & set(ops)

@@ -8,6 +8,9 @@ Modes:
                    SGD momentum, EMA of weights and BN statistics: train_lib's loop)
                    on a fixed random batch, so no input pipeline is included.
     --mode=infer   images/s of inference (float logits) on a fixed random batch.
+    --conv_floor   with train/infer: also the images/s if every op but the
+                   convolutions were free (each Conv2D of the model alone, forward, or
+                   forward + input and filter gradients), and the share of it reached.
     --pareto       latency (batch 1) and throughput (--batch_size) of every published
                    (depth, size), plotted against the published top-1 (PNG): the
                    paper's speed-accuracy Pareto curve on this machine.
@@ -61,6 +64,8 @@ flags.DEFINE_enum("frozen_weights", "auto", ["auto", "on", "off"],
                   "Inference: TF_ONEDNN_ASSUME_FROZEN_WEIGHTS, oneDNN keeping its re-laid-out copy "
                   "of the weights between calls. auto: on for batches up to 4 (x15 at batch 1 on a "
                   "2-core EPYC), off above (same speed at batch 32, 300 MiB less memory).")
+flags.DEFINE_bool("conv_floor", False, "Train/infer: also time the model's convolutions alone "
+                  "(conv_floor_img_s: the speed if all else were free; of_conv_floor).")
 flags.DEFINE_bool("pareto", False, "Measure every published (depth, size); see --pareto_png.")
 flags.DEFINE_string("pareto_png", "pareto.png", "Where --pareto writes its plot.")
 flags.DEFINE_string("data_dir", "", "TFRecord folder ({split}-*); empty: generate one.")
@@ -177,7 +182,7 @@ def bench_input():
             ds = ds.repeat()
         result[name] = time_dataset(ds, FLAGS.batch_size, FLAGS.reps, FLAGS.rep_seconds,
                                     FLAGS.warmup_seconds)
-    result["maxrss_mib"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+    result.setdefault("maxrss_mib", _maxrss_mib())
     return result
 
 
@@ -287,8 +292,56 @@ def bench_model(mode, depth, image_size, batch_size):
                   batch_norm_folded=bool(model.get_config().get("fold_batch_norm")),
                   build_s=round(build_s, 2))
     result.update(time_calls(fn, images_per_call, FLAGS.reps, FLAGS.rep_seconds, FLAGS.warmup_steps))
+    if FLAGS.conv_floor:
+        result["maxrss_mib"] = _maxrss_mib()      # before the floor's own tensors
+        floor_fn = conv_floor_fn(model, mode, batch_size)
+        floor = time_calls(lambda: floor_fn().numpy(), batch_size, FLAGS.reps,
+                           FLAGS.rep_seconds, FLAGS.warmup_steps)["img_s_median"]
+        result.update(conv_floor_img_s=floor,
+                      of_conv_floor=round(result["img_s_median"] / floor, 3))
     keras.config.set_dtype_policy("float32")
     return result
+
+
+def conv_floor_fn(model, mode, batch_size):
+    """A tf.function running every Conv2D of `model` alone, on random inputs of its shapes.
+
+    train: forward, filter gradient and input gradient (none for the first conv, which
+    reads the image: no training step computes that one); infer: forward only. The
+    throughput of this call bounds any step built from the same convolution kernels:
+    what it leaves to the rest (batch norm, activations, SE, residuals, optimizer, EMA)
+    is the room left for fusion.
+    """
+    import keras  # pylint: disable=g-import-not-at-top
+    import tensorflow as tf  # pylint: disable=g-import-not-at-top
+
+    convs = [layer for layer in model.layers if isinstance(layer, keras.layers.Conv2D)]
+    rng = tf.random.Generator.from_seed(0)
+    cases = []
+    for i, layer in enumerate(convs):
+        x = rng.normal((batch_size,) + tuple(layer.input.shape[1:]), dtype=layer.compute_dtype)
+        dy = rng.normal((batch_size,) + tuple(layer.output.shape[1:]), dtype=layer.compute_dtype)
+        cases.append((layer, x, dy, i > 0))
+
+    @tf.function
+    def run():
+        keep = []    # one element of every result, so that nothing is pruned
+        for layer, x, dy, input_grad in cases:
+            with tf.GradientTape() as tape:
+                tape.watch(x)
+                y = layer.convolution_op(x, layer.kernel)    # no bias or activation (SE convs)
+            keep.append(y[0, 0, 0, 0])     # (gradients alone would not need the forward)
+            if mode == "infer":
+                continue
+            sources = [layer.kernel, x] if input_grad else [layer.kernel]
+            keep += [g[(0,) * len(g.shape)] for g in tape.gradient(y, sources, output_gradients=dy)]
+        return tf.add_n([tf.cast(k, tf.float32) for k in keep])
+
+    return run
+
+
+def _maxrss_mib():
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
 
 
 def bench_pareto():
@@ -363,7 +416,7 @@ def main(argv):
         result = bench_model(FLAGS.mode, FLAGS.depth, FLAGS.image_size, FLAGS.batch_size)
     result.update(_settings())
     result["onednn_frozen_weights"] = os.environ.get("TF_ONEDNN_ASSUME_FROZEN_WEIGHTS")
-    result["maxrss_mib"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+    result.setdefault("maxrss_mib", _maxrss_mib())
     print(json.dumps(result), flush=True)
 
 

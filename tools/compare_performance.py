@@ -4,7 +4,10 @@ Runs each configuration as its own process, alternating systems (ours, Garden, o
 Garden, ...) so that a noisy neighbour hits both alike, measures the float32
 matrix-product ceiling in the same run (`matmul_ceiling.py --lib numpy`), and prints a
 Markdown table of medians, ratios (per interleaved pair, then the median of the
-pair ratios) and the fraction of the ceiling, plus one JSON line.
+pair ratios) and the fraction of the ceiling, plus one JSON line. With --conv_floor
+(default) the first of our runs of each mode also times the model's convolutions alone
+(tools/benchmark.py --conv_floor): the speed no step built on the same convolution
+kernels can pass, and which share of it each system reaches.
 
 The Garden and timm scripts live in ../shared/bench/ and need their own virtual
 environments (tf-models-official pins TensorFlow 2.20; timm needs torch):
@@ -40,6 +43,7 @@ flags.DEFINE_list("timm_modes", ["train", "infer", "infer_b1"], "Modes timm runs
 flags.DEFINE_integer("image_size", 160, "Input side (ResNet-RS-50).")
 flags.DEFINE_integer("threads", 2, "Threads for every system.")
 flags.DEFINE_string("precision", "float32", "Our precision (float32 | bfloat16).")
+flags.DEFINE_bool("conv_floor", True, "Also time our convolutions alone (first pair of each mode).")
 flags.DEFINE_string("extra", "", "Extra flags for our benchmark (e.g. --fused_batch_norm=false).")
 
 # --modes -> (our benchmark's --mode, batch size, our extra flags). The _bf16 modes run our
@@ -78,12 +82,13 @@ def _last_json(text, prefix=""):
 
 
 def ours(mode, batch, extra=()):
+    """(images/s, peak RSS MiB, convolutions-alone images/s or None)."""
     cmd = [sys.executable, os.path.join(ROOT, "tools", "benchmark.py"), f"--mode={mode}",
            f"--batch_size={batch}", f"--image_size={FLAGS.image_size}", f"--threads={FLAGS.threads}",
            "--reps=4", "--rep_seconds=8" if mode == "train" else
            "--rep_seconds=4"] + list(extra) + ([FLAGS.extra] if FLAGS.extra else [])
     r = _last_json(_run(cmd))
-    return r["img_s_median"], r["maxrss_mib"]
+    return r["img_s_median"], r["maxrss_mib"], r.get("conv_floor_img_s")
 
 
 def garden(mode, batch):
@@ -131,8 +136,8 @@ def main(argv):
         extra = [f"--precision={FLAGS.precision}", *extra]     # a mode's own precision wins
         results = {"ours": []}
         ratios = {name: [] for name, _ in others}
-        for _ in range(FLAGS.pairs):
-            mine = ours(kind, batch, extra)
+        for pair in range(FLAGS.pairs):
+            mine = ours(kind, batch, extra + (["--conv_floor"] if FLAGS.conv_floor and pair == 0 else []))
             results["ours"].append(mine)
             for name, fn in others:
                 if mode.endswith("_bf16") or (name == "timm" and mode not in FLAGS.timm_modes):
@@ -144,7 +149,9 @@ def main(argv):
         flop = FORWARD_GFLOP * (3 if kind == "train" else 1)
         med = {k: statistics.median(v[0] for v in vals) for k, vals in results.items()}
         rss = {k: max(v[1] or 0 for v in vals) for k, vals in results.items()}
-        rows.append(dict(mode=mode, batch=batch, img_s=med, maxrss_mib=rss,
+        floor = results["ours"][0][2]
+        rows.append(dict(mode=mode, batch=batch, img_s=med, maxrss_mib=rss, conv_floor_img_s=floor,
+                         of_conv_floor={k: round(v / floor, 3) for k, v in med.items()} if floor else {},
                          ratio_vs={k: round(statistics.median(v), 3) for k, v in ratios.items()},
                          gflop_per_img=flop))
     gflops_after = ceiling()
@@ -178,6 +185,10 @@ def main(argv):
               " | ".join(cell(r["ratio_vs"], n, ".2f") for n, _ in others) +
               f" | {100 * r['ours_fraction_of_ceiling']:.0f}% | " +
               ", ".join(cell(r["maxrss_mib"], n, ".0f") for n in names) + " |")
+    for r in rows:
+        if r["conv_floor_img_s"]:
+            print(f"{r['mode']}: our convolutions alone {r['conv_floor_img_s']:.2f} img/s; share reached: " +
+                  ", ".join(f"{n} {100 * v:.0f}%" for n, v in r["of_conv_floor"].items()))
     for r in rows:
         if "ours_bf16_vs_float32" in r:
             print(f"ours bfloat16 / float32, {r['mode']}: {r['ours_bf16_vs_float32']:.2f}")
