@@ -5,7 +5,9 @@ import os
 import subprocess
 import sys
 
+import keras
 import pytest
+import tensorflow as tf
 from PIL import Image
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -55,8 +57,9 @@ def test_pareto_plot_is_written(tmp_path):
     assert len(benchmark.PUBLISHED) == 11
 
 
-@pytest.mark.parametrize("mode", ["train", "infer"])
-def test_conv_floor_runs_every_convolution_and_nothing_else(mode):
+@pytest.mark.parametrize("mode,policy", [("train", "float32"), ("infer", "float32"),
+                                         ("train", "mixed_bfloat16")])
+def test_conv_floor_runs_every_convolution_and_nothing_else(mode, policy):
     """What the floor's result depends on (what TensorFlow cannot prune): each conv's
     forward, its filter gradient and, but for the first (it reads the image), its input
     gradient; no batch norm, activation or optimizer op."""
@@ -64,8 +67,12 @@ def test_conv_floor_runs_every_convolution_and_nothing_else(mode):
     import benchmark  # pylint: disable=import-outside-toplevel
     from official import resnet_rs  # pylint: disable=import-outside-toplevel
 
-    model = resnet_rs.ResNetRS(50, input_shape=(32, 32, 3), num_classes=10)
-    graph = benchmark.conv_floor_fn(model, mode, 2).get_concrete_function().graph
+    keras.config.set_dtype_policy(policy)
+    try:
+        model = resnet_rs.ResNetRS(50, input_shape=(32, 32, 3), num_classes=10)
+        graph = benchmark.conv_floor_fn(model, mode, 2).get_concrete_function().graph
+    finally:
+        keras.config.set_dtype_policy("float32")
     seen, todo, ops = set(), [t.op for t in graph.outputs], []
     while todo:
         op = todo.pop()
@@ -79,3 +86,5 @@ def test_conv_floor_runs_every_convolution_and_nothing_else(mode):
     assert ops.count("Conv2DBackpropFilter") == (convs if mode == "train" else 0)
     assert ops.count("Conv2DBackpropInput") == (convs - 1 if mode == "train" else 0)
     assert not {"FusedBatchNormV3", "Relu", "Sigmoid", "Mean"} & set(ops)
+    conv_dtypes = {op.get_attr("T") for op in graph.get_operations() if op.type == "Conv2D"}
+    assert conv_dtypes == {tf.bfloat16 if policy == "mixed_bfloat16" else tf.float32}

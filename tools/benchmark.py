@@ -329,7 +329,8 @@ def conv_floor_fn(model, mode, batch_size):
         for layer, x, dy, input_grad in cases:
             with tf.GradientTape() as tape:
                 tape.watch(x)
-                y = layer.convolution_op(x, layer.kernel)    # no bias or activation (SE convs)
+                # No bias or activation (SE convs); the kernel cast as the layer's call does.
+                y = layer.convolution_op(x, tf.cast(layer.kernel, layer.compute_dtype))
             keep.append(y[0, 0, 0, 0])     # (gradients alone would not need the forward)
             if mode == "infer":
                 continue

@@ -139,11 +139,13 @@ def main(argv):
         for pair in range(FLAGS.pairs):
             mine = ours(kind, batch, extra + (["--conv_floor"] if FLAGS.conv_floor and pair == 0 else []))
             results["ours"].append(mine)
+            print(f"  {mode} ours: {mine}", file=sys.stderr, flush=True)
             for name, fn in others:
                 if mode.endswith("_bf16") or (name == "timm" and mode not in FLAGS.timm_modes):
                     continue   # _bf16 modes: against their float32 numbers of the same run (below)
                 theirs = fn(kind, batch)
                 results.setdefault(name, []).append(theirs)
+                print(f"  {mode} {name}: {theirs}", file=sys.stderr, flush=True)
                 ratios[name].append(mine[0] / theirs[0])
         ratios = {k: v for k, v in ratios.items() if v}
         flop = FORWARD_GFLOP * (3 if kind == "train" else 1)
