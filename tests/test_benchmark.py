@@ -88,3 +88,10 @@ def test_conv_floor_runs_every_convolution_and_nothing_else(mode, policy):
     assert not {"FusedBatchNormV3", "Relu", "Sigmoid", "Mean"} & set(ops)
     conv_dtypes = {op.get_attr("T") for op in graph.get_operations() if op.type == "Conv2D"}
     assert conv_dtypes == {tf.bfloat16 if policy == "mixed_bfloat16" else tf.float32}
+
+
+def test_conv_floor_refused_where_there_is_no_model_step():
+    out = subprocess.run([sys.executable, os.path.join(ROOT, "tools", "benchmark.py"), "--mode=input",
+                          "--conv_floor"], capture_output=True, text=True, timeout=300, cwd=ROOT,
+                         check=False)
+    assert out.returncode != 0 and "--conv_floor needs --mode=train or --mode=infer" in out.stderr

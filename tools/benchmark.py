@@ -182,7 +182,7 @@ def bench_input():
             ds = ds.repeat()
         result[name] = time_dataset(ds, FLAGS.batch_size, FLAGS.reps, FLAGS.rep_seconds,
                                     FLAGS.warmup_seconds)
-    result.setdefault("maxrss_mib", _maxrss_mib())
+    result["maxrss_mib"] = _maxrss_mib()
     return result
 
 
@@ -399,6 +399,8 @@ def frozen_weights_setting(choice, batch_size):
 
 def main(argv):
     del argv
+    if FLAGS.conv_floor and (FLAGS.pareto or FLAGS.mode == "input"):
+        raise app.UsageError("--conv_floor needs --mode=train or --mode=infer (without --pareto)")
     # oneDNN must be chosen before TensorFlow is first imported (all imports here are lazy).
     if FLAGS.onednn != "default":
         os.environ["TF_ENABLE_ONEDNN_OPTS"] = "1" if FLAGS.onednn == "on" else "0"
