@@ -42,6 +42,7 @@ def recipe(depth, image_size, dropout_rate, drop_connect_rate, randaug_magnitude
     # Architecture (§1); keyword arguments of official.resnet_rs.ResNetRS.
     config.model = ml_collections.ConfigDict(dict(
         depth=depth,
+        block_counts=(),                                # () = the depth's; tests use (1, 1, 1, 1)
         activation="relu" if tf1 else "swish",          # §1.7
         padding="fixed" if tf1 else "same",             # §1.9, §6.2
         stage2_shortcut_pool=not tf1,                   # §1.3, §6.6

@@ -267,7 +267,7 @@ def _layer_variables(layer_name):
     return ("kernel",)
 
 
-def tf1_table(depth):
+def tf1_table(depth, block_counts=None):
     """[(our layer, official TF1 layer)] in official creation order (§2a, §6.8).
 
     Two counters, conv2d and batch_normalization, advance independently; the
@@ -286,7 +286,7 @@ def tf1_table(depth):
         return kind if i == 0 else f"{kind}_{i}"
 
     table = []
-    for ours in resnet_rs.block_layer_names(depth):
+    for ours in resnet_rs.block_layer_names(depth, block_counts):
         if ours == "logits":
             table.append((ours, "dense"))
         else:
@@ -294,7 +294,7 @@ def tf1_table(depth):
     return table
 
 
-def garden_table(depth, backbone="backbone/"):
+def garden_table(depth, backbone="backbone/", block_counts=None):
     """[(our layer, Garden layer key prefix)] (§2b).
 
     Stem conv i -> layer_with_weights-2i, stem BN i -> 2i+1, block b (0-based
@@ -310,7 +310,7 @@ def garden_table(depth, backbone="backbone/"):
     inside = {"shortcut_conv": "_shortcut1", "shortcut_bn": "_norm0", "conv1": "_conv1", "bn1": "_norm1",
               "conv2": "_conv2", "bn2": "_norm2", "conv3": "_conv3", "bn3": "_norm3",
               "se_reduce": "_squeeze_excitation/_se_reduce", "se_expand": "_squeeze_excitation/_se_expand"}
-    for ours in resnet_rs.block_layer_names(depth):
+    for ours in resnet_rs.block_layer_names(depth, block_counts):
         stem = re.match(r"stem_(conv|bn)(\d)$", ours)
         if stem:
             index = 2 * (int(stem.group(2)) - 1) + (stem.group(1) == "bn")
@@ -434,7 +434,7 @@ def _read_tf1(model, prefix, depth, ema, include_top):
         logging.warning("%s has no /ExponentialMovingAverage shadows; loading the raw weights", prefix)
     use_shadow = ema and has_shadows
     plan, used = [], set()
-    for ours, theirs in tf1_table(depth):
+    for ours, theirs in tf1_table(depth, model.block_counts):
         if ours == "logits" and not include_top:
             continue
         for var in _layer_variables(ours):
@@ -495,7 +495,7 @@ def _read_garden(model, prefix, depth, ema, include_top):
             raise CheckpointError(f"{prefix!r} is an ema_checkpoints file without 'average' slots: "
                                   "its raw weights are not in it (use ema=True)")
     plan, used = [], set()
-    for ours, theirs in garden_table(depth, backbone):
+    for ours, theirs in garden_table(depth, backbone, model.block_counts):
         if ours == "logits" and not include_top:
             continue
         for var in _layer_variables(ours):

@@ -58,7 +58,28 @@ HEAD_INITIALIZERS = {
 }
 
 
-def drop_rates(depth, drop_connect_rate, rule="per_stage"):
+def blocks_per_stage(depth, block_counts=None):
+    """Blocks in each of the four stages: `block_counts` if given, else the published depth's.
+
+    `block_counts` builds a small ResNet-RS from the same blocks (the tests use
+    (1, 1, 1, 1), which has every kind of block: stem, strided and unstrided first
+    blocks, SE, head), so everything but the published shapes can be checked in seconds.
+
+    Example:
+        >>> blocks_per_stage(50), blocks_per_stage(50, (1, 1, 1, 1))
+        ((3, 4, 6, 3), (1, 1, 1, 1))
+    """
+    _check_choice("depth", depth, tuple(SPECS))
+    if not block_counts:
+        return SPECS[depth]
+    counts = tuple(int(n) for n in block_counts)
+    if len(counts) != len(STAGES) or min(counts) < 1:
+        raise ValueError(f"block_counts={tuple(block_counts)!r} must be {len(STAGES)} positive integers, "
+                         f"one per stage")
+    return counts
+
+
+def drop_rates(depth, drop_connect_rate, rule="per_stage", block_counts=None):
     """Stochastic-depth rate of every block, as a list per stage.
 
     per_stage (both official codes, §1.5): rate x k/5 for our stage k = 2..5,
@@ -69,7 +90,7 @@ def drop_rates(depth, drop_connect_rate, rule="per_stage"):
         >>> drop_rates(50, 0.1)[0]
         [0.04, 0.04, 0.04]
     """
-    blocks = SPECS[depth]
+    blocks = blocks_per_stage(depth, block_counts)
     if rule == "per_stage":
         return [[drop_connect_rate * stage / 5] * n for stage, n in zip(STAGES, blocks)]
     total = sum(blocks)
@@ -101,6 +122,8 @@ class ResNetRS(keras.Model):
 
     Args:
         depth: 50, 101, 152, 200, 270, 350 or 420.
+        block_counts: blocks per stage instead of the depth's published ones (a small
+            model of the same blocks, for tests and experiments); None: the depth's.
         input_shape: (H, W, 3); H and W may be None (any size, stride 32 overall).
         num_classes: logits of the head (1000; the Garden trains with 1001).
         include_top: add dropout + dense logits; False gives a feature extractor.
@@ -126,12 +149,12 @@ class ResNetRS(keras.Model):
         ['pre_logits', 'stage2', 'stage3', 'stage4', 'stage5', 'stem']
     """
 
-    def __init__(self, depth=50, input_shape=(None, None, 3), num_classes=1000, include_top=True,
+    def __init__(self, depth=50, block_counts=None, input_shape=(None, None, 3), num_classes=1000, include_top=True,
                  activation="relu", padding="fixed", stage2_shortcut_pool=False, se_ratio=0.25,
                  drop_connect_rate=0.0, stochastic_depth="per_stage", dropout_rate=0.25,
                  bn_momentum=0.0, bn_epsilon=1e-5, zero_init_last_bn=True, head_initializer="tf1",
                  fused_batch_norm=True, fold_batch_norm=False, name=None, **kwargs):
-        _check_choice("depth", depth, tuple(SPECS))
+        blocks = blocks_per_stage(depth, block_counts)
         _check_choice("activation", activation, ACTIVATIONS)
         _check_choice("padding", padding, PADDINGS)
         _check_choice("stochastic_depth", stochastic_depth, STOCHASTIC_DEPTH_RULES)
@@ -150,14 +173,14 @@ class ResNetRS(keras.Model):
         # Keras builds and walks a functional graph recursively, one Python frame per layer
         # on the longest path; RS-270 and deeper (1,200+ layers) pass Python's default
         # limit of 1000. Raise it (never lower it) for them.
-        sys.setrecursionlimit(max(sys.getrecursionlimit(), 20 * sum(SPECS[depth]) + 2000))
+        sys.setrecursionlimit(max(sys.getrecursionlimit(), 20 * sum(blocks) + 2000))
         norm = None if fold_batch_norm else layers.batch_norm_factory(bn_momentum, bn_epsilon,
                                                                      fused=fused_batch_norm)
         inputs = keras.Input(input_shape, name="images")
         x = layers.stem(inputs, activation=activation, padding=padding, norm=norm)
         outputs = {"stem": x}
-        rates = drop_rates(depth, drop_connect_rate or 0.0, stochastic_depth)
-        for stage, filters, n, stage_rates in zip(STAGES, STAGE_FILTERS, SPECS[depth], rates):
+        rates = drop_rates(depth, drop_connect_rate or 0.0, stochastic_depth, blocks)
+        for stage, filters, n, stage_rates in zip(STAGES, STAGE_FILTERS, blocks, rates):
             for b in range(n):
                 x = layers.bottleneck_block(
                     x, filters, strides=(1 if stage == 2 else 2) if b == 0 else 1, first=b == 0,
@@ -176,7 +199,7 @@ class ResNetRS(keras.Model):
                 name="logits")(x)
         super().__init__(inputs=inputs, outputs=outputs, name=name or f"resnet_rs_{depth}", **kwargs)
         self._init_config = dict(
-            depth=depth, input_shape=input_shape, num_classes=num_classes, include_top=include_top,
+            depth=depth, block_counts=tuple(blocks) if block_counts else None, input_shape=input_shape, num_classes=num_classes, include_top=include_top,
             activation=activation, padding=padding, stage2_shortcut_pool=stage2_shortcut_pool,
             se_ratio=se_ratio, drop_connect_rate=drop_connect_rate, stochastic_depth=stochastic_depth,
             dropout_rate=dropout_rate, bn_momentum=bn_momentum, bn_epsilon=bn_epsilon,
@@ -186,6 +209,11 @@ class ResNetRS(keras.Model):
     @property
     def depth(self):
         return self._init_config["depth"]
+
+    @property
+    def block_counts(self):
+        """Blocks per stage actually built (the depth's published ones unless overridden)."""
+        return blocks_per_stage(self.depth, self._init_config["block_counts"])
 
     def get_config(self):
         return {"name": self.name, "trainable": self.trainable, **self._init_config}
@@ -238,7 +266,7 @@ def fold_batch_norm(model):
     return folded
 
 
-def block_layer_names(depth):
+def block_layer_names(depth, block_counts=None):
     """Names of the variable-holding layers in official creation order (TF1 §2a).
 
     Stem conv/BN pairs, then per block: [shortcut conv, shortcut BN,] conv1, bn1,
@@ -252,7 +280,7 @@ def block_layer_names(depth):
     names = []
     for i in range(1, 5):
         names += [f"stem_conv{i}", f"stem_bn{i}"]
-    for stage, n in zip(STAGES, SPECS[depth]):
+    for stage, n in zip(STAGES, blocks_per_stage(depth, block_counts)):
         for b in range(n):
             p = block_name(stage, b)
             if b == 0:
