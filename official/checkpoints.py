@@ -39,22 +39,16 @@ import urllib.request
 import tensorflow as tf
 from absl import logging
 
+from official import families
+from official import published
 from official import resnet_rs
 
-FORMATS = ("tf1", "garden", "native")
+FORMATS = families.FORMATS
 
 # --------------------------------------------------------------------------- names, URLs --
-# The 11 published (depth, resolution) pairs (§4.1); the Garden has no RS-420 (§2b).
-OFFICIAL = {
-    f"resnet-rs-{d}-i{s}": (d, s)
-    for d, s in [(50, 160), (101, 160), (101, 192), (152, 192), (152, 224), (152, 256),
-                 (200, 256), (270, 256), (350, 256), (350, 320), (420, 320)]
-}
-URL_PATTERNS = {
-    "tf1": "https://storage.googleapis.com/cloud-tpu-checkpoints/resnet-rs/{name}.tar.gz",
-    "garden": "https://storage.googleapis.com/tf_model_garden/vision/resnet-rs/{name}.tar.gz",
-}
-GARDEN_MISSING = ("resnet-rs-420-i320",)
+# Views of official/published.py's table: name -> (depth, resolution), and each family's URLs.
+OFFICIAL = {c.name: (c.depth, c.image_size) for c in published.CHECKPOINTS.values()}
+URL_PATTERNS = {f.checkpoint_format: f.url_pattern for f in families.FAMILIES.values()}
 CACHE_ENV = "RESNET_RS_CACHE"
 
 
@@ -73,14 +67,15 @@ def official_info(name):
         >>> official_info("resnet-rs-152-i256")
         (152, 256)
     """
-    if name not in OFFICIAL:
-        raise CheckpointError(f"unknown official checkpoint name {name!r}; known names: "
-                              f"{', '.join(OFFICIAL)}")
-    return OFFICIAL[name]
+    try:
+        entry = published.get(name)
+    except ValueError as e:
+        raise CheckpointError(str(e)) from None
+    return entry.depth, entry.image_size
 
 
 def official_url(name, format="tf1"):
-    """The download URL of an official checkpoint of the given family (§2a, §2b).
+    """The download URL of an official checkpoint of the given family.
 
     Example:
         >>> official_url("resnet-rs-50-i160", "garden")
@@ -89,9 +84,10 @@ def official_url(name, format="tf1"):
     official_info(name)
     if format not in URL_PATTERNS:
         raise CheckpointError(f"official checkpoints exist in formats {tuple(URL_PATTERNS)}, not {format!r}")
-    if format == "garden" and name in GARDEN_MISSING:
-        raise CheckpointError(f"the Model Garden published no {name} checkpoint; use format='tf1'")
-    return URL_PATTERNS[format].format(name=name)
+    try:
+        return published.get(name).url(families.of_format(format))
+    except ValueError as e:
+        raise CheckpointError(f"{e}; use format='tf1'") from None
 
 
 def default_cache_dir():
@@ -369,15 +365,16 @@ def _checkpoint_depth(keys, format):
 
 def _check_family(model, format):
     """The model's architecture options must be those the checkpoint family was trained with."""
-    want = {"tf1": resnet_rs.TF1_FAMILY, "garden": resnet_rs.GARDEN_FAMILY}.get(format)
     config = getattr(model, "get_config", dict)()
-    if want is None or "activation" not in config:
+    if format == "native" or "activation" not in config:
         return
+    # Same shapes either way: a wrong option would load silently and just lose accuracy.
+    want = families.of_format(format).architecture()
     for key in ("activation", "padding", "stage2_shortcut_pool"):
         if config[key] != want[key]:
             raise CheckpointError(
                 f"model has {key}={config[key]!r} but {format} checkpoints need {key}={want[key]!r} "
-                f"(§6.2, §6.6, §6.7); build it with checkpoints.build_model({format!r}, depth)")
+                f"(docs/fidelity.md); build it with checkpoints.build_model({format!r}, depth)")
 
 
 def _assign(model, plan, prefix, include_top):
@@ -581,7 +578,7 @@ def build_model(format, depth, include_top=True, input_shape=(None, None, 3), fa
     """
     if format not in FORMATS:
         raise ValueError(f"format must be one of {FORMATS}, got {format!r}")
-    family = family or ("garden" if format == "garden" else "tf1")
+    family = families.of_format(format, family).name
     kwargs = {"num_classes": 1000, **kwargs}
     return resnet_rs.from_family(family, depth, include_top=include_top, input_shape=input_shape, **kwargs)
 
@@ -640,7 +637,7 @@ def load(path_or_name, format="tf1", depth=None, ema=True, include_top=True, inp
     if depth is None:
         if str(path_or_name) in OFFICIAL:
             depth = OFFICIAL[str(path_or_name)][0]
-        elif format in ("tf1", "garden"):
+        elif format != "native":
             _, shapes = _open(resolve(path_or_name, format, cache_dir))
             depth = _checkpoint_depth(shapes, format)
         if depth is None:

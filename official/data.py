@@ -34,6 +34,7 @@ import sys
 from absl import logging
 import tensorflow as tf
 
+from official import families
 from official import preprocessing
 
 AUTOTUNE = tf.data.AUTOTUNE
@@ -254,9 +255,7 @@ def build_dataset(data_cfg, *, split, is_training, batch_size, num_classes,
     source = _cfg(data_cfg, "source", "tfrecord")
     if source not in SOURCES:
         raise ValueError(f"data.source must be one of {SOURCES}, got {source!r}")
-    family = _cfg(data_cfg, "preprocessing", "tf1")
-    if family not in preprocessing.FAMILIES:
-        raise ValueError(f"data.preprocessing must be one of {preprocessing.FAMILIES}, got {family!r}")
+    family = families.get(_cfg(data_cfg, "preprocessing", families.TF1.name), "data.preprocessing").name
     dtype_name = _cfg(data_cfg, "dtype", "float32")
     if dtype_name not in ("float32", "bfloat16"):
         raise ValueError(f"data.dtype must be 'float32' or 'bfloat16', got {dtype_name!r}")

@@ -22,6 +22,7 @@ import sys
 import keras
 import numpy as np
 
+from official import families
 from official import layers
 from official import precision
 
@@ -45,11 +46,9 @@ ACTIVATIONS = ("relu", "swish")
 PADDINGS = ("fixed", "same")
 STOCHASTIC_DEPTH_RULES = ("per_stage", "per_block")
 
-# Architecture options of each official checkpoint family (§1, §6.2, §6.4, §6.6, §6.7).
-TF1_FAMILY = dict(activation="relu", padding="fixed", stage2_shortcut_pool=False, num_classes=1000,
-                  zero_init_last_bn=True, head_initializer="tf1")
-GARDEN_FAMILY = dict(activation="swish", padding="same", stage2_shortcut_pool=True, num_classes=1001,
-                     zero_init_last_bn=False, head_initializer="garden")
+# Architecture options of each official checkpoint family (official/families.py).
+TF1_FAMILY = families.TF1.architecture()
+GARDEN_FAMILY = families.GARDEN.architecture()
 
 # TPU code: N(0, 0.01); Garden: Keras' default Dense init U(-0.05, 0.05) (§1.6, §6.13).
 HEAD_INITIALIZERS = {
@@ -334,6 +333,4 @@ def from_family(family, depth, **kwargs):
         >>> from_family("garden", 50).get_config()["activation"]
         'swish'
     """
-    presets = {"tf1": TF1_FAMILY, "garden": GARDEN_FAMILY}
-    _check_choice("family", family, tuple(presets))
-    return ResNetRS(depth, **{**presets[family], **kwargs})
+    return ResNetRS(depth, **{**families.get(family).architecture(), **kwargs})

@@ -30,14 +30,15 @@ from tensorflow.core.framework import summary_pb2
 from official import data
 from official import distribute
 from official import ema as ema_lib
+from official import families
 from official import precision as precision_lib
 from official import resnet_rs
 from official import schedules
 
 PRECISIONS = ("auto",) + precision_lib.PRECISIONS
 KERAS_POLICY = precision_lib.KERAS_POLICY
-WEIGHT_DECAY_RULES = ("tf1", "garden")
-INIT_FORMATS = ("tf1", "garden", "native")
+WEIGHT_DECAY_RULES = families.NAMES
+INIT_FORMATS = families.FORMATS
 
 
 def scalar_summary(name, value):
@@ -86,7 +87,7 @@ def validate_config(config):
         logging.warning("config.data.image_size=%d: ResNet-RS has stride 32", d.image_size)
     if d.image_size <= 0:
         raise ValueError(f"config.data.image_size must be > 0, got {d.image_size}")
-    _choice("data.preprocessing", d.preprocessing, ("tf1", "garden"))
+    _choice("data.preprocessing", d.preprocessing, families.NAMES)
     if t.global_batch_size <= 0:
         raise ValueError(f"config.train.global_batch_size must be > 0, got {t.global_batch_size}")
     if t.max_steps < 0 or (t.max_steps == 0 and t.epochs <= 0):
@@ -219,7 +220,7 @@ def weight_decay_variables(model, rule):
     bn_ids = {id(v) for layer in model._flatten_layers()  # pylint: disable=protected-access
               if isinstance(layer, keras.layers.BatchNormalization) for v in layer.weights}
     chosen = [v for v in model.trainable_variables if id(v) not in bn_ids]
-    if rule == "garden":
+    if not families.get(rule).weight_decay_on_biases:
         chosen = [v for v in chosen if v.path.endswith("kernel")]
     return chosen
 

@@ -43,6 +43,9 @@ from absl import logging
 # `python tools/benchmark.py` from the repository root: make `official` importable.
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
+from official import families  # noqa: E402  (plain data: TensorFlow is not loaded yet)
+from official import published  # noqa: E402
+
 FLAGS = flags.FLAGS
 flags.DEFINE_enum("mode", "input", ["input", "train", "infer"], "What to measure.")
 flags.DEFINE_integer("depth", 50, "ResNet-RS depth (train/infer).")
@@ -74,7 +77,7 @@ flags.DEFINE_integer("label_offset", 1, "Subtracted from stored labels (0 for 0-
 flags.DEFINE_integer("num_images", 2000, "Images to generate when --data_dir is empty.")
 flags.DEFINE_integer("image_size", 160, "Output side.")
 flags.DEFINE_integer("batch_size", 32, "Batch size.")
-flags.DEFINE_enum("preprocessing", "tf1", ["tf1", "garden"], "Preprocessing family.")
+flags.DEFINE_enum("preprocessing", families.TF1.name, list(families.NAMES), "Preprocessing family.")
 flags.DEFINE_float("randaug_magnitude", 10, "RandAugment M (0 disables).")
 flags.DEFINE_integer("randaug_num_layers", 2, "RandAugment ops per image.")
 flags.DEFINE_list("pipelines", ["train", "eval"], "Which input pipelines to time.")
@@ -197,10 +200,8 @@ def _cpu_model():
     return platform.processor()
 
 
-# TF1 release top-1 of the published checkpoints (fact sheet §5.1), for --pareto.
-PUBLISHED = [(50, 160, 78.8), (101, 160, 80.3), (101, 192, 81.2), (152, 192, 82.0),
-             (152, 224, 82.2), (152, 256, 83.0), (200, 256, 83.4), (270, 256, 83.8),
-             (350, 256, 84.0), (350, 320, 84.2), (420, 320, 84.4)]
+# (depth, size, TF1 release top-1) of every published checkpoint, for --pareto.
+PUBLISHED = [(c.depth, c.image_size, c.top1["tf1"]) for c in published.CHECKPOINTS.values()]
 
 
 def _settings():
@@ -238,9 +239,9 @@ def time_calls(fn, images_per_call, reps, rep_seconds, warmup_steps):
 def _model_config(depth, image_size):
     from configs import common  # pylint: disable=g-import-not-at-top
 
-    # Published recipe of that depth (dropout; stochastic depth from RS-200 on, §4.1).
-    config = common.recipe(depth=depth, image_size=image_size, dropout_rate=0.25,
-                           drop_connect_rate=0.1 if depth >= 200 else 0.0, randaug_magnitude=10)
+    # The published recipe of that depth (its first checkpoint's dropout and stochastic
+    # depth), at the size asked for.
+    config = common.recipe(**{**published.of_depth(depth)[0].recipe("tf1"), "image_size": image_size})
     config.model.fused_batch_norm = FLAGS.fused_batch_norm     # a key of every recipe
     config.train.global_batch_size = FLAGS.batch_size
     config.train.precision = FLAGS.precision
