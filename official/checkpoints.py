@@ -546,7 +546,7 @@ def _read_native(model, prefix, ema, include_top):
                               "is --checkpoint_format right?")
     if not include_top or not _has_head(model):
         raise CheckpointError("native checkpoints hold the full model; load into a model with "
-                              "include_top=True and use its 'pre_logits'/stage outputs as features")
+                              "include_top=True and take features from resnet_rs.endpoints(model)")
     has_ema = any(k.startswith("ema/") for k in shapes)
     objects = {"model": model}
     if ema and has_ema:

@@ -107,10 +107,9 @@ def _class_names(model, image_size, family, class_names):
     families.get(family, "preprocessing")
     if not isinstance(image_size, (int, np.integer)) or not 32 <= int(image_size) <= 4096:
         raise ValueError(f"image_size must be an integer in [32, 4096], got {image_size!r}")
-    outputs = model.output if isinstance(model.output, dict) else {}
-    if "logits" not in outputs:
+    if not any(layer.name == "logits" for layer in model.layers):
         raise ValueError("the model has no 'logits' output: export a model built with include_top=True")
-    classes = outputs["logits"].shape[-1]
+    classes = model.get_layer("logits").units
     if class_names is None:
         if classes == 1001:
             raise ValueError("the model has 1001 logits (the Garden's background column 0 included); "
@@ -152,7 +151,7 @@ def write_warmup(export_dir):
 def export_saved_model(model, export_dir, image_size, preprocessing="tf1",
                        crop_padding=families.TF1_CROP_PADDING, warmup=True, class_names=None,
                        batch_splits=inference.DEFAULT_BATCH_SPLITS, published_name=None):
-    """Exports ``model`` (normalised images in, dict with "logits" out) as a SavedModel.
+    """Exports ``model`` (normalised images in, logits or probabilities out) as a SavedModel.
 
     The model is written to a temporary sibling directory and renamed into place,
     so an interrupted or failed export (full disk) leaves a previous export at
@@ -184,7 +183,7 @@ def export_saved_model(model, export_dir, image_size, preprocessing="tf1",
     entry = published.get(published_name) if published_name else None
     model = inference.serving_model(model)    # the model the functions call, tracked below
     functions = serving_functions(model, image_size, preprocessing, crop_padding, class_names, batch_splits)
-    num_classes = model.output["logits"].shape[-1]
+    num_classes = model.get_layer("logits").units
     export_dir = os.path.abspath(os.fspath(export_dir))
     parent = os.path.dirname(export_dir)
     os.makedirs(parent, exist_ok=True)
@@ -203,7 +202,8 @@ def export_saved_model(model, export_dir, image_size, preprocessing="tf1",
         metadata = {"image_size": int(image_size), "preprocessing": preprocessing,
                     "crop_padding": int(crop_padding), "batch_splits": int(batch_splits),
                     "precision": precision.of(model),
-                    "batch_norm_folded": bool(model.get_config().get("fold_batch_norm")),
+                    "batch_norm_folded": not any(isinstance(layer, keras.layers.BatchNormalization)
+                                                 for layer in model.layers),
                     "classes": "imagenet-1k sorted synsets" if num_classes == 1000 and class_names is None
                     else f"{num_classes} classes"}
         if entry is not None:

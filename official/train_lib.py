@@ -357,7 +357,7 @@ def make_train_loop(model, optimizer, ema, wd_variables, config, strategy, preci
 
     def replica_step(images, labels):
         with tf.GradientTape() as tape:
-            logits = model(images, training=True)["logits"]
+            logits = model(images, training=True)
             # Sum / global batch: the replicas' gradients add up to the global mean's.
             ce = tf.reduce_sum(cross_entropy(labels, logits, smoothing)) / global_batch
             loss = ce + l2_term(wd_variables, weight_decay) / replicas
@@ -385,7 +385,7 @@ def make_eval_fn(model, strategy):
     """A tf.function returning (top-1, top-5, count) over one pass of a distributed dataset."""
 
     def replica_eval(images, labels):
-        logits = model(images, training=False)["logits"]
+        logits = model(images, training=False)
         labels = tf.cast(labels, tf.int32)
         top1 = tf.reduce_sum(tf.cast(tf.math.in_top_k(labels, logits, 1), tf.float32))
         top5 = tf.reduce_sum(tf.cast(tf.math.in_top_k(labels, logits, min(5, logits.shape[-1])),

@@ -139,14 +139,14 @@ def test_tf1_forward_matches_independent_reference(tf1_ckpt, tf1_model, tf1_same
     prefix, _, _ = tf1_ckpt
     checkpoints.load_into(tf1_model, prefix, format="tf1")
     images = np.random.default_rng(1).standard_normal((2, 64, 96, 3)).astype(np.float32)
-    ours = tf1_model(images)["logits"].numpy()
+    ours = tf1_model(images).numpy()
     reference = layouts.reference_logits(prefix, "tf1", 50, images)
     np.testing.assert_allclose(ours, reference, atol=1e-4, rtol=0)
     assert np.ptp(reference) > 0.1  # a meaningful comparison, not all zeros
     # The same weights with SAME padding give other logits: the test sees a padding mistake (§6.2).
     same = tf1_same_padding_model
     same.set_weights(tf1_model.get_weights())
-    assert np.abs(same(images)["logits"].numpy() - reference).max() > 1e-3
+    assert np.abs(same(images).numpy() - reference).max() > 1e-3
 
 
 def test_tf1_rejects_wrong_family(tf1_ckpt, tf1_same_padding_model):
@@ -224,7 +224,7 @@ def test_garden_ckpt_loads_averages_and_drops_background(garden_ckpt, garden_mod
     _assert_model_holds(garden_model, pairs, average, head_transform=lambda v: v[..., 1:])
     images = np.random.default_rng(2).standard_normal((2, 64, 64, 3)).astype(np.float32)
     reference = layouts.reference_logits(prefix, "garden", 50, images)  # 1001 columns
-    ours = garden_model(images)["logits"].numpy()
+    ours = garden_model(images).numpy()
     np.testing.assert_allclose(ours, reference[:, 1:], atol=1e-4, rtol=0)
     assert np.abs(ours - reference[:, :-1]).max() > 1e-3  # a class-offset mistake would show (§6.4)
 

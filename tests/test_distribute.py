@@ -92,7 +92,7 @@ def test_mirrored_step_equals_single_device_step():
     losses, grads = [], []
     for half in (slice(0, 4), slice(4, 8)):
         with tf.GradientTape() as tape:
-            logits = reference(images[half], training=True)["logits"]
+            logits = reference(images[half], training=True)
             half_loss = (tf.reduce_mean(train_lib.cross_entropy(labels[half], logits, 0.1))
                          + train_lib.l2_term(ref_wd, config.optimizer.weight_decay))
         losses.append(float(half_loss))

@@ -83,7 +83,7 @@ def test_reload_in_fresh_process_matches_in_process_model(tf1_export, tf1_served
     model = checkpoints.build_model("tf1", 50)
     checkpoints.load_into(model, prefix, format="tf1")
     images = tf.stack([preprocessing.preprocess_for_eval(b, SIZE, "tf1", 32) for b in jpegs])
-    in_process = model(preprocessing.normalize(images))["logits"].numpy()
+    in_process = model(preprocessing.normalize(images)).numpy()
     served = tf1_served
     np.testing.assert_allclose(served["logits"], in_process, atol=1e-4, rtol=0)
     assert served["logits"].shape == (3, 1000) and served["classes"].shape == (3, 5)

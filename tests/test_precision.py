@@ -27,7 +27,7 @@ def test_policy_builds_mixed_models_and_restores_the_global_policy():
     assert precision.of(resnet_rs.ResNetRS50(input_shape=(32, 32, 3), num_classes=10)) == "float32"
     # Variables (what checkpoints hold) stay float32; activations are bfloat16; logits float32.
     assert {v.dtype for v in model.weights} == {"float32"}
-    out = model(np.zeros((1, 32, 32, 3), np.float32))
+    out = resnet_rs.endpoints(model)(np.zeros((1, 32, 32, 3), np.float32))
     assert out["stage5"].dtype == tf.bfloat16 and out["logits"].dtype == tf.float32
     with pytest.raises(RuntimeError), precision.policy("bfloat16"):
         raise RuntimeError("restored even when the block fails")

@@ -173,11 +173,11 @@ def test_training_and_inference_differ_only_in_bn_dropout_and_stochastic_depth()
     x = np.random.default_rng(2).normal(size=(4, 64, 64, 3)).astype("float32")
     plain = resnet_rs.ResNetRS50(dropout_rate=0.0, zero_init_last_bn=False)
     # Inference is deterministic.
-    before = plain(x)["logits"]
-    np.testing.assert_array_equal(before, plain(x)["logits"])
+    before = plain(x)
+    np.testing.assert_array_equal(before, plain(x))
     # Training mode without dropout/stochastic depth is deterministic but uses batch statistics.
-    t1 = plain(x, training=True)["logits"]
-    t2 = plain(x, training=True)["logits"]
+    t1 = plain(x, training=True)
+    t2 = plain(x, training=True)
     np.testing.assert_array_equal(t1, t2)
     assert not np.allclose(t1, before)
     # bn_momentum 0: after a training call the moving mean IS the last batch's mean (§1.8).
@@ -189,12 +189,12 @@ def test_training_and_inference_differ_only_in_bn_dropout_and_stochastic_depth()
     bns = [l for l in plain.layers if isinstance(l, layers.BatchNorm)]
     for layer, inp in zip(bns, keras.Model(plain.input, [l.input for l in bns])(x, training=True)):
         layer.moving_variance.assign(keras.ops.var(inp, axis=(0, 1, 2)))
-    np.testing.assert_allclose(plain(x)["logits"], t1, rtol=1e-3, atol=1e-3)
+    np.testing.assert_allclose(plain(x), t1, rtol=1e-3, atol=1e-3)
     # With batch-norm in inference mode after that, training differs from inference
     # only through the random layers: dropout and stochastic depth.
     noisy = resnet_rs.ResNetRS50(dropout_rate=0.5, drop_connect_rate=0.5)
-    np.testing.assert_array_equal(noisy(x)["logits"], noisy(x)["logits"])
-    a, b = noisy(x, training=True)["logits"], noisy(x, training=True)["logits"]
+    np.testing.assert_array_equal(noisy(x), noisy(x))
+    a, b = noisy(x, training=True), noisy(x, training=True)
     assert not np.allclose(a, b)
 
 
@@ -212,7 +212,8 @@ def test_stochastic_depth_layer_math():
 
 def test_include_top_false_gives_endpoints_without_logits():
     model = resnet_rs.ResNetRS50(include_top=False)
-    out = model(np.zeros((2, 96, 64, 3), "float32"))
+    assert tuple(model(np.zeros((2, 96, 64, 3), "float32")).shape) == (2, 3, 2, 2048)   # pooling=None
+    out = resnet_rs.endpoints(model)(np.zeros((2, 96, 64, 3), "float32"))
     assert "logits" not in out
     assert tuple(out["stem"].shape) == (2, 24, 16, 64)
     assert tuple(out["stage2"].shape) == (2, 24, 16, 256)
@@ -231,8 +232,9 @@ def test_config_round_trip_and_keras_file_is_bit_identical(tmp_path):
     model.save(path)
     loaded = keras.models.load_model(path)
     assert isinstance(loaded, resnet_rs.ResNetRS)
+    np.testing.assert_array_equal(model(x), loaded(x))
     for key in ("logits", "stage3", "pre_logits"):
-        np.testing.assert_array_equal(model(x)[key], loaded(x)[key])
+        np.testing.assert_array_equal(resnet_rs.endpoints(model)(x)[key], resnet_rs.endpoints(loaded)(x)[key])
 
 
 @pytest.mark.parametrize("policy", ["mixed_bfloat16", "mixed_float16"])
@@ -240,7 +242,7 @@ def test_mixed_precision_gives_float32_logits(policy):
     keras.mixed_precision.set_global_policy(policy)
     try:
         model = resnet_rs.ResNetRS50(num_classes=10)
-        out = model(np.zeros((1, 64, 64, 3), "float32"))
+        out = resnet_rs.endpoints(model)(np.zeros((1, 64, 64, 3), "float32"))
         assert out["logits"].dtype == "float32"
         assert out["stage5"].dtype == policy.split("_")[1]
         assert model.get_layer("stem_conv1").kernel.dtype == "float32"
@@ -301,10 +303,10 @@ def test_fused_model_step_equals_unfused_model_step():
     models[1].set_weights(models[0].get_weights())
     results = []
     for model in models:
-        inference = model(x)["logits"]
+        inference = model(x)
         opt = keras.optimizers.SGD(0.01, momentum=0.9)
         with tf.GradientTape() as tape:
-            logits = model(x, training=True)["logits"]
+            logits = model(x, training=True)
             loss = tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(y, logits))
         grads = tape.gradient(loss, model.trainable_variables)
         opt.apply_gradients(zip(grads, model.trainable_variables))
@@ -368,9 +370,10 @@ def test_fold_batch_norm_gives_the_same_logits_without_batch_norm_layers():
     # Every BN variable is gone into the convolutions: 4 per BN out, 1 bias per conv in.
     assert len(folded.weights) == len(model.weights) - 4 * 56 + 56
     x = np.random.default_rng(1).normal(size=(3, 64, 64, 3)).astype("float32")
-    expected, got = model(x)["logits"].numpy(), folded(x)["logits"].numpy()
+    expected, got = model(x).numpy(), folded(x).numpy()
     np.testing.assert_allclose(got, expected, rtol=0, atol=1e-5 * np.abs(expected).max())
-    np.testing.assert_allclose(folded(x)["stage3"], model(x)["stage3"], rtol=0, atol=1e-4)
+    np.testing.assert_allclose(resnet_rs.endpoints(folded)(x)["stage3"], resnet_rs.endpoints(model)(x)["stage3"],
+                               rtol=0, atol=1e-4)
     assert resnet_rs.fold_batch_norm(folded) is folded
     assert resnet_rs.ResNetRS.from_config(folded.get_config()).get_config()["fold_batch_norm"] is True
     with pytest.raises(TypeError, match="ResNetRS model"):
@@ -388,7 +391,7 @@ def test_fold_batch_norm_in_bfloat16_stores_bfloat16_weights():
     assert {v.dtype for v in folded.get_layer("stem_conv1").weights} == {"bfloat16"}
     assert {v.dtype for v in folded.get_layer("logits").weights} == {"float32"}
     x = np.random.default_rng(2).normal(size=(3, 64, 64, 3)).astype("float32")
-    expected, got = model(x)["logits"].numpy(), folded(x)["logits"].numpy()
+    expected, got = model(x).numpy(), folded(x).numpy()
     assert got.dtype == np.float32
     # bfloat16 rounding only (8 mantissa bits through 50 layers), not a wrong fold (O(1)).
     assert np.abs(got - expected).max() < 0.05 * (expected.max() - expected.min())
