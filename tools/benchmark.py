@@ -49,6 +49,8 @@ from official import published  # noqa: E402
 FLAGS = flags.FLAGS
 flags.DEFINE_enum("mode", "input", ["input", "train", "infer"], "What to measure.")
 flags.DEFINE_integer("depth", 50, "ResNet-RS depth (train/infer).")
+flags.DEFINE_list("block_counts", [], "Blocks per stage instead of --depth's (e.g. 1,1,1,1: a small "
+                  "model of the same blocks, for quick checks of the tool); empty: the depth's.")
 flags.DEFINE_enum("precision", "float32", ["float32", "bfloat16", "float16"],
                   "Activation dtype for train/infer (Keras mixed policy when not float32).")
 flags.DEFINE_bool("fused_batch_norm", True, "Fused batch norm (False: the plain-ops path).")
@@ -243,6 +245,7 @@ def _model_config(depth, image_size):
     # depth), at the size asked for.
     config = common.recipe(**{**published.of_depth(depth)[0].recipe("tf1"), "image_size": image_size})
     config.model.fused_batch_norm = FLAGS.fused_batch_norm     # a key of every recipe
+    config.model.block_counts = tuple(int(n) for n in FLAGS.block_counts)
     config.train.global_batch_size = FLAGS.batch_size
     config.train.precision = FLAGS.precision
     return config
@@ -292,6 +295,8 @@ def bench_model(mode, depth, image_size, batch_size):
                   batch_splits=FLAGS.batch_splits if mode == "infer" else None,
                   batch_norm_folded=bool(model.get_config().get("fold_batch_norm")),
                   build_s=round(build_s, 2))
+    if FLAGS.block_counts:     # not a published model: say so in the result
+        result["block_counts"] = list(model.block_counts)
     result.update(time_calls(fn, images_per_call, FLAGS.reps, FLAGS.rep_seconds, FLAGS.warmup_steps))
     if FLAGS.conv_floor:
         result["maxrss_mib"] = _maxrss_mib()      # before the floor's own tensors
@@ -402,6 +407,8 @@ def main(argv):
     del argv
     if FLAGS.conv_floor and (FLAGS.pareto or FLAGS.mode == "input"):
         raise app.UsageError("--conv_floor needs --mode=train or --mode=infer (without --pareto)")
+    if FLAGS.block_counts and (FLAGS.pareto or FLAGS.mode == "input"):
+        raise app.UsageError("--block_counts needs --mode=train or --mode=infer (without --pareto)")
     # oneDNN must be chosen before TensorFlow is first imported (all imports here are lazy).
     if FLAGS.onednn != "default":
         os.environ["TF_ENABLE_ONEDNN_OPTS"] = "1" if FLAGS.onednn == "on" else "0"
