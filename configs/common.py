@@ -108,6 +108,7 @@ def recipe(depth, image_size, dropout_rate, drop_connect_rate, randaug_magnitude
         base_lr_per_256=0.1,              # 1.6 at batch 4096 (§4.3)
         momentum=0.9,
         nesterov=tf1,                     # §4.4
+        momentum_rule="tf1" if tf1 else "keras",  # each trainer's slot rule: TF1 MomentumOptimizer, Keras SGD
         schedule="cosine",                # "cosine" (paper, Garden) | "tf1_step" (public TF1 code)
         weight_decay=4e-5,                # coupled L2: 4e-5 x sum(v^2)/2 (§4.5, §6.12)
         weight_decay_rule="tf1" if tf1 else "garden",
