@@ -108,6 +108,7 @@ def recipe(depth, image_size, dropout_rate, drop_connect_rate, randaug_magnitude
         base_lr_per_256=0.1,              # 1.6 at batch 4096, the paper's peak
         momentum=0.9,
         nesterov=fam.nesterov,
+        momentum_rule=fam.momentum_rule,  # how the slot is kept: as the family's own trainer did
         schedule="cosine",                # "cosine" (paper, Garden) | "tf1_step" (public TF1 code)
         weight_decay=4e-5,                # coupled L2: 4e-5 x sum(v^2)/2, i.e. Keras l2(2e-5)
         weight_decay_rule=fam.name,

@@ -59,6 +59,10 @@ class Family:
             falls back to the centre crop).
         weight_decay_on_biases: the L2 term covers SE and dense biases too.
         nesterov: Nesterov momentum.
+        momentum_rule: how its trainer kept the momentum slot (official/optimizer.py):
+            "tf1" (tf.train.MomentumOptimizer: a = mu*a + g, the current rate applied
+            at update time) or "keras" (Keras SGD, which the Garden trained with:
+            v = mu*v - lr*g, past rates carried in the slot).
     """
 
     name: str
@@ -80,6 +84,7 @@ class Family:
     crop_fallback_checks_channels: bool
     weight_decay_on_biases: bool
     nesterov: bool
+    momentum_rule: str
 
     def architecture(self):
         """The keyword arguments of ``official.resnet_rs.ResNetRS`` this family's checkpoints need."""
@@ -98,7 +103,8 @@ TF1 = Family(
     activation="relu", padding="fixed", stage2_shortcut_pool=False, num_classes=1000,
     zero_init_last_bn=True, head_initializer="tf1", label_offset=1, min_object_covered=0.1,
     crop_padding=TF1_CROP_PADDING, eval_crop_fraction=None, resize="bicubic_legacy",
-    flip_before_resize=False, crop_fallback_checks_channels=True, weight_decay_on_biases=True, nesterov=True)
+    flip_before_resize=False, crop_fallback_checks_channels=True, weight_decay_on_biases=True, nesterov=True,
+    momentum_rule="tf1")
 
 GARDEN = Family(
     name="garden", title="TF2 Model Garden", checkpoint_format="garden",
@@ -106,7 +112,8 @@ GARDEN = Family(
     activation="swish", padding="same", stage2_shortcut_pool=True, num_classes=1001,
     zero_init_last_bn=False, head_initializer="garden", label_offset=0, min_object_covered=0.08,
     crop_padding=None, eval_crop_fraction=0.875, resize="bilinear",
-    flip_before_resize=True, crop_fallback_checks_channels=False, weight_decay_on_biases=False, nesterov=False)
+    flip_before_resize=True, crop_fallback_checks_channels=False, weight_decay_on_biases=False, nesterov=False,
+    momentum_rule="keras")
 
 FAMILIES = {f.name: f for f in (TF1, GARDEN)}
 NAMES = tuple(FAMILIES)

@@ -31,6 +31,9 @@ from official import data
 from official import distribute
 from official import ema as ema_lib
 from official import families
+from official import optimizer as optimizer_lib
+# Re-exported: tools/benchmark.py and tests call train_lib.make_optimizer.
+from official.optimizer import make_optimizer  # pylint: disable=unused-import
 from official import precision as precision_lib
 from official import resnet_rs
 from official import schedules
@@ -111,6 +114,7 @@ def validate_config(config):
     if o.weight_decay < 0:
         raise ValueError(f"config.optimizer.weight_decay must be >= 0, got {o.weight_decay}")
     _choice("optimizer.weight_decay_rule", o.weight_decay_rule, WEIGHT_DECAY_RULES)
+    optimizer_lib.check_momentum_rule(o.get("momentum_rule"))
     _range("loss.label_smoothing", config.loss.label_smoothing, 0.0, 1.0)
     _range("ema.decay", config.ema.decay, 0.0, 1.0)
     ema_lib.check_bn_momentum(config.ema.decay, m.bn_momentum)
@@ -225,45 +229,6 @@ def weight_decay_variables(model, rule):
     return chosen
 
 
-class FusedSGD(keras.optimizers.SGD):
-    """keras.optimizers.SGD whose momentum update is one kernel per variable.
-
-    Keras' update (m = m*momentum - g*lr; var += m) runs five element-wise ops per
-    variable, each a pass over memory; TensorFlow's ResourceApplyKerasMomentum computes
-    the same formula (nesterov too) in one pass, bit for bit (tests/test_optimizer.py). It
-    saves ~13 ms of a ~1.5 s ResNet-RS-50 step on a 2-core CPU and ~200 MiB of peak
-    memory. Same variables and checkpoint layout as SGD.
-
-    Example:
-        >>> opt = FusedSGD(learning_rate=0.1, momentum=0.9)
-        >>> opt.apply_gradients(zip(grads, model.trainable_variables))
-    """
-
-    def update_step(self, gradient, variable, learning_rate):
-        if self.momentum == 0 or isinstance(gradient, tf.IndexedSlices):
-            return super().update_step(gradient, variable, learning_rate)
-        momentum = self.momentums[self._get_variable_index(variable)]
-        var = variable.value if isinstance(variable, keras.Variable) else variable
-        accum = momentum.value if isinstance(momentum, keras.Variable) else momentum
-        # Called per replica inside strategy.extended.update: `.handle` is the local copy's.
-        return tf.raw_ops.ResourceApplyKerasMomentum(
-            var=var.handle, accum=accum.handle, lr=tf.cast(learning_rate, var.dtype),
-            grad=tf.cast(gradient, var.dtype), momentum=tf.cast(self.momentum, var.dtype),
-            use_nesterov=self.nesterov)
-
-
-def make_optimizer(config, schedule, precision, model):
-    """SGD with momentum (FusedSGD), built now (keras#23085: slots must exist before tracing)."""
-    optimizer = FusedSGD(learning_rate=schedule, momentum=config.optimizer.momentum,
-                         nesterov=config.optimizer.nesterov)
-    if precision == "float16":
-        optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
-    # dependencies.md §5: a stateful Keras 3 optimizer creates its slots lazily inside
-    # the traced replica function and fails under tf.distribute; build them here.
-    optimizer.build(model.trainable_variables)
-    return optimizer
-
-
 # ============================================================================ loss
 
 def cross_entropy(labels, logits, label_smoothing):
@@ -298,7 +263,8 @@ _FREE_ON_RESUME = ("dropout_rate", "drop_connect_rate", "fused_batch_norm")
 def _check_workdir_model(config, workdir, chief):
     """A workdir holding another model's checkpoint stops the run before anything is lost."""
     path = os.path.join(workdir, "model_config.json")
-    mine = _config_fingerprint(config)
+    # Through JSON and back, as the stored copy went: tuples (block_counts) become lists.
+    mine = json.loads(json.dumps(_config_fingerprint(config)))
     if tf.io.gfile.exists(path):
         with tf.io.gfile.GFile(path) as f:
             theirs = json.load(f)
@@ -577,6 +543,11 @@ def train_and_evaluate(config, workdir, strategy=None, handle_signals=True, stop
                     average.assign(v.value)
             logging.info("initialised the backbone from %s (%s)", config.init_checkpoint,
                          config.init_checkpoint_format)
+        # What the momentum slots mean, saved with them; a resumed checkpoint of the other
+        # rule (or of a run before the rule was recorded) is converted once here.
+        optimizer_lib.track_momentum_rule(
+            checkpoint, optimizer, config.optimizer.momentum_rule, manager.latest_checkpoint,
+            steps_left=total_steps - int(optimizer.iterations.numpy()))
 
         # ------------------------------------------------ data
         step = int(optimizer.iterations.numpy())
