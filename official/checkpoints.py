@@ -2,16 +2,16 @@
 
 Three formats, one reader each (DESIGN.md, "checkpoint formats"):
 
-* ``"tf1"``: the name-based checkpoints of the ``tensorflow/tpu`` release (fact
-  sheet §2a). Variables are named by per-kind counters (``conv2d_5/kernel``,
-  ``batch_normalization_3/gamma``, ``dense/bias``). By default every model
+* ``"tf1"``: the name-based checkpoints of the ``tensorflow/tpu`` release
+  (docs/fidelity.md: TF1 checkpoints). Variables are named by per-kind counters
+  (``conv2d_5/kernel``, ``batch_normalization_3/gamma``, ``dense/bias``). By default every model
   variable, BN moving statistics included, is read from its
-  ``/ExponentialMovingAverage`` shadow (§6.1).
-* ``"garden"``: the Model Garden's TF2 object-graph checkpoints (§2b), either a
-  regular ``ckpt-N`` (averages in the ``average`` optimizer slots) or an
+  ``/ExponentialMovingAverage`` shadow (docs/fidelity.md #1).
+* ``"garden"``: the Model Garden's TF2 object-graph checkpoints (docs/fidelity.md:
+  Garden checkpoints), either a regular ``ckpt-N`` (averages in the ``average`` optimizer slots) or an
   ``ema_checkpoints/average_weights-N`` (averages in the model variables, raw
   weights in the slots). The 1001-way head loses its background column 0
-  (§6.4), so every model speaks the same 1000 sorted-synset classes.
+  (docs/fidelity.md #4), so every model speaks the same 1000 sorted-synset classes.
 * ``"native"``: ``tf.train.Checkpoint(step=, model=, optimizer=, ema=)`` as the
   project's trainer writes it (``official/ema.py`` holds the averages).
 
@@ -107,7 +107,7 @@ def find_checkpoint(path):
 
     A directory's ``checkpoint`` file is used when it names an existing
     checkpoint; some TF1 tarballs have none, or one naming paths on the training
-    machine, so the directory is then searched for ``*.index`` files (§6.14).
+    machine, so the directory is then searched for ``*.index`` files (docs/fidelity.md #14).
 
     Raises:
         FileNotFoundError: nothing at ``path``, or several candidates.
@@ -264,7 +264,7 @@ def _layer_variables(layer_name):
 
 
 def tf1_table(depth, block_counts=None):
-    """[(our layer, official TF1 layer)] in official creation order (§2a, §6.8).
+    """[(our layer, official TF1 layer)] in official creation order (docs/fidelity.md: TF1 checkpoints, #8).
 
     Two counters, conv2d and batch_normalization, advance independently; the
     projection conv/BN of a first block come before conv1; the SE convs take
@@ -291,7 +291,7 @@ def tf1_table(depth, block_counts=None):
 
 
 def garden_table(depth, backbone="backbone/", block_counts=None):
-    """[(our layer, Garden layer key prefix)] (§2b).
+    """[(our layer, Garden layer key prefix)] (docs/fidelity.md: Garden checkpoints).
 
     Stem conv i -> layer_with_weights-2i, stem BN i -> 2i+1, block b (0-based
     over the whole net) -> 8+b with ``_conv1..3``, ``_norm1..3``, ``_shortcut1``,
@@ -459,8 +459,9 @@ GARDEN_AVERAGE = "/.OPTIMIZER_SLOT/optimizer/average"
 
 
 def averages_in_model(prefix):
-    """True for a Garden ``ema_checkpoints/average_weights-N`` file (§2b): the EMA eval action
-    swaps the averages into the model before saving, so the slots then hold the raw weights."""
+    """True for a Garden ``ema_checkpoints/average_weights-N`` file: the EMA eval action swaps
+    the averages into the model before saving, so the slots then hold the raw weights
+    (docs/fidelity.md: Garden checkpoints)."""
     return (os.path.basename(os.path.dirname(os.path.abspath(prefix))) == "ema_checkpoints"
             or os.path.basename(prefix).startswith("average_weights"))
 
@@ -527,7 +528,7 @@ def _other_copy(key):
 
 
 def _drop_background(model, value, key, prefix):
-    """Garden heads have 1001 outputs, column 0 an unused background class (§1.6, §6.4)."""
+    """Garden heads have 1001 outputs, column 0 an unused background class (docs/fidelity.md: head, #4)."""
     units = model.get_layer("logits").units
     if value.shape[-1] == units + 1:
         return value[..., 1:]
@@ -569,7 +570,7 @@ def build_model(format, depth, include_top=True, input_shape=(None, None, 3), fa
     """A ResNet-RS configured as checkpoints of ``format`` need, with a 1000-class head.
 
     tf1: ReLU, fixed padding, no stage-2 shortcut pool. garden: swish, SAME
-    padding, the 2x2 stride-1 shortcut pool (§6.2, §6.6, §6.7), 1000 classes
+    padding, the 2x2 stride-1 shortcut pool (docs/fidelity.md #2, #6, #7), 1000 classes
     (the background column is dropped on load). native: ``family`` (default tf1).
 
     Example:

@@ -6,7 +6,7 @@ replica it yields ``(images [B, S, S, 3] normalised, labels int32 [B])`` with
 
 Sources (``data_cfg.source``):
 
-* ``"tfrecord"``: the official ImageNet layout (fact sheet §3.1): shards
+* ``"tfrecord"``: the official ImageNet layout (docs/fidelity.md: TFRecords): shards
   ``{data_dir}/{split}-NNNNN-of-MMMMM``, keys ``image/encoded`` and
   ``image/class/label`` (1-based; ``data_cfg.label_offset`` is subtracted).
 * ``"tfds"``: ``tfds.builder(data_cfg.tfds_name)``; ``imagenet2012`` is
@@ -39,7 +39,7 @@ from official import preprocessing
 
 AUTOTUNE = tf.data.AUTOTUNE
 SOURCES = ("tfrecord", "tfds", "synthetic")
-# §3.1 feature keys.
+# The official TFRecord feature keys (docs/fidelity.md: TFRecords).
 IMAGE_KEY = "image/encoded"
 LABEL_KEY = "image/class/label"
 FILENAME_KEY = "image/filename"
@@ -55,7 +55,7 @@ def _cfg(data_cfg, name, default=None):
 
 
 def tfrecord_files(data_dir, split):
-    """Sorted shard paths ``{data_dir}/{split}-*`` (official names, §3.1).
+    """Sorted shard paths ``{data_dir}/{split}-*`` (official names; docs/fidelity.md: TFRecords).
 
     Raises:
       FileNotFoundError: the directory does not exist or no file matches.

@@ -95,7 +95,7 @@ def decode_and_crop(image_bytes, window_fn):
     """Decodes an encoded image and crops it, cropping *while decoding* for JPEG.
 
     The official code crops with ``decode_and_crop_jpeg``, which can differ by a
-    few grey levels from decode-then-slice (§6 item 15), so JPEGs take that path.
+    few grey levels from decode-then-slice (docs/fidelity.md #15), so JPEGs take that path.
     Other formats (PNG, GIF, BMP; e.g. TFDS datasets other than ImageNet) are
     decoded in full, converted to RGB, then sliced. Grayscale and RGBA inputs come
     out as RGB.

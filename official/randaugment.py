@@ -59,7 +59,7 @@ CUTOUT_CONST = 40
 
 # ------------------------------------------------------------ level -> arg --
 def level_to_arg(op_name, magnitude, translate_const=100.0, cutout_const=CUTOUT_CONST):
-    """The unsigned argument an op gets at magnitude M (§3.5 table; m = M / 10).
+    """The unsigned argument an op gets at magnitude M (docs/fidelity.md: RandAugment table; m = M / 10).
 
     Args:
       op_name: one of OP_NAMES.
@@ -178,7 +178,7 @@ def rotate(image, degrees, fill_value=FILL_VALUE, fill_mode="CONSTANT"):
     """Rotation about the image centre; positive turns counter-clockwise on screen.
 
     Matrix [cos, -sin, x_off, sin, cos, y_off, 0, 0] with the offsets of
-    ``angles_to_projective_transforms`` (§3.5), computed in float32.
+    ``angles_to_projective_transforms`` (docs/fidelity.md: RandAugment), computed in float32.
     """
     radians = tf.cast(degrees, tf.float32) * (math.pi / 180.0)
     h = tf.cast(tf.shape(image)[0], tf.float32)
@@ -219,7 +219,7 @@ def color(image, factor):
 
 
 def contrast(image, factor):
-    """The TPU code's contrast: blend from a constant of (#pixels / 256) (§3.5 quirk)."""
+    """The TPU code's contrast: blend from a constant of (#pixels / 256) (docs/fidelity.md: RandAugment quirk)."""
     pixels = tf.cast(tf.shape(image)[0] * tf.shape(image)[1], tf.float32)
     mean = tf.clip_by_value(pixels / 256.0, 0.0, 255.0)
     degenerate = tf.fill(tf.shape(image), tf.cast(mean, tf.uint8))

@@ -31,7 +31,7 @@ from official import families
 from official import layers
 from official import precision
 
-# Blocks per stage, fact sheet §1.1 (both official codes agree).
+# Blocks per stage; both official codes agree (docs/fidelity.md: blocks per stage).
 SPECS = {
     50: (3, 4, 6, 3),
     101: (3, 4, 23, 3),
@@ -57,7 +57,7 @@ CLASSIFIER_ACTIVATIONS = (None, "softmax")
 TF1_FAMILY = families.TF1.architecture()
 GARDEN_FAMILY = families.GARDEN.architecture()
 
-# TPU code: N(0, 0.01); Garden: Keras' default Dense init U(-0.05, 0.05) (§1.6, §6.13).
+# TPU code: N(0, 0.01); Garden: Keras' default Dense init U(-0.05, 0.05) (docs/fidelity.md: head, #13).
 HEAD_INITIALIZERS = {
     "tf1": {"class_name": "RandomNormal", "config": {"stddev": 0.01}},
     "garden": {"class_name": "RandomUniform", "config": {"minval": -0.05, "maxval": 0.05}},
@@ -88,7 +88,7 @@ def blocks_per_stage(depth, block_counts=None):
 def drop_rates(depth, drop_connect_rate, rule="per_stage", block_counts=None):
     """Stochastic-depth rate of every block, as a list per stage.
 
-    per_stage (both official codes, §1.5): rate x k/5 for our stage k = 2..5,
+    per_stage (both official codes; docs/fidelity.md: stochastic depth): rate x k/5 for our stage k = 2..5,
     constant inside a stage (0.04, 0.06, 0.08, 0.10 for rate 0.1).
     per_block (timm's rule): rate x b/(B-1) for the global block index b.
 
@@ -332,7 +332,7 @@ def logits_model(model):
 
 
 def block_layer_names(depth, block_counts=None):
-    """Names of the variable-holding layers in official creation order (TF1 §2a).
+    """Names of the variable-holding layers in official creation order (docs/fidelity.md: TF1 checkpoints).
 
     Stem conv/BN pairs, then per block: [shortcut conv, shortcut BN,] conv1, bn1,
     conv2, bn2, conv3, bn3, se_reduce, se_expand; then `logits`. The checkpoint

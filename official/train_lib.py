@@ -214,7 +214,7 @@ def build_model(config, name=None):
 
 
 def weight_decay_variables(model, rule):
-    """The variables the coupled L2 term covers (§4.5, §6.12).
+    """The variables the coupled L2 term covers (docs/fidelity.md: weight decay, #12).
 
     tf1: every trainable variable except batch-norm gamma/beta, i.e. conv and dense
     kernels AND the SE and dense biases (TF1 filters on 'batch_normalization' in the name).
@@ -232,9 +232,9 @@ def weight_decay_variables(model, rule):
 # ============================================================================ loss
 
 def cross_entropy(labels, logits, label_smoothing):
-    """Per-example softmax cross-entropy on one-hot targets onehot x (1 - s) + s / K (§4.7).
+    """Per-example softmax cross-entropy on one-hot targets onehot x (1 - s) + s / K (docs/fidelity.md: loss).
 
-    K is the number of logits (1000 TF1, 1001 Garden; §6.12).
+    K is the number of logits (1000 TF1, 1001 Garden; docs/fidelity.md #12).
     """
     num_classes = logits.shape[-1]
     onehot = tf.one_hot(labels, num_classes, dtype=tf.float32)
@@ -244,7 +244,7 @@ def cross_entropy(labels, logits, label_smoothing):
 
 
 def l2_term(variables, weight_decay):
-    """weight_decay x sum(v^2) / 2 over `variables` (§4.5; = Keras l2(weight_decay / 2))."""
+    """weight_decay x sum(v^2) / 2 over `variables` (docs/fidelity.md: weight decay; = Keras l2(weight_decay / 2))."""
     if not variables or weight_decay == 0:
         return tf.constant(0.0)
     return weight_decay * tf.add_n([tf.nn.l2_loss(tf.cast(v, tf.float32)) for v in variables])
@@ -425,7 +425,7 @@ def export_model(config, model, ema, export_dir):
     """SavedModel of the averaged weights through official/export.py (float32, no strategy).
 
     A Garden-family head (1001 logits, class 0 the unused background) is exported with
-    the 1000 ImageNet columns, as official.checkpoints does (§6.4). Returns the export
+    the 1000 ImageNet columns, as official.checkpoints does (docs/fidelity.md #4). Returns the export
     directory, or None when official/export.py cannot serve this head (it serves the
     1000 ImageNet classes only); the checkpoint then is the result.
     """

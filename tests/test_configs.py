@@ -1,4 +1,4 @@
-"""The eleven recipe files against fact sheet §4.1/§4.2, and config validation."""
+"""The eleven recipe files against docs/fidelity.md (recipes), and config validation."""
 
 import importlib
 import inspect
@@ -8,7 +8,7 @@ import pytest
 from official import resnet_rs
 from official import train_lib
 
-# §4.1 (TF1) with the Garden's RandAugment magnitude (§4.2) and the published top-1s (§5.1/5.2).
+# The TF1 configs' values, the Garden's RandAugment magnitude and both published top-1s.
 TABLE = {
     "resnetrs50_i160": (50, 160, 0.25, 0.0, 10, 10, 78.8, 79.1),
     "resnetrs101_i160": (101, 160, 0.25, 0.0, 10, 15, 80.3, 80.2),
@@ -82,7 +82,7 @@ def test_configdict_rejects_unknown_keys_and_wrong_types():
     ("model.dropout_rate", 1.5, "config.model.dropout_rate"),
     ("loss.label_smoothing", -0.1, "config.loss.label_smoothing"),
     ("train.precision", "float64", "config.train.precision"),
-    ("model.bn_momentum", 0.9, "bn_momentum"),           # with EMA: refused as in TF1 (§4.6)
+    ("model.bn_momentum", 0.9, "bn_momentum"),           # with EMA: refused as in TF1 (docs/fidelity.md: EMA)
     ("train.global_batch_size", 0, "config.train.global_batch_size"),
     ("model.depth", 34, "config.model.depth"),
     ("data.data_dir", "", "config.data.data_dir"),

@@ -60,7 +60,7 @@ def _step_config():
 def test_mirrored_step_equals_single_device_step():
     """2 replicas x 4 images = one device applying the mean of the two half-batch gradients.
 
-    BN statistics are per replica (as on TPU cores, §4.7), so the single-device
+    BN statistics are per replica (as on TPU cores; docs/fidelity.md: batch norm), so the single-device
     reference computes each half's forward pass separately.
     """
     config = _step_config()
@@ -158,7 +158,7 @@ def test_two_multi_worker_processes_train_together(tmp_path):
     other = tf.train.load_checkpoint(tf.train.latest_checkpoint(
         os.path.join(workdir, "tmp", "worker1_checkpoints")))
     # Weights and momentum must agree; BN moving statistics (and so their EMA) are each
-    # replica's own last batch with bn_momentum 0, as per TPU core in the TF1 code (§4.7).
+    # replica's own last batch with bn_momentum 0, as per TPU core in the TF1 code (docs/fidelity.md: batch norm).
     keys = [k for k in chief.get_variable_to_shape_map()
             if k.startswith(("model/", "optimizer/")) and "moving_" not in k]
     assert len(keys) > 400

@@ -1,4 +1,4 @@
-"""EMA against the formulas of fact sheet §4.6, eagerly, in tf.function and mirrored."""
+"""EMA against the formulas of docs/fidelity.md (EMA), eagerly, in tf.function and mirrored."""
 
 import keras
 import numpy as np

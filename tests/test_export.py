@@ -3,7 +3,7 @@
 The acceptance tests run tools/export_saved_model.py exactly as users do on
 checkpoints written in the official layouts (random weights, real RS-50 shapes),
 feed real JPEG bytes to serving_default, and compare with an independent
-reference: the TF1 / Garden eval preprocessing written from the fact sheet and a
+reference: the TF1 / Garden eval preprocessing written from docs/fidelity.md and a
 forward pass in plain tf.nn ops reading tensors by their official names
 (tests/official_layouts.py). The official code itself does not install beside
 TF 2.21, so this is the strongest check available here.
@@ -101,7 +101,7 @@ def test_acceptance_tf1_cli_export_matches_reference(tf1_export, tf1_served, jpe
 
 
 def test_preprocessing_matches_independent_tf1_formula(jpegs):
-    """preprocess_for_eval + normalize == the §3.3/§3.4 formula computed here, at several sizes."""
+    """preprocess_for_eval + normalize == the formula of docs/fidelity.md (eval preprocessing, normalisation) computed here, at several sizes."""
     for jpeg in jpegs:
         for size in (64, 160, 224):
             ours = preprocessing.normalize(preprocessing.preprocess_for_eval(jpeg, size, "tf1", 32)).numpy()
@@ -179,7 +179,7 @@ def test_acceptance_garden_cli_export_matches_reference(tmp_path, jpegs):
     served = _serve_in_fresh_process(str(tmp_path / "export"), jpegs, tmp_path)
     images = np.stack([layouts.reference_garden_preprocess(b, SIZE) for b in jpegs])
     reference = layouts.reference_logits(prefix, "garden", 50, images)
-    _assert_acceptance(served, reference[:, 1:])  # the background column dropped (§6.4)
+    _assert_acceptance(served, reference[:, 1:])  # the background column dropped (docs/fidelity.md #4)
 
 
 @pytest.mark.slow  # saved_model_cli starts its own TensorFlow (~25 s)

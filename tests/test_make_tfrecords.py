@@ -89,7 +89,7 @@ def _tar(path, members):
 
 def test_imagenet_layout_cli(tmp_path):
   """Per-synset tar + per-synset folder, flat validation files, through the CLI,
-  labels 1 + index of the synset in sorted order (§3.1)."""
+  labels 1 + index of the synset in sorted order (docs/fidelity.md: TFRecords)."""
   photos = [skimage.data.astronaut(), skimage.data.coffee(), skimage.data.chelsea()]
   train = tmp_path / "train"
   train.mkdir()

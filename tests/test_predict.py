@@ -20,7 +20,7 @@ def test_class_names_are_the_1000_sorted_synsets():
     assert len(synsets) == len(set(synsets)) == len(names) == 1000
     assert synsets == sorted(synsets) and synsets[0] == "n01440764" and synsets[-1] == "n15075141"
     assert names[0].startswith("tench") and names[1].startswith("goldfish")
-    # §2a: the official reference logits for the panda image have argmax 388, "giant panda".
+    # docs/fidelity.md (TF1 checkpoints): the official reference logits for the panda image have argmax 388, "giant panda".
     assert synsets[388] == "n02510455" and imagenet_classes.short_names()[388] == "giant panda"
 
 

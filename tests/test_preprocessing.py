@@ -1,4 +1,4 @@
-"""Preprocessing: crops, resizes, normalisation, formats (fact sheet §3.2-§3.6)."""
+"""Preprocessing: crops, resizes, normalisation, formats (docs/fidelity.md: training preprocessing, input)."""
 
 import io
 
@@ -120,7 +120,7 @@ def test_crop_sampler_statistics(family):
 
 def test_crop_falls_back_to_center_crop():
   """On a 20 x 400 sliver no crop of ratio <= 4/3 covers 8% of the area: every
-  sample falls back to the eval centre crop (§3.2 step 1)."""
+  sample falls back to the eval centre crop (docs/fidelity.md: training preprocessing)."""
   win = _sample_windows([20, 400, 3], 50)
   np.testing.assert_array_equal(win, np.tile(pp.center_crop_window([20, 400], 160), [50, 1]))
 

@@ -1,4 +1,4 @@
-"""Structure goldens and behaviour of the ResNet-RS model (fact sheet §1, §6)."""
+"""Structure goldens and behaviour of the ResNet-RS model (docs/fidelity.md: architecture, the seventeen silent mistakes)."""
 
 import numpy as np
 import pytest
@@ -7,7 +7,8 @@ import keras
 
 from official import layers, resnet_rs
 
-# Fact sheet §1.10 (trainable, 1000 classes; + BN moving statistics) and §2a (variable counts).
+# Parameter counts (trainable, 1000 classes; + BN moving statistics) and TF1 variable counts
+# (docs/fidelity.md: parameter counts, TF1 checkpoints).
 PARAMS = {
     50: (35_691_912, 35_745_288, 234, 346),
     101: (63_618_696, 63_724_296, 455, 669),
@@ -40,7 +41,7 @@ def test_parameter_and_variable_counts_match_published(depth):
 
 def test_garden_family_has_1001_logits_and_same_trainable_count_plus_head():
     model = resnet_rs.from_family("garden", 50)
-    # §1.10: Garden trainable (1001 classes) 35,693,961.
+    # docs/fidelity.md (parameter counts): Garden trainable (1001 classes) 35,693,961.
     assert _count(model.trainable_weights) == 35_693_961
     assert model.count_params() == 35_747_337
 
@@ -73,7 +74,7 @@ def test_squeeze_excite_width_biases_and_activations(rs50):
         for stage, f in zip(resnet_rs.STAGES, resnet_rs.STAGE_FILTERS):
             reduce = model.get_layer(f"stage{stage}_block1_se_reduce")
             expand = model.get_layer(f"stage{stage}_block1_se_expand")
-            # §1.4/§6.5: squeeze to int(0.25 x 4f) = f, from the block OUTPUT width.
+            # docs/fidelity.md (squeeze-excite, #5): squeeze to int(0.25 x 4f) = f, from the block OUTPUT width.
             assert tuple(reduce.kernel.shape) == (1, 1, 4 * f, f)
             assert tuple(expand.kernel.shape) == (1, 1, f, 4 * f)
             assert reduce.use_bias and expand.use_bias
@@ -98,7 +99,7 @@ def test_first_block_of_every_stage_has_a_projection_and_stage2_has_no_pool_in_t
     for stage in resnet_rs.STAGES:
         assert f"stage{stage}_block0_shortcut_conv" in names
         assert f"stage{stage}_block1_shortcut_conv" not in names
-    # §6.6: TF1 uses a plain 1x1 projection in the stride-1 first stage.
+    # docs/fidelity.md #6: TF1 uses a plain 1x1 projection in the stride-1 first stage.
     assert "stage2_block0_shortcut_pool" not in names
     assert rs50.get_layer("stage3_block0_shortcut_pool").strides == (2, 2)
 
@@ -109,7 +110,7 @@ def test_garden_stage2_shortcut_smooths_with_stride1_pool():
     assert pool.strides == (1, 1) and pool.padding == "same"
     x = np.random.default_rng(0).normal(size=(1, 6, 6, 64)).astype("float32")
     y = keras.ops.convert_to_numpy(pool(x))
-    # TF SAME average pooling excludes the padded cells (§1.3): last row/column average fewer cells.
+    # TF SAME average pooling excludes the padded cells (docs/fidelity.md: bottleneck): last row/column average fewer cells.
     expected = np.zeros_like(x)
     for i in range(6):
         for j in range(6):
@@ -123,11 +124,11 @@ def test_strided_conv_padding_matches_official_rule(padding):
     sub = keras.Model(model.input, model.get_layer("stem_conv1").output)
     x = np.random.default_rng(1).normal(size=(1, 16, 16, 3)).astype("float32")
     kernel = model.get_layer("stem_conv1").kernel
-    fixed = tf.nn.conv2d(tf.pad(x, [[0, 0], [1, 1], [1, 1], [0, 0]]), kernel, 2, "VALID")  # TF1, §1.9
+    fixed = tf.nn.conv2d(tf.pad(x, [[0, 0], [1, 1], [1, 1], [0, 0]]), kernel, 2, "VALID")  # TF1, docs/fidelity.md (convolutions)
     same = tf.nn.conv2d(x, kernel, 2, "SAME")  # Keras/Garden
     got = sub(x)
     np.testing.assert_allclose(got, fixed if padding == "fixed" else same, rtol=1e-5, atol=1e-5)
-    # The two rules really differ on even inputs (one-pixel shift, §6.2).
+    # The two rules really differ on even inputs (one-pixel shift, docs/fidelity.md #2).
     assert not np.allclose(fixed, same, atol=1e-3)
 
 
@@ -180,7 +181,7 @@ def test_training_and_inference_differ_only_in_bn_dropout_and_stochastic_depth()
     t2 = plain(x, training=True)
     np.testing.assert_array_equal(t1, t2)
     assert not np.allclose(t1, before)
-    # bn_momentum 0: after a training call the moving mean IS the last batch's mean (§1.8).
+    # bn_momentum 0: after a training call the moving mean IS the last batch's mean (docs/fidelity.md: batch norm).
     stem = keras.Model(plain.input, plain.get_layer("stem_conv1").output)
     batch_mean = keras.ops.convert_to_numpy(stem(x)).mean(axis=(0, 1, 2))
     np.testing.assert_allclose(plain.get_layer("stem_bn1").moving_mean, batch_mean, rtol=1e-4, atol=1e-5)

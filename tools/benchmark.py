@@ -58,7 +58,7 @@ flags.DEFINE_integer("steps_per_call", 1, "Training steps per tf.function call."
 flags.DEFINE_integer("batch_splits", 2, "Inference: slices a batch runs as, side by side "
                      "(official/inference.py; 1: one call).", lower_bound=1)
 flags.DEFINE_bool("ema", True, "Train: keep the EMA of weights and BN statistics in the step (the "
-                  "recipe's); False measures the step without it, like ../shared/bench/garden_resnetrs.py.")
+                  "recipe's); False measures the step without it, like the Garden's and timm's training steps.")
 flags.DEFINE_integer("warmup_steps", 1, "Untimed calls after the first (train/infer).")
 flags.DEFINE_integer("threads", 0, "intra/inter-op threads (0: TensorFlow's default).")
 flags.DEFINE_integer("inter_op_threads", 0, "inter-op threads when not --threads (0: as --threads).")
@@ -92,8 +92,8 @@ def make_bench_tfrecords(out_dir, num_images, num_shards=8, seed=0):
     """ImageNet-like JPEGs from scikit-image's photos, in the official layout.
 
     Random crops of the sample photos, 300..500 x 250..450 px, with per-channel
-    gain and sensor-like noise (sigma 8), JPEG quality 90: the data of
-    /work/shared/bench/input_pipeline.py (ANCHORS.md §4), so figures compare.
+    gain and sensor-like noise (sigma 8), JPEG quality 90: realistic JPEG decoding
+    and crop costs, the same data on every machine, so figures compare.
     """
     import numpy as np  # pylint: disable=g-import-not-at-top
     from PIL import Image  # pylint: disable=g-import-not-at-top
