@@ -253,7 +253,9 @@ def l2_term(variables, weight_decay):
 # ====================================================================== checkpoint
 
 def _config_fingerprint(config):
-    return {"model": dict(config.model), "image_size": config.data.image_size}
+    # Through JSON, as it reads back from model_config.json: a tuple (block_counts) is a
+    # list there, and must compare equal to itself on resume.
+    return json.loads(json.dumps({"model": dict(config.model), "image_size": config.data.image_size}))
 
 
 # Model keys that leave the variables alone: a resumed run may change them.

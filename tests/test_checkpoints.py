@@ -128,11 +128,10 @@ def test_tf1_loads_every_shadow_bit_exactly(tf1_ckpt, tf1_model):
     assert not np.array_equal(bn.moving_mean.numpy(), raw[dict(pairs)["stage3_block2_bn2"] + "/moving_mean"])
 
 
-def test_tf1_ema_false_loads_raw(tf1_ckpt):
+def test_tf1_ema_false_loads_raw(tf1_ckpt, tf1_model):
     prefix, raw, _ = tf1_ckpt
-    model = checkpoints.build_model("tf1", 50)
-    checkpoints.load_into(model, prefix, format="tf1", ema=False)
-    _assert_model_holds(model, _official_to_ours(layouts.tf1_layers(50)), raw)
+    checkpoints.load_into(tf1_model, prefix, format="tf1", ema=False)
+    _assert_model_holds(tf1_model, _official_to_ours(layouts.tf1_layers(50)), raw)
 
 
 def test_tf1_forward_matches_independent_reference(tf1_ckpt, tf1_model, tf1_same_padding_model):
@@ -240,10 +239,10 @@ def test_garden_ema_checkpoint_has_averages_in_model(tmp_path, garden_model):
 
 
 @pytest.mark.slow  # two more RS-50 checkpoints and models (~25 s)
-def test_garden_backbone_only_and_model_only_layouts(tmp_path):
+def test_garden_backbone_only_and_model_only_layouts(tmp_path, garden_model):
     prefix = str(tmp_path / "backbone" / "ckpt-1")
     _, average = layouts.write_garden(prefix, depth=50, head=False)
-    full = checkpoints.build_model("garden", 50)
+    full = garden_model
     with pytest.raises(checkpoints.CheckpointError, match="include_top=False"):
         checkpoints.load_into(full, prefix, format="garden")
     features = checkpoints.build_model("garden", 50, include_top=False)

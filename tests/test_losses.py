@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from official import resnet_rs
+from conftest import SMALL, small_model
 from official import train_lib
 
 
@@ -27,7 +27,7 @@ def test_l2_term_is_sum_of_squares_over_two():
 
 @pytest.fixture(scope="module")
 def model():
-    return resnet_rs.ResNetRS(50, input_shape=(32, 32, 3), num_classes=10)
+    return small_model(input_shape=(32, 32, 3), num_classes=10)
 
 
 def test_weight_decay_rules(model):
@@ -39,7 +39,8 @@ def test_weight_decay_rules(model):
     assert not any(p.endswith(("gamma", "beta")) for p in tf1 | garden)
     # Garden: kernels only.
     assert garden == {p for p in tf1 if p.endswith("kernel")}
-    assert len(tf1) - len(garden) == 2 * 16 + 1    # SE biases of 16 blocks + the dense bias
-    # TF1 counts (docs/fidelity.md: TF1 checkpoints): trainable = 26 + 13B, of which 2 x (8 + 3B) are BN.
-    assert len(model.trainable_variables) == 26 + 13 * 16
-    assert len(tf1) == len(model.trainable_variables) - 2 * (8 + 3 * 16)
+    blocks = sum(SMALL)
+    assert len(tf1) - len(garden) == 2 * blocks + 1    # SE biases of every block + the dense bias
+    # TF1 counts (docs/fidelity.md: TF1 checkpoints; B blocks): trainable = 26 + 13B, of which 2 x (8 + 3B) are BN.
+    assert len(model.trainable_variables) == 26 + 13 * blocks
+    assert len(tf1) == len(model.trainable_variables) - 2 * (8 + 3 * blocks)

@@ -1,23 +1,15 @@
 """Preprocessing: crops, resizes, normalisation, formats (docs/fidelity.md: training preprocessing, input)."""
 
-import io
-
 import numpy as np
-from PIL import Image
 import pytest
 import skimage.data
 import tensorflow as tf
 
+from conftest import encode
 from official import preprocessing as pp
 
 
-def _encode(array, fmt="JPEG", mode=None, **kw):
-  image = Image.fromarray(array)
-  if mode:
-    image = image.convert(mode)
-  buf = io.BytesIO()
-  image.save(buf, format=fmt, **kw)
-  return buf.getvalue()
+_encode = encode
 
 
 PHOTO = skimage.data.coffee()[:375, :500]  # 375 x 500 real photo (ImageNet-like size)
