@@ -299,7 +299,7 @@ _FREE_ON_RESUME = ("dropout_rate", "drop_connect_rate", "fused_batch_norm")
 def _check_workdir_model(config, workdir, chief):
     """A workdir holding another model's checkpoint stops the run before anything is lost."""
     path = os.path.join(workdir, "model_config.json")
-    mine = _config_fingerprint(config)
+    mine = json.loads(json.dumps(_config_fingerprint(config)))    # tuples as the file has them: lists
     if tf.io.gfile.exists(path):
         with tf.io.gfile.GFile(path) as f:
             theirs = json.load(f)

@@ -112,6 +112,15 @@ def temp_dirs(workdir):
     return glob.glob(os.path.join(workdir, "checkpoints", "*_temp"))
 
 
+def non_empty(paths):
+    """The first of `paths` holding a file (a save that has started writing), or None."""
+    for path in paths:
+        with contextlib.suppress(FileNotFoundError):
+            if os.listdir(path):
+                return path
+    return None
+
+
 def latest_step(workdir):
     latest = tf.train.latest_checkpoint(os.path.join(workdir, "checkpoints"))
     return int(latest.rsplit("-", 1)[1]) if latest else None
@@ -229,7 +238,8 @@ def test_second_trainer_is_refused_evaluation_reads_and_stale_lock_taken_over(da
 @pytest.mark.slow
 def test_full_disk_mid_run_clear_error_no_leftover_and_exact_resume(data_dir, tmp_path, straight):  # noqa: F811
     checkpoint_mib = sum(v.nbytes for v in straight.values()) / 2**20
-    with small_filesystem(tmp_path / "small", int(2.5 * checkpoint_mib) + 8) as mount:
+    # Room for the keep_checkpoints=2 kept and the one being written, as the rerun needs.
+    with small_filesystem(tmp_path / "small", int(3.3 * checkpoint_mib) + 8) as mount:
         workdir = os.path.join(mount, "run")
         proc = subprocess.Popen(train_cmd(data_dir, workdir), env=ENV, stdout=subprocess.DEVNULL,
                                 stderr=subprocess.PIPE, text=True)
@@ -268,7 +278,7 @@ def test_sigkill_during_checkpoint_save_then_resume_is_exact(data_dir, tmp_path,
     proc = subprocess.Popen(train_cmd(data_dir, workdir), env=ENV, stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL)
     # A save after the first (so a complete checkpoint exists to resume from).
-    partial = freeze_when(proc, lambda: latest_step(workdir) and next(iter(temp_dirs(workdir)), None))
+    partial = freeze_when(proc, lambda: latest_step(workdir) and non_empty(temp_dirs(workdir)))
     proc.kill()
     proc.wait()
     assert partial, "the trainer finished before a save could be caught in progress"
@@ -313,8 +323,7 @@ def test_export_killed_or_on_a_full_disk_leaves_the_previous_export(tmp_path):
         proc = subprocess.Popen([sys.executable, "-c", script], env=ENV, stdout=subprocess.DEVNULL,
                                 stderr=subprocess.DEVNULL)
         parent = os.path.dirname(export_dir)
-        partial = freeze_when(proc, lambda: next(
-            (p for p in glob.glob(os.path.join(parent, ".1.partial-*")) if os.listdir(p)), None))
+        partial = freeze_when(proc, lambda: non_empty(glob.glob(os.path.join(parent, ".1.partial-*"))))
         proc.kill()
         proc.wait()
         assert partial and os.path.basename(partial) == f".1.partial-{proc.pid}"
