@@ -165,7 +165,10 @@ def write_tfrecords(examples, out_dir, split, num_shards, *, num_workers=None,
     for image, label, _, filename in examples:
         if int(label) < 1:
             raise ValueError(f"labels are 1-based in the official layout; {filename!r} has {label}")
-    tf.io.gfile.makedirs(out_dir)
+    with workdir.writing(out_dir, "the output folder"):
+        tf.io.gfile.makedirs(out_dir)
+    for stale in tf.io.gfile.glob(os.path.join(out_dir, f".{split}-*.partial")):   # a killed run's
+        tf.io.gfile.remove(stale)
     paths = [os.path.join(out_dir, shard_name(split, i, num_shards)) for i in range(num_shards)]
     buckets = [examples[i::num_shards] for i in range(num_shards)]
     bar = None

@@ -197,12 +197,34 @@ def test_tfrecords_on_a_full_disk_error_and_no_partial_shard(tmp_path):
     with small_filesystem(tmp_path / "small", 2) as out:
         tfrecords.write_tfrecords(images[:2], out, "validation", num_shards=1, progress=False)
         before = sorted(os.listdir(out))
+        with open(os.path.join(out, ".train-00002-of-00003.partial"), "wb") as f:   # a killed run's
+            f.write(b"\0" * 1000)
         with pytest.raises(workdir_lib.WriteError) as error:
             tfrecords.write_tfrecords(images, out, "train", num_shards=4, progress=False)
         message = str(error.value)
         assert f"TFRecord shard(s) of 'train'" in message and out in message
         assert "No space left on device" in message and "MiB free" in message and "needs about" in message
         assert sorted(os.listdir(out)) == before      # no shard of 'train', nothing hidden
+
+
+@pytest.mark.slow   # a TensorFlow CLI start-up (tens of seconds on a busy 2-core host)
+def test_make_tfrecords_cli_on_a_full_disk_says_so(tmp_path):
+    from PIL import Image
+    rng = np.random.default_rng(1)
+    for label in ("a", "b"):
+        (tmp_path / "images" / label).mkdir(parents=True)
+        for i in range(12):
+            Image.fromarray(rng.integers(0, 255, (256, 256, 3), dtype=np.uint8)).save(
+                tmp_path / "images" / label / f"{i}.png")
+    with small_filesystem(tmp_path / "small", 1) as out:
+        result = subprocess.run(
+            [sys.executable, os.path.join(ROOT, "tools", "make_tfrecords.py"), f"--output_dir={out}",
+             f"--image_dir={tmp_path / 'images'}", "--num_shards=2"],
+            capture_output=True, text=True, env=ENV, timeout=300)
+        assert result.returncode == 1
+        assert f"error: cannot write the 2 TFRecord shard(s) of 'train' (24 images" in result.stderr
+        assert f"to {out}: No space left on device" in result.stderr and "Traceback" not in result.stderr
+        assert os.listdir(out) == []
 
 
 # --------------------------------------------------------------------- runs (slow)
