@@ -59,7 +59,15 @@ def tfrecords_glob(out_dir, split):
 
 
 def write_digits(out_dir, image_size=32, validation_fraction=0.2, seed=0, num_shards=2):
-    """Writes train/validation TFRecords to `out_dir`; returns {split: count}."""
+    """Writes train/validation TFRecords to `out_dir`; returns {split: count}.
+
+    Each split's shards appear together or not at all (official/tfrecords.py), and
+    `exists` wants both splits, so a failed or killed write is redone whole next time.
+
+    Raises:
+        official.workdir.WriteError: a full disk (or read-only `out_dir`); the
+            message names the folder, the free space and about how much is needed.
+    """
     counts = {}
     for split, (images, labels) in digits_arrays(image_size, validation_fraction, seed).items():
         examples = [(image, int(label) + 1, f"digit{int(label)}", f"{split}_{i:04d}_{int(label)}.jpg")

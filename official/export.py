@@ -28,8 +28,6 @@ Example:
 
 import json
 import os
-import shutil
-import tempfile
 
 import keras
 import numpy as np
@@ -42,6 +40,7 @@ from official import inference
 from official import precision
 from official import published
 from official import preprocessing as preprocessing_lib  # `preprocessing` is an argument name
+from official import workdir
 
 TOP_K = 5
 WARMUP_FILE = os.path.join("assets.extra", "tf_serving_warmup_requests")
@@ -153,9 +152,10 @@ def export_saved_model(model, export_dir, image_size, preprocessing="tf1",
                        batch_splits=inference.DEFAULT_BATCH_SPLITS, published_name=None):
     """Exports ``model`` (normalised images in, logits or probabilities out) as a SavedModel.
 
-    The model is written to a temporary sibling directory and renamed into place,
-    so an interrupted or failed export (full disk) leaves a previous export at
-    ``export_dir`` intact.
+    The model is written to a hidden sibling directory (``.NAME.partial-PID``) and
+    renamed into place, so a failed export (full disk) or a crashed one (SIGKILL)
+    leaves a previous export at ``export_dir`` intact; the next export removes a
+    crashed one's partial directory (official/workdir.py `replacing_dir`).
 
     Args:
         model: a ResNet-RS Keras model with a head (1000 ImageNet classes, or any
@@ -179,16 +179,20 @@ def export_saved_model(model, export_dir, image_size, preprocessing="tf1",
 
     Returns:
         export_dir.
+
+    Raises:
+        official.workdir.WriteError: the storage refused a write (full disk, ...):
+            the message names the path, the free space and the size needed.
     """
     entry = published.get(published_name) if published_name else None
     model = inference.serving_model(model)    # the model the functions call, tracked below
     functions = serving_functions(model, image_size, preprocessing, crop_padding, class_names, batch_splits)
     num_classes = model.get_layer("logits").units
     export_dir = os.path.abspath(os.fspath(export_dir))
-    parent = os.path.dirname(export_dir)
-    os.makedirs(parent, exist_ok=True)
-    staging = tempfile.mkdtemp(prefix=f".{os.path.basename(export_dir)}-", dir=parent)
-    try:
+    # A previous export's size, else the weights' (the graph is small beside them).
+    needed = (workdir.dir_bytes(export_dir)
+              or sum(int(np.prod(w.shape)) * tf.as_dtype(w.dtype).size for w in model.weights))
+    with workdir.replacing_dir(export_dir, "the SavedModel", needed) as staging:
         archive = keras.export.ExportArchive()
         archive.track(model)
         for name, fn in functions.items():
@@ -210,21 +214,6 @@ def export_saved_model(model, export_dir, image_size, preprocessing="tf1",
             metadata["published"] = {"name": entry.name, "top1": entry.top1.get(preprocessing)}
         with open(os.path.join(staging, METADATA_FILE), "w") as f:
             json.dump(metadata, f)
-        old = None
-        if os.path.exists(export_dir):
-            old = tempfile.mkdtemp(prefix=f".{os.path.basename(export_dir)}-old-", dir=parent)
-            os.replace(export_dir, os.path.join(old, "previous"))
-        try:
-            os.replace(staging, export_dir)
-        except OSError:
-            if old:  # put the previous export back
-                os.replace(os.path.join(old, "previous"), export_dir)
-            raise
-        if old:
-            shutil.rmtree(old, ignore_errors=True)
-    finally:
-        if os.path.isdir(staging):
-            shutil.rmtree(staging, ignore_errors=True)
     return export_dir
 
 

@@ -18,11 +18,14 @@ Example:
 import concurrent.futures
 import io
 import os
+import threading
 
 from absl import logging
 import numpy as np
 from PIL import Image
 import tensorflow as tf
+
+from official import workdir
 
 JPEG_QUALITY = 95  # the official converter's re-encoding quality
 
@@ -96,8 +99,14 @@ def shard_name(split, index, num_shards):
     return f"{split}-{index:05d}-of-{num_shards:05d}"
 
 
-def _write_shard(path, items, load):
-    """Writes one shard; returns (written, skipped) counts."""
+def _partial_name(path):
+    """Where a shard is written until every shard of its split is (hidden from `split-*` globs)."""
+    directory, name = os.path.split(path)
+    return os.path.join(directory, f".{name}.partial")
+
+
+def _write_shard(path, items, load, progress):
+    """Writes one shard; returns (written, skipped) counts. `progress`: [items done, bytes]."""
     written = skipped = 0
     with tf.io.TFRecordWriter(path) as writer:
         for item in items:
@@ -110,8 +119,12 @@ def _write_shard(path, items, load):
                 logging.warning("skipping %s", e)
                 skipped += 1
                 continue
-            writer.write(example.SerializeToString())
+            record = example.SerializeToString()
+            writer.write(record)
             written += 1
+            with progress[2]:
+                progress[0] += 1
+                progress[1] += len(record)
     return written, skipped
 
 
@@ -134,11 +147,17 @@ def write_tfrecords(examples, out_dir, split, num_shards, *, num_workers=None,
         the file), so reading runs in parallel too.
       progress: show a progress bar.
 
+    Each shard is written under a hidden name and all are renamed into place once
+    every one is complete, so a failure (full disk, crash) never leaves a split of
+    fewer shards or a truncated shard behind.
+
     Returns:
       The shard paths.
 
     Raises:
       ValueError: num_shards < 1 or a label < 1.
+      official.workdir.WriteError: the storage refused a write (full disk, ...): the
+        message names the folder, the free space and about how much is needed.
     """
     if num_shards < 1:
         raise ValueError(f"num_shards must be >= 1, got {num_shards}")
@@ -146,7 +165,10 @@ def write_tfrecords(examples, out_dir, split, num_shards, *, num_workers=None,
     for image, label, _, filename in examples:
         if int(label) < 1:
             raise ValueError(f"labels are 1-based in the official layout; {filename!r} has {label}")
-    tf.io.gfile.makedirs(out_dir)
+    with workdir.writing(out_dir, "the output folder"):
+        tf.io.gfile.makedirs(out_dir)
+    for stale in tf.io.gfile.glob(os.path.join(out_dir, f".{split}-*.partial")):   # a killed run's
+        tf.io.gfile.remove(stale)
     paths = [os.path.join(out_dir, shard_name(split, i, num_shards)) for i in range(num_shards)]
     buckets = [examples[i::num_shards] for i in range(num_shards)]
     bar = None
@@ -154,14 +176,35 @@ def write_tfrecords(examples, out_dir, split, num_shards, *, num_workers=None,
         import keras  # pylint: disable=g-import-not-at-top
         bar = keras.utils.Progbar(num_shards, unit_name="shard")
     total_written = total_skipped = 0
-    with concurrent.futures.ThreadPoolExecutor(num_workers or os.cpu_count()) as pool:
-        futures = [pool.submit(_write_shard, p, b, load) for p, b in zip(paths, buckets)]
-        for f in concurrent.futures.as_completed(futures):
-            written, skipped = f.result()
-            total_written += written
-            total_skipped += skipped
-            if bar is not None:
-                bar.add(1)
+    partials = [_partial_name(p) for p in paths]
+    progress = [0, 0, threading.Lock()]     # examples written, bytes written
+
+    def needed():   # the bytes so far, scaled to all the examples
+        return progress[1] * len(examples) // max(progress[0], 1) if progress[0] else None
+
+    def cleanup():
+        for path in partials:
+            if tf.io.gfile.exists(path):
+                tf.io.gfile.remove(path)
+
+    what = (f"the {num_shards} TFRecord shard(s) of '{split}' ({len(examples)} images; none is "
+            "renamed into place before all are complete)")
+    with workdir.writing(out_dir, what, needed, cleanup=cleanup):
+        with concurrent.futures.ThreadPoolExecutor(num_workers or os.cpu_count()) as pool:
+            futures = [pool.submit(_write_shard, p, b, load, progress) for p, b in zip(partials, buckets)]
+            try:
+                for f in concurrent.futures.as_completed(futures):
+                    written, skipped = f.result()
+                    total_written += written
+                    total_skipped += skipped
+                    if bar is not None:
+                        bar.add(1)
+            except BaseException:
+                for f in futures:    # stop the shards not started; the running ones finish
+                    f.cancel()
+                raise
+        for partial, path in zip(partials, paths):
+            tf.io.gfile.rename(partial, path, overwrite=True)
     logging.info("%s: wrote %d images to %d shards in %s (%d unreadable skipped)",
                  split, total_written, num_shards, out_dir, total_skipped)
     return paths

@@ -15,6 +15,7 @@ Example:
     >>> metrics = train_and_evaluate(demo.get_config(), "/tmp/demo", make_strategy("auto"))
 """
 
+import functools
 import json
 import math
 import os
@@ -37,6 +38,7 @@ from official.optimizer import make_optimizer  # pylint: disable=unused-import
 from official import precision as precision_lib
 from official import resnet_rs
 from official import schedules
+from official import workdir as workdir_lib
 
 PRECISIONS = ("auto",) + precision_lib.PRECISIONS
 KERAS_POLICY = precision_lib.KERAS_POLICY
@@ -265,8 +267,7 @@ _FREE_ON_RESUME = ("dropout_rate", "drop_connect_rate", "fused_batch_norm")
 def _check_workdir_model(config, workdir, chief):
     """A workdir holding another model's checkpoint stops the run before anything is lost."""
     path = os.path.join(workdir, "model_config.json")
-    # Through JSON and back, as the stored copy went: tuples (block_counts) become lists.
-    mine = json.loads(json.dumps(_config_fingerprint(config)))
+    mine = _config_fingerprint(config)
     if tf.io.gfile.exists(path):
         with tf.io.gfile.GFile(path) as f:
             theirs = json.load(f)
@@ -475,13 +476,22 @@ def train_and_evaluate(config, workdir, strategy=None, handle_signals=True, stop
     Raises:
         ValueError: a bad config value, empty dataset or mismatched workdir.
         TrainingError: a non-finite loss (the last good checkpoint is kept).
+        official.workdir.WorkdirLocked: another live run holds `workdir`.
+        official.workdir.WriteError: a full disk (or a read-only path) refused a
+            checkpoint, summary or export; the last good checkpoint is kept.
     """
     if not workdir:
         raise ValueError("a workdir is required (--workdir=DIR): checkpoints, summaries and the "
                          "export go there")
+    strategy = strategy or distribute.make_strategy("auto")
+    # One run per workdir (the chief holds it for a multi-worker run); readers need no lock.
+    with workdir_lib.WorkdirLock(workdir, enabled=distribute.is_chief(strategy)):
+        return _train_and_evaluate(config, workdir, strategy, handle_signals, stop_at_step)
+
+
+def _train_and_evaluate(config, workdir, strategy, handle_signals, stop_at_step):
     prepare_demo_data(config, workdir)
     validate_config(config)
-    strategy = strategy or distribute.make_strategy("auto")
     chief = distribute.is_chief(strategy)
     precision = resolve_precision(config, strategy)
     steps_per_epoch, total_steps, warmup_steps = run_lengths(config)
@@ -527,6 +537,9 @@ def train_and_evaluate(config, workdir, strategy=None, handle_signals=True, stop
                       if v.path.endswith("seed_generator_state")]
         objects["rng"] = rng
         checkpoint = tf.train.Checkpoint(**objects)
+        workdir_lib.clean_checkpoint_leftovers(_checkpoint_dir(workdir, strategy))
+        if chief:
+            workdir_lib.remove_partial_dirs(os.path.join(workdir, "export"))
         manager = tf.train.CheckpointManager(checkpoint, _checkpoint_dir(workdir, strategy),
                                              max_to_keep=config.train.keep_checkpoints)
         if manager.latest_checkpoint:
@@ -563,9 +576,13 @@ def train_and_evaluate(config, workdir, strategy=None, handle_signals=True, stop
 
         train_loop = make_train_loop(model, optimizer, ema, wd_variables, config, strategy, precision)
         evaluate = make_eval_fn(model, strategy)
+        # A full disk while writing events: an error naming the workdir, not a traceback.
+        summaries = functools.partial(workdir_lib.writing, workdir, "the TensorBoard summaries "
+                                      "(train/, eval/)", kept="the checkpoints are untouched")
         if chief:
-            train_writer = tf.summary.create_file_writer(os.path.join(workdir, "train"))
-            eval_writer = tf.summary.create_file_writer(os.path.join(workdir, "eval"))
+            with summaries():
+                train_writer = tf.summary.create_file_writer(os.path.join(workdir, "train"))
+                eval_writer = tf.summary.create_file_writer(os.path.join(workdir, "eval"))
         else:
             train_writer = eval_writer = tf.summary.create_noop_writer()
 
@@ -599,7 +616,7 @@ def train_and_evaluate(config, workdir, strategy=None, handle_signals=True, stop
                 eta = (time.time() - start_time) / (step - start_step) * (total_steps - step)
                 logging.info("step %d/%d  loss %.4f  lr %.4g  %.1f images/s  ETA %s", step,
                              total_steps, loss, lr, images_per_sec, _format_eta(eta))
-                with train_writer.as_default(step=step):
+                with summaries(), train_writer.as_default(step=step):
                     scalar_summary("loss", loss)
                     scalar_summary("learning_rate", lr)
                     scalar_summary("images_per_sec", images_per_sec)
@@ -608,7 +625,7 @@ def train_and_evaluate(config, workdir, strategy=None, handle_signals=True, stop
                     stop.signal = "stop_at_step"
                 saved = step % config.train.checkpoint_every_steps == 0 or step == total_steps
                 if saved or stop.signal is not None:
-                    manager.save(checkpoint_number=step)
+                    workdir_lib.save_checkpoint(manager, step)
                 if stop.signal is not None:
                     result["interrupted"] = (stop.signal if isinstance(stop.signal, str)
                                              else signal.Signals(stop.signal).name)
@@ -617,19 +634,24 @@ def train_and_evaluate(config, workdir, strategy=None, handle_signals=True, stop
                                     manager.latest_checkpoint)
                     return result
                 if eval_every and step % eval_every == 0 and step < total_steps:
-                    _log_eval(result, _evaluate(evaluate, eval_ds, ema), eval_writer, step)
+                    metrics = _evaluate(evaluate, eval_ds, ema)
+                    with summaries():
+                        _log_eval(result, metrics, eval_writer, step)
 
         # ------------------------------------------------ final eval and export
-        _log_eval(result, _evaluate(evaluate, eval_ds, ema), eval_writer, step)
+        metrics = _evaluate(evaluate, eval_ds, ema)
+        with summaries():
+            _log_eval(result, metrics, eval_writer, step)
         if manager.latest_checkpoint is None or not manager.latest_checkpoint.endswith(f"-{step}"):
-            manager.save(checkpoint_number=step)
+            workdir_lib.save_checkpoint(manager, step)
         if config.export.enabled and chief:
             result["export_dir"] = export_model(config, model, ema, os.path.join(workdir, "export"))
             if result["export_dir"]:
                 logging.info("exported the %s weights to %s", "EMA" if ema else "raw",
                              result["export_dir"])
-        train_writer.flush()
-        eval_writer.flush()
+        with summaries():
+            train_writer.flush()
+            eval_writer.flush()
         return result
     finally:
         keras.config.set_dtype_policy(previous_policy)

@@ -15,6 +15,7 @@ from absl import app  # noqa: E402
 from absl import flags  # noqa: E402
 
 from official import demo_data  # noqa: E402
+from official import workdir  # noqa: E402
 
 _OUT = flags.DEFINE_string("out_dir", None, "Output folder.", required=True)
 _SIZE = flags.DEFINE_integer("image_size", 32, "Side of the written images.", lower_bound=8)
@@ -24,10 +25,15 @@ _VAL = flags.DEFINE_float("validation_fraction", 0.2, "Held-out share per class.
 
 def main(argv):
     del argv
-    counts = demo_data.write_digits(_OUT.value, image_size=_SIZE.value,
-                                    validation_fraction=_VAL.value)
+    try:
+        counts = demo_data.write_digits(_OUT.value, image_size=_SIZE.value,
+                                        validation_fraction=_VAL.value)
+    except workdir.WriteError as e:   # full disk: the message says where and how much
+        print(f"error: {e}", file=sys.stderr)
+        return 1
     print(f"wrote {counts} to {_OUT.value}")
+    return 0
 
 
 if __name__ == "__main__":
-    app.run(main)
+    app.run(lambda argv: sys.exit(main(argv)))

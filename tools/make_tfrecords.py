@@ -26,6 +26,7 @@ from absl import logging
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from official import tfrecords  # pylint: disable=g-import-not-at-top,wrong-import-position
+from official import workdir  # pylint: disable=g-import-not-at-top,wrong-import-position
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("output_dir", None, "Where the shards go.")
@@ -42,6 +43,15 @@ flags.mark_flag_as_required("output_dir")
 
 
 def main(argv):
+    try:
+        return _write(argv)
+    except workdir.WriteError as e:   # full disk: the message says where and how much
+        logging.error("%s", e)
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+
+
+def _write(argv):
     del argv
     if not (FLAGS.imagenet_train or FLAGS.imagenet_validation or FLAGS.image_dir):
         raise app.UsageError("give --imagenet_train and/or --imagenet_validation, or --image_dir")
@@ -63,8 +73,9 @@ def main(argv):
         examples, classes = tfrecords.image_folder_examples(FLAGS.image_dir)
         logging.info("%s: %d images, %d classes", FLAGS.image_dir, len(examples), len(classes))
         tfrecords.write_tfrecords(examples, FLAGS.output_dir, FLAGS.split, FLAGS.num_shards, **kw)
+    return 0
 
 
 if __name__ == "__main__":
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    app.run(main)
+    app.run(lambda argv: sys.exit(main(argv)))

@@ -25,6 +25,7 @@ from ml_collections import config_flags  # noqa: E402
 
 from official import distribute  # noqa: E402
 from official import train_lib  # noqa: E402
+from official import workdir  # noqa: E402
 
 _CONFIG = config_flags.DEFINE_config_file(
     "config", os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
@@ -69,7 +70,8 @@ def main(argv):
         strategy = distribute.make_strategy(_STRATEGY.value, tpu=_TPU.value,
                                             num_logical_cpus=_LOGICAL_CPUS.value)
         result = train_lib.train_and_evaluate(config, _WORKDIR.value, strategy)
-    except (ValueError, FileNotFoundError, train_lib.TrainingError) as e:
+    except (ValueError, FileNotFoundError, train_lib.TrainingError, workdir.WorkdirLocked,
+            workdir.WriteError) as e:
         logging.error("%s", e)
         print(f"error: {e}", file=sys.stderr)
         return 1
