@@ -14,7 +14,7 @@ import tensorflow as tf
 import official_layouts as layouts
 from conftest import ROOT, SMALL, small_model
 from configs import common
-from official import checkpoints, demo_data, export, precision, schedules, train_lib
+from official import checkpoints, demo_data, export, precision, resnet_rs, schedules, train_lib
 
 
 def test_policy_builds_mixed_models_and_restores_the_global_policy():
