@@ -66,10 +66,13 @@ def serving_functions(model, image_size, preprocessing="tf1", crop_padding=32, c
     class_names = tf.constant(_class_names(model, image_size, family, class_names))
     top_k = min(TOP_K, int(class_names.shape[0]))
     size = int(image_size)
+    # include_preprocessing=True: the model normalises 0..255 pixels itself.
+    normalizes_inside = any(layer.name == "preprocessing" for layer in model.layers)
 
     def predict(images):
-        logits = tf.cast(inference.logits(model, preprocessing_lib.normalize(images), batch_splits),
-                         tf.float32)
+        if not normalizes_inside:
+            images = preprocessing_lib.normalize(images)
+        logits = tf.cast(inference.logits(model, images, batch_splits), tf.float32)
         probabilities = tf.nn.softmax(logits)
         top = tf.math.top_k(probabilities, top_k)
         return {"logits": logits, "probabilities": probabilities, "classes": top.indices,
