@@ -198,5 +198,10 @@ def main(argv):
                           rows=rows)))
 
 
-if __name__ == "__main__":
+def run():
+    """The console script (pyproject.toml [project.scripts])."""
     app.run(main)
+
+
+if __name__ == "__main__":
+    run()

@@ -11,7 +11,8 @@ tools/train.py. The EMA weights are evaluated (what the recipes publish) unless
 import os
 import sys
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+if not __package__:  # `python tools/x.py` in a checkout; installed, `tools` is a package
+    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")   # see tools/train.py
 
 from absl import app  # noqa: E402
@@ -47,5 +48,10 @@ def main(argv):
     return 0
 
 
-if __name__ == "__main__":
+def run():
+    """The console script (pyproject.toml [project.scripts])."""
     app.run(lambda argv: sys.exit(main(argv)))
+
+
+if __name__ == "__main__":
+    run()

@@ -23,7 +23,8 @@ from absl import flags
 from absl import logging
 
 # `python tools/make_tfrecords.py` from the repository root: make `official` importable.
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+if not __package__:  # `python tools/x.py` in a checkout; installed, `tools` is a package
+    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from official import tfrecords  # pylint: disable=g-import-not-at-top,wrong-import-position
 
@@ -65,6 +66,11 @@ def main(argv):
         tfrecords.write_tfrecords(examples, FLAGS.output_dir, FLAGS.split, FLAGS.num_shards, **kw)
 
 
-if __name__ == "__main__":
+def run():
+    """The console script (pyproject.toml [project.scripts])."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     app.run(main)
+
+
+if __name__ == "__main__":
+    run()
