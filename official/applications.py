@@ -66,8 +66,8 @@ def imagenet_checkpoint(depth, image_size=None, family="tf1"):
     sizes = {s: name for name, (d, s) in published_checkpoints().items() if d == depth
              and not (family == "garden" and name in checkpoints.GARDEN_MISSING)}
     if not sizes:
-        raise ValueError(f"no published {family} ImageNet checkpoint of ResNet-RS-{depth}; published: "
-                         f"{', '.join(valid_weights(family))}")
+        raise ValueError(f"the {'Model Garden' if family == 'garden' else 'TF1 release'} published no ImageNet "
+                         f"checkpoint of ResNet-RS-{depth}; its checkpoints: {', '.join(valid_weights(family))}")
     return sizes.get(image_size, sizes[max(sizes)])
 
 
