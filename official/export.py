@@ -9,8 +9,10 @@ Signatures:
 * ``serving_default(image_bytes: tf.string [N])``: JPEG/PNG/GIF/BMP bytes of any
   size. "tf1": centre crop S/(S+P) of the short side with the official offset,
   cropped while decoding JPEGs, TF1 legacy bicubic resize (docs/fidelity.md);
-  "garden": the Garden's eval path, 0.875 crop and TF2 bilinear. Bytes
-  that cannot be decoded fail that request with INVALID_ARGUMENT.
+  "garden": the Garden's eval path, 0.875 crop and TF2 bilinear;
+  "garden_serving": the Garden's serving SavedModel (decode the whole image, the
+  0.875 centre slice, bilinear, a truncating uint8 cast), for users replacing one.
+  Bytes that cannot be decoded fail that request with INVALID_ARGUMENT.
 * ``serve_images(images: tf.uint8 [N, H, W, 3])``: already decoded images, same
   crop and resize (slice instead of decode-and-crop).
 
@@ -43,6 +45,10 @@ from official import preprocessing as preprocessing_lib  # `preprocessing` is an
 from official import workdir
 
 TOP_K = 5
+# "tf1", "garden": each family's eval path (what the published accuracies were measured
+# with); GARDEN_SERVING: what the Model Garden's own serving SavedModel does.
+GARDEN_SERVING = "garden_serving"
+PREPROCESSINGS = ("tf1", "garden", GARDEN_SERVING)
 WARMUP_FILE = os.path.join("assets.extra", "tf_serving_warmup_requests")
 METADATA_FILE = os.path.join("assets.extra", "resnet_rs.json")
 
@@ -69,27 +75,33 @@ def serving_functions(model, image_size, preprocessing="tf1", crop_padding=famil
     class_names = tf.constant(_class_names(model, image_size, family, class_names))
     top_k = min(TOP_K, int(class_names.shape[0]))
     size = int(image_size)
+    # include_preprocessing=True: the model normalises 0..255 pixels itself.
+    normalizes_inside = any(layer.name == "preprocessing" for layer in model.layers)
 
     def predict(images):
-        logits = tf.cast(inference.logits(model, preprocessing_lib.normalize(images), batch_splits),
-                         tf.float32)
+        if not normalizes_inside:
+            images = preprocessing_lib.normalize(images)
+        logits = tf.cast(inference.logits(model, images, batch_splits), tf.float32)
         probabilities = tf.nn.softmax(logits)
         top = tf.math.top_k(probabilities, top_k)
         return {"logits": logits, "probabilities": probabilities, "classes": top.indices,
                 "scores": top.values, "class_names": tf.gather(class_names, top.indices)}
 
+    if family == GARDEN_SERVING:
+        from_bytes = lambda b: preprocessing_lib.preprocess_for_garden_serving(b, size)
+        from_pixels = lambda im: preprocessing_lib.preprocess_image_for_garden_serving(im, size)
+    else:
+        from_bytes = lambda b: preprocessing_lib.preprocess_for_eval(b, size, family, crop_padding)
+        from_pixels = lambda im: preprocessing_lib.preprocess_image_for_eval(im, size, family, crop_padding)
+
     @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="image_bytes")])
     def serving_default(image_bytes):
-        images = tf.map_fn(
-            lambda b: preprocessing_lib.preprocess_for_eval(b, size, family, crop_padding),
-            image_bytes, fn_output_signature=tf.TensorSpec([size, size, 3], tf.float32))
+        images = tf.map_fn(from_bytes, image_bytes, fn_output_signature=tf.TensorSpec([size, size, 3], tf.float32))
         return predict(images)
 
     @tf.function(input_signature=[tf.TensorSpec([None, None, None, 3], tf.uint8, name="images")])
     def serve_images(images):
-        images = tf.map_fn(
-            lambda im: preprocessing_lib.preprocess_image_for_eval(im, size, family, crop_padding),
-            images, fn_output_signature=tf.TensorSpec([size, size, 3], tf.float32))
+        images = tf.map_fn(from_pixels, images, fn_output_signature=tf.TensorSpec([size, size, 3], tf.float32))
         return predict(images)
 
     return {"serving_default": serving_default, "serve_images": serve_images}
@@ -103,7 +115,8 @@ def _class_names(model, image_size, family, class_names):
     official/imagenet_classes.txt); any other head (a fine-tuned or demo model) gets
     `class_names` or, by default, its class indices as strings.
     """
-    families.get(family, "preprocessing")
+    if family not in PREPROCESSINGS:
+        raise ValueError(f"preprocessing must be one of {PREPROCESSINGS}, got {family!r}")
     if not isinstance(image_size, (int, np.integer)) or not 32 <= int(image_size) <= 4096:
         raise ValueError(f"image_size must be an integer in [32, 4096], got {image_size!r}")
     if not any(layer.name == "logits" for layer in model.layers):
@@ -167,8 +180,9 @@ def export_saved_model(model, export_dir, image_size, preprocessing="tf1",
         export_dir: the SavedModel directory (for TF Serving: .../model_name/VERSION).
         image_size: the side S the model sees (the checkpoint's training
             resolution reproduces the published accuracies).
-        preprocessing: "tf1" or "garden", the family the weights were evaluated with.
-        crop_padding: P of the tf1 centre crop (32 as in the published results).
+        preprocessing: "tf1" or "garden", the eval path of the family the weights were
+            evaluated with, or "garden_serving", the Garden serving SavedModel's path.
+        crop_padding: P of the tf1 centre crop (32 as in the published results,).
         warmup: write TF Serving warm-up records.
         class_names: names of the logits' classes; default: the ImageNet names for a
             1000-class head, the class indices for any other (fine-tuned) head.

@@ -16,12 +16,29 @@ import functools
 
 import keras
 
+from official import preprocessing
+
 # TF1 `variance_scaling_initializer()` defaults, which the Garden also uses
 # (docs/fidelity.md: convolutions): scale 1, fan_in, truncated normal.
 CONV_INITIALIZER = {
     "class_name": "VarianceScaling",
     "config": {"scale": 1.0, "mode": "fan_in", "distribution": "truncated_normal"},
 }
+
+
+@keras.saving.register_keras_serializable(package="resnet_rs")
+class Normalize(keras.layers.Layer):
+    """RGB on the 0..255 scale in, `preprocessing.normalize` out (same float32 ops, same bits).
+
+    Inside a model built with `include_preprocessing=True`, so it takes raw pixels as
+    keras.applications models do. No variables: checkpoints are the same either way.
+
+    Example:
+        >>> Normalize()(keras.ops.full((1, 2, 2, 3), 124.0))[0, 0, 0]   # ~ (0.0, -0.11, -0.2)
+    """
+
+    def call(self, images):
+        return keras.ops.cast(preprocessing.normalize(images), self.compute_dtype)
 
 
 @keras.saving.register_keras_serializable(package="resnet_rs")

@@ -205,6 +205,36 @@ def preprocess_image_for_eval(image, image_size, family="tf1", crop_padding=CROP
     return out
 
 
+def preprocess_image_for_garden_serving(image, image_size):
+    """The Model Garden's *serving* SavedModel preprocessing of a decoded uint8 [H, W, 3] image.
+
+    Its eval path (`preprocess_for_eval(..., "garden")`) crops while decoding; its
+    serving export instead takes the whole decoded image, slices the same 0.875 centre
+    window, resizes bilinearly and casts the result to uint8, truncating (not rounding),
+    before normalising. The two differ by up to a few hundredths in the logits.
+
+    Returns:
+      float32 [S, S, 3], 0..255 integers (NOT normalised).
+
+    Example:
+      >>> preprocess_image_for_garden_serving(tf.zeros([300, 400, 3], tf.uint8), 160).shape
+      TensorShape([160, 160, 3])
+    """
+    image = tf.convert_to_tensor(image)
+    window = center_crop_window(tf.shape(image), image_size, "garden")
+    crop = tf.slice(image, [window[0], window[1], 0], [window[2], window[3], -1])
+    resized = tf.image.resize(crop, [image_size, image_size], method="bilinear")
+    out = tf.cast(tf.cast(resized, tf.uint8), tf.float32)
+    out.set_shape([image_size, image_size, 3])
+    return out
+
+
+def preprocess_for_garden_serving(image_bytes, image_size):
+    """`preprocess_image_for_garden_serving` after `tf.io.decode_image` of the whole image (any format)."""
+    image = tf.io.decode_image(image_bytes, channels=3, expand_animations=False)
+    return preprocess_image_for_garden_serving(image, image_size)
+
+
 # ------------------------------------------------------------------ train ----
 # The Inception crop's parameters (both families; min_object_covered differs).
 AREA_RANGE = (0.08, 1.0)

@@ -51,6 +51,8 @@ ACTIVATIONS = ("relu", "swish")
 PADDINGS = ("fixed", "same")
 STOCHASTIC_DEPTH_RULES = ("per_stage", "per_block")
 POOLINGS = (None, "avg", "max")
+# Stride 32 overall: a smaller image has no stage-5 pixel left.
+MIN_INPUT_SIZE = 32
 CLASSIFIER_ACTIVATIONS = (None, "softmax")
 
 # Architecture options of each official checkpoint family (official/families.py).
@@ -138,6 +140,8 @@ class ResNetRS(keras.Model):
         classifier_activation: None (the output is the logits: what the trainer,
             the checkpoint readers and the export use) or "softmax" (a separate
             final layer; the `logits` layer keeps its output).
+        include_preprocessing: take RGB on the 0..255 scale and normalise inside
+            (a `preprocessing` layer without variables); False: normalised input.
         activation: "relu" (TF1 release, paper) or "swish" (Garden checkpoints).
         padding: "fixed" (TF1: symmetric pad + VALID for strided convs) or "same" (Garden).
         stage2_shortcut_pool: Garden's 2x2 stride-1 average pool in the first block's shortcut.
@@ -145,7 +149,13 @@ class ResNetRS(keras.Model):
         drop_connect_rate: stochastic-depth rate of the last stage (0 disables).
         stochastic_depth: "per_stage" (official) or "per_block" (timm).
         dropout_rate: dropout before the head.
-        bn_momentum, bn_epsilon: batch-norm settings (ResNet-RS: 0 and 1e-5).
+        bn_momentum, bn_epsilon: batch-norm settings (ResNet-RS: 0 and 1e-5). The
+            momentum depends on how the model is trained: 0 (the default here) only
+            under the trainer's EMA of the batch-norm statistics, which keeps the
+            usable running statistics while the layer's own are the last batch's;
+            with plain `fit` or any loop without that EMA use a normal momentum
+            (`official.applications` constructors default to 0.9). Inference does
+            not depend on it.
         zero_init_last_bn: start every block's last BN gamma at zero (TF1 release).
         head_initializer: "tf1" (N(0, 0.01)) or "garden" (U(-0.05, 0.05)).
         fused_batch_norm: run batch norm as one fused op (faster; same numbers as
@@ -161,7 +171,7 @@ class ResNetRS(keras.Model):
     """
 
     def __init__(self, depth=50, block_counts=None, input_shape=(None, None, 3), num_classes=1000, include_top=True,
-                 pooling=None, classifier_activation=None,
+                 pooling=None, classifier_activation=None, include_preprocessing=False,
                  activation="relu", padding="fixed", stage2_shortcut_pool=False, se_ratio=0.25,
                  drop_connect_rate=0.0, stochastic_depth="per_stage", dropout_rate=0.25,
                  bn_momentum=0.0, bn_epsilon=1e-5, zero_init_last_bn=True, head_initializer="tf1",
@@ -181,6 +191,10 @@ class ResNetRS(keras.Model):
         input_shape = tuple(input_shape)
         if len(input_shape) != 3 or input_shape[-1] != 3:
             raise ValueError(f"input_shape={input_shape!r} must be (height, width, 3): ResNet-RS takes RGB images")
+        small = [d for d in input_shape[:2] if d is not None and d < MIN_INPUT_SIZE]
+        if small:
+            raise ValueError(f"input_shape={input_shape!r} is too small: ResNet-RS downsamples by 32, so "
+                             f"height and width must be at least {MIN_INPUT_SIZE}")
         if include_top and int(num_classes) < 1:
             raise ValueError(f"num_classes={num_classes!r} must be a positive integer")
 
@@ -191,7 +205,8 @@ class ResNetRS(keras.Model):
         norm = None if fold_batch_norm else layers.batch_norm_factory(bn_momentum, bn_epsilon,
                                                                      fused=fused_batch_norm)
         inputs = keras.Input(input_shape, name="images")
-        x = layers.stem(inputs, activation=activation, padding=padding, norm=norm)
+        x = layers.Normalize(name="preprocessing")(inputs) if include_preprocessing else inputs
+        x = layers.stem(x, activation=activation, padding=padding, norm=norm)
         endpoints = {"stem": x}
         rates = drop_rates(depth, drop_connect_rate or 0.0, stochastic_depth, blocks)
         for stage, filters, n, stage_rates in zip(STAGES, STAGE_FILTERS, blocks, rates):
@@ -225,6 +240,7 @@ class ResNetRS(keras.Model):
         self._init_config = dict(
             depth=depth, block_counts=tuple(blocks) if block_counts else None, input_shape=input_shape, num_classes=num_classes, include_top=include_top,
             pooling=pooling, classifier_activation=classifier_activation,
+            include_preprocessing=include_preprocessing,
             activation=activation, padding=padding, stage2_shortcut_pool=stage2_shortcut_pool,
             se_ratio=se_ratio, drop_connect_rate=drop_connect_rate, stochastic_depth=stochastic_depth,
             dropout_rate=dropout_rate, bn_momentum=bn_momentum, bn_epsilon=bn_epsilon,

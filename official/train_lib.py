@@ -297,6 +297,10 @@ def _init_from_checkpoint(config, model):
     """Fine-tuning: backbone weights from an official name/path (tf1, garden) or our own run."""
     from official import checkpoints  # pylint: disable=g-import-not-at-top
     path, fmt = config.init_checkpoint, config.init_checkpoint_format
+    if path in checkpoints.OFFICIAL and checkpoints.OFFICIAL[path][0] != config.model.depth:
+        # Before any download: the checkpoint of another depth cannot fit.
+        raise ValueError(f"config.init_checkpoint={path!r} is a ResNet-RS-{checkpoints.OFFICIAL[path][0]} "
+                         f"checkpoint but config.model.depth={config.model.depth}")
     if fmt != "native":
         checkpoints.load_into(model, path, format=fmt, include_top=False)
         return
@@ -427,31 +431,41 @@ def _format_eta(seconds):
 def export_model(config, model, ema, export_dir):
     """SavedModel of the averaged weights through official/export.py (float32, no strategy).
 
-    A Garden-family head (1001 logits, class 0 the unused background) is exported with
-    the 1000 ImageNet columns, as official.checkpoints does (docs/fidelity.md #4). Returns the export
-    directory, or None when official/export.py cannot serve this head (it serves the
-    1000 ImageNet classes only); the checkpoint then is the result.
+    A 1001-way ImageNet head is exported without the column no training label reached
+    (official/labels.py: column 0 on the Garden's 1-based TFRecords, as official.checkpoints
+    does; column 1000 on 0-based TFDS labels), so the export speaks the 1000 ImageNet
+    classes. Any other head serves the class names of its data (config.export.class_names
+    if set, else the TFDS label names or the TFRecords' synsets), or the label indices.
+    Returns the export directory, or None when official/export.py cannot serve this head;
+    the checkpoint then is the result.
     """
     from official import export  # pylint: disable=g-import-not-at-top
+    from official import labels  # pylint: disable=g-import-not-at-top
     clone = build_model(config, name=model.name)
     clone.set_weights([v.numpy() for v in model.weights])
     if ema is not None:
         ema.copy_to(clone)
-    if config.model.num_classes == 1001 and config.data.label_offset == 0:
+    unused = labels.unused_logit_column(config)
+    if unused is not None:
         kernel, bias = clone.get_layer("logits").get_weights()
         head_config = config.copy_and_resolve_references()
-        head_config.model.num_classes = 1000
+        head_config.model.num_classes = config.model.num_classes - 1
         dropped = build_model(head_config, name=model.name)
         for layer in dropped.layers:
             if layer.weights:
                 layer.set_weights(clone.get_layer(layer.name).get_weights())
-        dropped.get_layer("logits").set_weights([kernel[:, 1:], bias[1:]])
+        keep = [i for i in range(config.model.num_classes) if i != unused]
+        dropped.get_layer("logits").set_weights([kernel[:, keep], bias[keep]])
         clone = dropped
+    class_names = None
+    if clone.get_layer("logits").units != labels.IMAGENET_CLASSES:
+        given = config.export.get("class_names", "")
+        class_names = [n.strip() for n in given.split(",")] if given else labels.class_names(config)
     size = config.export.image_size or config.data.eval_image_size or config.data.image_size
     try:
         return export.export_saved_model(clone, export_dir, image_size=size,
                                          preprocessing=config.data.preprocessing,
-                                         crop_padding=config.data.crop_padding)
+                                         crop_padding=config.data.crop_padding, class_names=class_names)
     except ValueError as e:
         logging.warning("no SavedModel export: %s", e)
         return None

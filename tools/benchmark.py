@@ -41,7 +41,8 @@ from absl import flags
 from absl import logging
 
 # `python tools/benchmark.py` from the repository root: make `official` importable.
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+if not __package__:  # `python tools/x.py` in a checkout; installed, `tools` is a package
+    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from official import families  # noqa: E402  (plain data: TensorFlow is not loaded yet)
 from official import published  # noqa: E402
@@ -431,6 +432,14 @@ def main(argv):
     print(json.dumps(result), flush=True)
 
 
-if __name__ == "__main__":
+def run():
+    """The console script (pyproject.toml [project.scripts])."""
+    if __package__:  # installed: --help should list this tool's flags, not the stub's
+        from tools import show_flags_in_help  # pylint: disable=g-import-not-at-top
+        show_flags_in_help(__name__)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     app.run(main)
+
+
+if __name__ == "__main__":
+    run()

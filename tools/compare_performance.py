@@ -198,5 +198,13 @@ def main(argv):
                           rows=rows)))
 
 
-if __name__ == "__main__":
+def run():
+    """The console script (pyproject.toml [project.scripts])."""
+    if __package__:  # installed: --help should list this tool's flags, not the stub's
+        from tools import show_flags_in_help  # pylint: disable=g-import-not-at-top
+        show_flags_in_help(__name__)
     app.run(main)
+
+
+if __name__ == "__main__":
+    run()

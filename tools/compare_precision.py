@@ -24,7 +24,8 @@ import json
 import os
 import sys
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+if not __package__:  # `python tools/x.py` in a checkout; installed, `tools` is a package
+    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")   # as the other inference CLIs
 
 from absl import app, flags  # noqa: E402
@@ -88,6 +89,14 @@ def _decodes(data):
         return False
 
 
-if __name__ == "__main__":
+def run():
+    """The console script (pyproject.toml [project.scripts])."""
+    if __package__:  # installed: --help should list this tool's flags, not the stub's
+        from tools import show_flags_in_help  # pylint: disable=g-import-not-at-top
+        show_flags_in_help(__name__)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     app.run(main)
+
+
+if __name__ == "__main__":
+    run()

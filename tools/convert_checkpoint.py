@@ -11,7 +11,8 @@ import json
 import os
 import sys
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+if not __package__:  # `python tools/x.py` in a checkout; installed, `tools` is a package
+    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from absl import app, flags  # noqa: E402
 
@@ -65,5 +66,13 @@ def main(argv):
     print("preprocessing: " + describe(family, image_size, F.crop_padding))
 
 
-if __name__ == "__main__":
+def run():
+    """The console script (pyproject.toml [project.scripts])."""
+    if __package__:  # installed: --help should list this tool's flags, not the stub's
+        from tools import show_flags_in_help  # pylint: disable=g-import-not-at-top
+        show_flags_in_help(__name__)
     app.run(main)
+
+
+if __name__ == "__main__":
+    run()

@@ -11,7 +11,8 @@ tools/train.py. The EMA weights are evaluated (what the recipes publish) unless
 import os
 import sys
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+if not __package__:  # `python tools/x.py` in a checkout; installed, `tools` is a package
+    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")   # see tools/train.py
 
 from absl import app  # noqa: E402
@@ -47,5 +48,13 @@ def main(argv):
     return 0
 
 
-if __name__ == "__main__":
+def run():
+    """The console script (pyproject.toml [project.scripts])."""
+    if __package__:  # installed: --help should list this tool's flags, not the stub's
+        from tools import show_flags_in_help  # pylint: disable=g-import-not-at-top
+        show_flags_in_help(__name__)
     app.run(lambda argv: sys.exit(main(argv)))
+
+
+if __name__ == "__main__":
+    run()

@@ -11,7 +11,8 @@ weights are exported when the checkpoint has them. See docs/checkpoints.md.
 import os
 import sys
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+if not __package__:  # `python tools/x.py` in a checkout; installed, `tools` is a package
+    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from absl import app, flags  # noqa: E402
 
@@ -27,6 +28,10 @@ flags.DEFINE_enum("precision", "float32", ["float32", "bfloat16"],
                   "Compute precision of the served model: bfloat16 (mixed, float32 weights and logits) "
                   "is ~1.4x faster on CPUs with AVX512-BF16 or AMX and slower on others; check its top-5 "
                   "first with tools/compare_precision.py.")
+flags.DEFINE_enum("preprocessing", None, ["tf1", "garden", "garden_serving"],
+                  "Serving preprocessing; default: the family's eval path (the published accuracies). "
+                  "garden_serving: the Model Garden serving SavedModel's (decode, 0.875 slice, bilinear, "
+                  "truncating uint8 cast), to replace one.")
 flags.mark_flags_as_required(["checkpoint", "export_dir"])
 
 
@@ -46,13 +51,21 @@ def main(argv):
         raise app.UsageError(f"--depth={F.depth} but {F.checkpoint} is depth {entry.depth}")
     family = checkpoint_flags.family_of(F)
     prefix, model = checkpoint_flags.load_or_exit(F, precision=F.precision)
-    path = export.export_saved_model(model, F.export_dir, image_size, preprocessing=family,
+    path = export.export_saved_model(model, F.export_dir, image_size, preprocessing=F.preprocessing or family,
                                      crop_padding=F.crop_padding, warmup=F.warmup,
                                      batch_splits=F.batch_splits,
                                      published_name=entry.name if entry else None)
-    print(f"exported {prefix} ({F.checkpoint_format}, depth {F.depth}, {family} preprocessing at "
+    print(f"exported {prefix} ({F.checkpoint_format}, depth {F.depth}, {F.preprocessing or family} preprocessing at "
           f"{image_size}x{image_size}, {F.precision}) to {path}")
 
 
-if __name__ == "__main__":
+def run():
+    """The console script (pyproject.toml [project.scripts])."""
+    if __package__:  # installed: --help should list this tool's flags, not the stub's
+        from tools import show_flags_in_help  # pylint: disable=g-import-not-at-top
+        show_flags_in_help(__name__)
     app.run(main)
+
+
+if __name__ == "__main__":
+    run()

@@ -9,7 +9,8 @@ digits with other configs (--config.data.data_dir=OUT_DIR --config.data.label_of
 import os
 import sys
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+if not __package__:  # `python tools/x.py` in a checkout; installed, `tools` is a package
+    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from absl import app  # noqa: E402
 from absl import flags  # noqa: E402
@@ -35,5 +36,13 @@ def main(argv):
     return 0
 
 
+def run():
+    """The console script (pyproject.toml [project.scripts])."""
+    if __package__:  # installed: --help should list this tool's flags, not the stub's
+        from tools import show_flags_in_help  # pylint: disable=g-import-not-at-top
+        show_flags_in_help(__name__)
+    app.run(main)
+
+
 if __name__ == "__main__":
-    app.run(lambda argv: sys.exit(main(argv)))
+    run()

@@ -15,7 +15,8 @@ import json
 import os
 import sys
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+if not __package__:  # `python tools/x.py` in a checkout; installed, `tools` is a package
+    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 # Inference only: oneDNN (off by default on AVX2-only CPUs), and since the weights never
 # change in this process, oneDNN may keep its re-laid-out copies of them (at batch 1 it
 # otherwise re-lays every kernel out on every call). Set before TensorFlow loads; the
@@ -110,5 +111,13 @@ def main(argv):
     sys.exit(1 if failed else 0)
 
 
-if __name__ == "__main__":
+def run():
+    """The console script (pyproject.toml [project.scripts])."""
+    if __package__:  # installed: --help should list this tool's flags, not the stub's
+        from tools import show_flags_in_help  # pylint: disable=g-import-not-at-top
+        show_flags_in_help(__name__)
     app.run(main)
+
+
+if __name__ == "__main__":
+    run()

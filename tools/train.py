@@ -12,7 +12,8 @@ Exit codes: 0 done, 1 error, 130/143 stopped by Ctrl-C/SIGTERM after a checkpoin
 import os
 import sys
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+if not __package__:  # `python tools/x.py` in a checkout; installed, `tools` is a package
+    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 # TF enables oneDNN only on CPUs with AVX-512/AMX; on AVX2 CPUs it is off, and training
 # steps are 3-5x slower without it (measured on a 2-core EPYC). Set before importing TF;
 # TF_ENABLE_ONEDNN_OPTS=0 in the environment still wins.
@@ -84,5 +85,13 @@ def main(argv):
     return 0
 
 
-if __name__ == "__main__":
+def run():
+    """The console script (pyproject.toml [project.scripts])."""
+    if __package__:  # installed: --help should list this tool's flags, not the stub's
+        from tools import show_flags_in_help  # pylint: disable=g-import-not-at-top
+        show_flags_in_help(__name__)
     app.run(lambda argv: sys.exit(main(argv)))
+
+
+if __name__ == "__main__":
+    run()

@@ -1,0 +1,198 @@
+"""Fine-tuning end to end (configs/finetune.py) in both families, and the Garden + TFDS label path.
+
+The starting checkpoints are written in the official TF1 and Garden layouts for the
+small model of the same blocks (one block per stage), with random weights: they test
+the loading, the new head, the training loop and the export, not ImageNet features.
+The images are real photographs (three scikit-image samples, one class each) as
+augmented crops in a folder-per-class tree; held-out crops come from another seed.
+"""
+
+import io
+import os
+import subprocess
+import sys
+import tarfile
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+import official_layouts as layouts
+import photo_folders
+from configs import common
+from configs import finetune
+from official import labels
+from official import resnet_rs
+from official import tfrecords
+from official import train_lib
+
+SMALL = (1, 1, 1, 1)
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+PER_CLASS = {"train": 16, "validation": 6}
+
+
+@pytest.fixture(scope="module")
+def photo_tree(tmp_path_factory):
+    """(image root with train/ and validation/ folder trees, their TFRecords dir)."""
+    root = tmp_path_factory.mktemp("photos")
+    out = str(root / "tfrecords")
+    for seed, split in enumerate(PER_CLASS):
+        photo_folders.write_tree(str(root / split), PER_CLASS[split], seed=seed)
+        examples, _ = tfrecords.image_folder_examples(str(root / split))
+        tfrecords.write_tfrecords(examples, out, split, 1, load=tfrecords.read_file, progress=False)
+    return root, out
+
+
+def _small_checkpoint(monkeypatch, family, prefix):
+    """A checkpoint of the small model in the family's official layout; returns the values
+    the loader must produce by official layer key (EMA shadows / average slots)."""
+    monkeypatch.setitem(layouts.BLOCKS, 50, SMALL)
+    if family == "tf1":
+        return layouts.write_tf1(prefix, depth=50)[1], layouts.tf1_layers(50)
+    return layouts.write_garden(prefix, depth=50)[1], layouts.garden_layers(50)
+
+
+def _config(family, data_dir, init_checkpoint):
+    config = finetune.get_config(family)
+    config.init_checkpoint = init_checkpoint
+    config.model.block_counts = SMALL
+    config.model.num_classes = 3
+    config.data.update(dict(data_dir=data_dir, image_size=64, num_train_images=48, num_eval_images=18,
+                            deterministic=True, shuffle_buffer=64))
+    config.train.update(dict(global_batch_size=12, epochs=10.0, steps_per_loop=10,
+                             checkpoint_every_steps=1000))
+    # The test backbone is random, not pretrained: the head and features must learn from
+    # scratch in 40 steps, so a higher LR than the recipe's fine-tuning LR.
+    config.optimizer.base_lr_per_256 = 1.0
+    config.ema.decay = 0.9
+    config.eval.global_batch_size = 6
+    return config
+
+
+@pytest.mark.parametrize("family", ["tf1", "garden"])
+def test_loading_fills_every_backbone_variable_and_keeps_a_new_head(monkeypatch, tmp_path, photo_tree, family):
+    prefix = str(tmp_path / ("model.ckpt-1" if family == "tf1" else "ckpt-1"))
+    values, official_layers = _small_checkpoint(monkeypatch, family, prefix)
+    config = _config(family, photo_tree[1], prefix)
+    model = train_lib.build_model(config)
+    head = [w.copy() for w in model.get_layer("logits").get_weights()]
+    train_lib._init_from_checkpoint(config, model)  # pylint: disable=protected-access
+    ours = resnet_rs.block_layer_names(50, SMALL)
+    n = 0
+    for mine, theirs in zip(ours[:-1], [name for name, _, _ in official_layers][:-1]):
+        for v in model.get_layer(mine).weights:
+            np.testing.assert_array_equal(v.numpy(), values[f"{theirs}/{v.name}"], err_msg=f"{mine}/{v.name}")
+            n += 1
+    assert n == len(model.weights) - 2
+    for before, after in zip(head, model.get_layer("logits").get_weights()):
+        np.testing.assert_array_equal(before, after)      # the new 3-class head, as initialised
+    assert model.get_layer("logits").kernel.shape == (2048, 3)
+
+
+def test_fine_tuning_checkpoint_of_the_wrong_depth_is_refused(monkeypatch, tmp_path, photo_tree):
+    config = _config("tf1", photo_tree[1], "resnet-rs-101-i160")
+    model = train_lib.build_model(config)
+    before = [w.numpy().copy() for w in model.weights]
+    with pytest.raises(ValueError, match="ResNet-RS-101 checkpoint but config.model.depth=50"):
+        train_lib._init_from_checkpoint(config, model)  # pylint: disable=protected-access
+    monkeypatch.setitem(layouts.BLOCKS, 50, (1, 1, 2, 1))      # a deeper net on disk
+    layouts.write_tf1(str(tmp_path / "model.ckpt-1"), depth=50)
+    config.init_checkpoint = str(tmp_path / "model.ckpt-1")
+    with pytest.raises(ValueError, match="shape mismatch|does not account for|lacks"):
+        train_lib._init_from_checkpoint(config, model)  # pylint: disable=protected-access
+    for b, w in zip(before, model.weights):
+        np.testing.assert_array_equal(b, w.numpy())        # nothing loaded half-way
+
+
+def _held_out(root):
+    folder = root / "validation"
+    return [(name, (folder / name / f).read_bytes()) for name in sorted(os.listdir(folder))
+            for f in sorted(os.listdir(folder / name))]
+
+
+@pytest.mark.slow  # two short training runs of the small model (~60 s each)
+@pytest.mark.parametrize("family", ["tf1", "garden"])
+def test_fine_tuning_beats_chance_and_the_export_serves_the_class_names(monkeypatch, tmp_path, photo_tree,
+                                                                        family):
+    root, data_dir = photo_tree
+    prefix = str(tmp_path / "start" / ("model.ckpt-1" if family == "tf1" else "ckpt-1"))
+    _small_checkpoint(monkeypatch, family, prefix)
+    workdir = str(tmp_path / "run")
+    if family == "tf1":      # through the trainer CLI, as a user runs it
+        overrides = _config(family, data_dir, prefix)
+        flags = [f"--config={ROOT}/configs/finetune.py:tf1", f"--workdir={workdir}",
+                 f"--config.init_checkpoint={prefix}", "--config.model.block_counts=(1, 1, 1, 1)"]
+        for key in ("model.num_classes", "data.data_dir", "data.image_size", "data.num_train_images",
+                    "data.num_eval_images", "data.deterministic", "data.shuffle_buffer",
+                    "train.global_batch_size", "train.epochs", "train.steps_per_loop",
+                    "train.checkpoint_every_steps", "optimizer.base_lr_per_256", "ema.decay",
+                    "eval.global_batch_size"):
+            section, name = key.split(".")
+            flags.append(f"--config.{key}={overrides[section][name]}")
+        run = subprocess.run([sys.executable, os.path.join(ROOT, "tools", "train.py")] + flags,
+                             capture_output=True, text=True, timeout=600, cwd=str(tmp_path))
+        assert run.returncode == 0, run.stderr[-3000:]
+        result = eval(run.stdout.strip().splitlines()[-1])  # the dict train.py prints  # pylint: disable=eval-used
+    else:
+        result = train_lib.train_and_evaluate(_config(family, data_dir, prefix), workdir, handle_signals=False)
+    assert result["ema_top_1"] > 0.6, result        # chance: 1/3 on the 18 held-out crops
+    served = tf.saved_model.load(result["export_dir"]).signatures["serving_default"]
+    held_out = _held_out(root)
+    out = served(image_bytes=tf.constant([b for _, b in held_out]))
+    names = [n.decode() for n in out["class_names"].numpy()[:, 0]]
+    assert set(names) <= set(photo_folders.CLASSES)
+    correct = [name == truth for name, (truth, _) in zip(names, held_out)]
+    assert np.mean(correct) > 0.6, list(zip(names, [t for t, _ in held_out]))
+    assert out["logits"].shape == (len(held_out), 3)
+
+
+# --------------------------------------------------------------- Garden recipe on TFDS labels --
+SYNSETS = ("n01440764", "n01443537", "n01484850")        # ImageNet classes 0, 1, 2
+
+
+def _tar_bytes(members):
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as tar:
+        for name, payload in members:
+            info = tarfile.TarInfo(name)
+            info.size = len(payload)
+            tar.addfile(info, io.BytesIO(payload))
+    return buf.getvalue()
+
+
+def test_garden_recipe_on_tfds_labels_exports_columns_0_to_999(tmp_path):
+    """TFDS labels are 0-based: the Garden's 1001-way head then never sees column 1000,
+    and column 0 is ImageNet class 0 (tench), not a background to drop."""
+    manual = tmp_path / "manual"
+    manual.mkdir()
+    jpegs = [photo_folders.jpeg(c) for c in photo_folders.crops("chelsea", 6, seed=0, size=64)]
+    inner = [(f"{s}.tar", _tar_bytes([(f"{s}_{k}.JPEG", jpegs[2 * i + k]) for k in range(2)]))
+             for i, s in enumerate(SYNSETS)]
+    (manual / "ILSVRC2012_img_train.tar").write_bytes(_tar_bytes(inner))
+    (manual / "ILSVRC2012_img_val.tar").write_bytes(_tar_bytes(
+        [(f"ILSVRC2012_val_{k:08d}.JPEG", jpegs[k]) for k in (1, 2)]))
+    config = common.recipe(50, 64, 0.0, 0.0, 0, family="garden")
+    config.model.block_counts = SMALL
+    config.data.update(dict(source="tfds", tfds_name="imagenet2012", data_dir=str(tmp_path / "tfds"),
+                            tfds_manual_dir=str(manual), num_train_images=6, num_eval_images=2))
+    config.train.update(dict(global_batch_size=3, max_steps=2, steps_per_loop=2, checkpoint_every_steps=2))
+    config.ema.decay = 0.0
+    config.model.bn_momentum = 0.9
+    config.eval.global_batch_size = 2
+    assert labels.unused_logit_column(config) == 1000
+    config.export.enabled = False
+    train_lib.train_and_evaluate(config, str(tmp_path / "run"), handle_signals=False)
+    model = train_lib.build_model(config)
+    tf.train.Checkpoint(model=model).read(tf.train.latest_checkpoint(str(tmp_path / "run" / "checkpoints"))
+                                          ).expect_partial()
+    export_dir = train_lib.export_model(config, model, None, str(tmp_path / "export"))
+    served = tf.saved_model.load(export_dir).signatures["serving_default"]
+    out = served(image_bytes=tf.constant(jpegs[:2]))
+    from official import preprocessing  # pylint: disable=import-outside-toplevel
+    images = tf.stack([preprocessing.preprocess_for_eval(b, 64, "garden") for b in jpegs[:2]])
+    in_process = model(preprocessing.normalize(images)).numpy()
+    assert out["logits"].shape == (2, 1000)
+    np.testing.assert_allclose(out["logits"].numpy(), in_process[:, :1000], atol=1e-5, rtol=0)
+    # The Garden's TFRecords (1-based labels) keep dropping column 0.
+    config.data.source = "tfrecord"
+    assert labels.unused_logit_column(config) == 0

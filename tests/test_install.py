@@ -1,0 +1,61 @@
+"""pyproject.toml: a wheel built from the checkout installs into a fresh virtual environment.
+
+Offline: the wheel is built without build isolation (setuptools and wheel of this
+environment), installed without dependencies, and the fresh environment reuses this
+environment's site-packages (TensorFlow etc.) through a .pth file, after its own.
+"""
+
+import glob
+import os
+import shutil
+import subprocess
+import sys
+import sysconfig
+
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def _run(cmd, **kw):
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=600, **kw)
+
+
+@pytest.mark.slow  # builds a wheel, creates a virtual environment (~40 s)
+def test_wheel_installs_into_a_fresh_venv_with_the_library_and_console_scripts(tmp_path):
+    source = tmp_path / "source"       # a copy, so the build leaves the checkout clean
+    source.mkdir()
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy(os.path.join(ROOT, name), source / name)
+    for package in ("official", "configs", "tools"):
+        shutil.copytree(os.path.join(ROOT, package), source / package,
+                        ignore=shutil.ignore_patterns("__pycache__"))
+    built = _run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "--no-index",
+                  "-w", str(tmp_path / "dist"), str(source)])
+    assert built.returncode == 0, built.stderr[-3000:]
+    wheel, = glob.glob(str(tmp_path / "dist" / "*.whl"))
+
+    venv = tmp_path / "venv"
+    made = _run([sys.executable, "-m", "venv", str(venv)])
+    assert made.returncode == 0, made.stderr[-3000:]
+    python = str(venv / "bin" / "python")
+    installed = _run([python, "-m", "pip", "install", "--no-deps", "--no-index", wheel])
+    assert installed.returncode == 0, installed.stderr[-3000:]
+    site = _run([python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"]).stdout.strip()
+    with open(os.path.join(site, "host_site_packages.pth"), "w") as f:
+        f.write(sysconfig.get_paths()["purelib"] + "\n")
+
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONHOME")}
+    env["TF_CPP_MIN_LOG_LEVEL"] = "2"
+    outside = tmp_path / "elsewhere"    # not the checkout: nothing importable by accident
+    outside.mkdir()
+    imported = _run([python, "-c", "import official, configs.finetune, official.applications as a; "
+                     "print(official.__file__); print(a.imagenet_checkpoint(50)); "
+                     "from official import imagenet_classes; print(len(imagenet_classes.names()))"],
+                    cwd=str(outside), env=env)
+    assert imported.returncode == 0, imported.stderr[-3000:]
+    where, name, classes = imported.stdout.split()
+    assert where.startswith(site) and name == "resnet-rs-50-i160" and classes == "1000"
+    script = _run([str(venv / "bin" / "resnet-rs-make-tfrecords"), "--help"], cwd=str(outside), env=env)
+    assert "--output_dir" in script.stdout + script.stderr, script.stderr[-3000:]
+    assert "Traceback" not in script.stderr, script.stderr[-3000:]
