@@ -13,6 +13,7 @@ import glob
 import json
 import logging
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -58,11 +59,17 @@ def train_cmd(data_dir, workdir, max_steps=STEPS):  # noqa: F811
 
 
 @pytest.fixture(scope="module")
-def straight(data_dir, tmp_path_factory):  # noqa: F811
-    """The state after STEPS uninterrupted steps, which every faulted run must reproduce."""
+def straight_workdir(data_dir, tmp_path_factory):  # noqa: F811
+    """A workdir after STEPS uninterrupted steps."""
     workdir = str(tmp_path_factory.mktemp("straight"))
     train_lib.train_and_evaluate(small_config(data_dir, max_steps=STEPS), workdir)
-    return checkpoint_values(workdir, STEPS)
+    return workdir
+
+
+@pytest.fixture(scope="module")
+def straight(straight_workdir):
+    """The state after STEPS uninterrupted steps, which every faulted run must reproduce."""
+    return checkpoint_values(straight_workdir, STEPS)
 
 
 @contextlib.contextmanager
@@ -230,16 +237,21 @@ def test_make_tfrecords_cli_on_a_full_disk_says_so(tmp_path):
 # --------------------------------------------------------------------- runs (slow)
 
 @pytest.mark.slow
-def test_second_trainer_is_refused_evaluation_reads_and_stale_lock_taken_over(data_dir, tmp_path, caplog):  # noqa: F811
+def test_second_trainer_is_refused_evaluation_reads_and_stale_lock_taken_over(
+        data_dir, tmp_path, caplog, straight_workdir):  # noqa: F811
     workdir = str(tmp_path / "run")
+    shutil.copytree(straight_workdir, workdir)     # a checkpoint to evaluate; the first resumes it
+    os.remove(os.path.join(workdir, workdir_lib.LOCK_FILE))
     first = subprocess.Popen(train_cmd(data_dir, workdir, max_steps=1000), env=ENV,
                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    lock = os.path.join(workdir, workdir_lib.LOCK_FILE)
     try:
         deadline = time.time() + 500
-        while latest_step(workdir) is None and first.poll() is None and time.time() < deadline:
-            time.sleep(0.2)
-        first.send_signal(signal.SIGSTOP)       # holds the lock, mid-run
-        assert latest_step(workdir) is not None
+        while f'"pid": {first.pid}' not in (open(lock).read() if os.path.exists(lock) else "") \
+                and first.poll() is None and time.time() < deadline:
+            time.sleep(0.05)
+        first.send_signal(signal.SIGSTOP)       # holds the lock, whatever it is doing
+        assert first.poll() is None
         second = subprocess.run(train_cmd(data_dir, workdir), env=ENV, capture_output=True,
                                 text=True, timeout=300)
         assert second.returncode == 1
@@ -294,6 +306,19 @@ def test_full_disk_mid_run_clear_error_no_leftover_and_exact_resume(data_dir, tm
         assert_same_state(straight, checkpoint_values(workdir, STEPS))
 
 
+def test_full_disk_for_the_summaries_is_a_clear_error(data_dir, tmp_path):  # noqa: F811
+    with small_filesystem(tmp_path / "small", 1) as mount:
+        workdir = os.path.join(mount, "run")
+        # Two pages free: the lock file and model_config.json fit, the first event file not.
+        fill(mount, leave_bytes=2 * 4096)
+        with pytest.raises(workdir_lib.WriteError) as error:
+            train_lib.train_and_evaluate(small_config(data_dir), workdir)
+        message = str(error.value)
+        assert f"cannot write the TensorBoard summaries (train/, eval/) to {workdir}: No space left" in message
+        assert "the checkpoints are untouched" in message
+        assert not os.path.exists(os.path.join(workdir, "checkpoints", "checkpoint"))
+
+
 @pytest.mark.slow
 def test_sigkill_during_checkpoint_save_then_resume_is_exact(data_dir, tmp_path, straight, caplog):  # noqa: F811
     workdir = str(tmp_path / "killed")
@@ -329,16 +354,20 @@ export.export_saved_model(model, {export_dir!r}, 32, warmup=False)
 
 @pytest.mark.slow
 def test_export_killed_or_on_a_full_disk_leaves_the_previous_export(tmp_path):
-    images = tf.constant(np.random.default_rng(0).integers(0, 255, (2, 40, 40, 3), dtype=np.uint8))
     with small_filesystem(tmp_path / "small", 120) as mount:
         export_dir = os.path.join(mount, "serving", "1")
-        model = resnet_rs.ResNetRS(50, block_counts=(1, 1, 1, 1), input_shape=(32, 32, 3), num_classes=10)
-        export.export_saved_model(model, export_dir, 32, warmup=False)
-        logits = tf.saved_model.load(export_dir).signatures["serve_images"](images=images)["logits"].numpy()
+        # The previous export: any real SavedModel will do (a small one, quick to write).
+        module = tf.Module()
+        module.w = tf.Variable(np.arange(12, dtype=np.float32).reshape(3, 4))
+        module.f = tf.function(lambda x: tf.matmul(x, module.w),
+                               input_signature=[tf.TensorSpec([None, 3], tf.float32)])
+        tf.saved_model.save(module, export_dir)
+        probe = tf.ones([2, 3])
+        expected = module.f(probe).numpy()
 
         def previous_intact():
-            served = tf.saved_model.load(export_dir).signatures["serve_images"](images=images)
-            np.testing.assert_array_equal(served["logits"].numpy(), logits)
+            loaded = tf.saved_model.load(export_dir)    # kept alive while its function runs
+            np.testing.assert_array_equal(loaded.f(probe).numpy(), expected)
 
         # SIGKILL while the partial export is being written.
         script = _EXPORT_SCRIPT.format(root=ROOT, export_dir=export_dir)
