@@ -151,7 +151,9 @@ def test_stochastic_depth_rates_are_per_stage():
         found = [l.rate for l in model.layers
                  if isinstance(l, layers.StochasticDepth) and l.name.startswith(f"stage{stage}_")]
         assert found == [pytest.approx(expected)] * 2, stage
-    assert resnet_rs.drop_rates(200, 0.1) == [[r] * n for r, n in zip((0.04, 0.06, 0.08, 0.1), (3, 24, 36, 3))]
+    rates = resnet_rs.drop_rates(200, 0.1)     # and the published RS-200's block counts
+    assert [len(r) for r in rates] == [3, 24, 36, 3]
+    assert all(r == [pytest.approx(e)] * len(r) for r, e in zip(rates, (0.04, 0.06, 0.08, 0.10)))
     per_block = resnet_rs.drop_rates(200, 0.1, "per_block")
     flat = [r for stage in per_block for r in stage]
     assert flat[0] == 0 and flat[-1] == pytest.approx(0.1) and flat == sorted(flat)
@@ -274,7 +276,10 @@ def test_bad_arguments_name_the_argument(kwargs, word):
 
 
 def test_named_variants_and_layer_order_table(rs50):
-    assert resnet_rs.ResNetRS101(include_top=False, input_shape=(32, 32, 3)).depth == 101
+    # (The published RS-101 itself is built by the parameter-count test.)
+    for depth in (101, 420):
+        variant = getattr(resnet_rs, f"ResNetRS{depth}")(block_counts=SMALL, include_top=False)
+        assert variant.depth == depth and variant.name == f"resnet_rs_{depth}"
     for model, counts in ((rs50, None), (small_model(), SMALL)):
         names = resnet_rs.block_layer_names(50, counts)
         model_names = [l.name for l in model.layers if l.weights and not isinstance(l, keras.layers.Dropout)]
