@@ -452,7 +452,7 @@ def export_model(config, model, ema, export_dir):
         head_config.model.num_classes = config.model.num_classes - 1
         dropped = build_model(head_config, name=model.name)
         for layer in dropped.layers:
-            if layer.weights:
+            if layer.weights and layer.name != "logits":
                 layer.set_weights(clone.get_layer(layer.name).get_weights())
         keep = [i for i in range(config.model.num_classes) if i != unused]
         dropped.get_layer("logits").set_weights([kernel[:, keep], bias[keep]])
