@@ -32,7 +32,8 @@ from configs import common
 def get_config(family=""):
     config = common.recipe(depth=50, image_size=32, dropout_rate=0.1, drop_connect_rate=0.0,
                            randaug_magnitude=0, family=common.family_of(family))
-    config.model.num_classes = 10 if config.model.num_classes == 1000 else 11
+    # Ten digits; a family that keeps the stored 1-based label (the Garden) has an unused class 0.
+    config.model.num_classes = 10 + (1 - config.data.label_offset)
     config.data.update(dict(
         data_dir="",                  # "": write the digits into {workdir}/digits_tfrecords
         crop_padding=0,

@@ -22,9 +22,9 @@ shuffled *before* decoding, repeated, decoded + augmented in parallel
 every random draw reproducible from ``seed`` (stateless ops, per-element seeds).
 
 Example:
-  >>> ds = build_dataset(cfg.data, split="train", is_training=True,
-  ...                    batch_size=32, num_classes=1000)
-  >>> images, labels = next(iter(ds))
+    >>> ds = build_dataset(cfg.data, split="train", is_training=True,
+    ...                    batch_size=32, num_classes=1000)
+    >>> images, labels = next(iter(ds))
 """
 
 import glob
@@ -58,7 +58,7 @@ def tfrecord_files(data_dir, split):
     """Sorted shard paths ``{data_dir}/{split}-*`` (official names; docs/fidelity.md: TFRecords).
 
     Raises:
-      FileNotFoundError: the directory does not exist or no file matches.
+        FileNotFoundError: the directory does not exist or no file matches.
     """
     if not data_dir:
         raise FileNotFoundError("data.data_dir is empty: set --config.data.data_dir to the "
@@ -230,27 +230,27 @@ def build_dataset(data_cfg, *, split, is_training, batch_size, num_classes,
     """The input pipeline for one replica.
 
     Args:
-      data_cfg: the ``config.data`` ConfigDict (fields in CONTRACTS.md).
-      split: split name ("train", "validation", or a TFDS split string).
-      is_training: training (random crop, flip, RandAugment, shuffle, repeat,
-        drop_remainder) or eval (centre crop, one pass, keep the remainder).
-      batch_size: PER-REPLICA batch size.
-      num_classes: labels must lie in [0, num_classes) after the offset.
-      input_context: ``tf.distribute.InputContext`` for sharding, or None.
-      seed: int seed; with ``data_cfg.deterministic`` (default 0 then) every
-        run yields the same elements in the same order.
+        data_cfg: the ``config.data`` ConfigDict (fields in CONTRACTS.md).
+        split: split name ("train", "validation", or a TFDS split string).
+        is_training: training (random crop, flip, RandAugment, shuffle, repeat,
+          drop_remainder) or eval (centre crop, one pass, keep the remainder).
+        batch_size: PER-REPLICA batch size.
+        num_classes: labels must lie in [0, num_classes) after the offset.
+        input_context: ``tf.distribute.InputContext`` for sharding, or None.
+        seed: int seed; with ``data_cfg.deterministic`` (default 0 then) every
+          run yields the same elements in the same order.
 
     Returns:
-      tf.data.Dataset of (images [B, S, S, 3] normalised ``data_cfg.dtype``,
-      labels int32 [B], 0-based).
+        tf.data.Dataset of (images [B, S, S, 3] normalised ``data_cfg.dtype``,
+        labels int32 [B], 0-based).
 
     Raises:
-      ValueError: unknown source / preprocessing / dtype values.
-      FileNotFoundError: missing data directory or no matching shard.
+        ValueError: unknown source / preprocessing / dtype values.
+        FileNotFoundError: missing data directory or no matching shard.
 
     Example:
-      >>> ds = build_dataset(cfg.data, split=cfg.data.train_split, is_training=True,
-      ...                    batch_size=64, num_classes=1000)
+        >>> ds = build_dataset(cfg.data, split=cfg.data.train_split, is_training=True,
+        ...                    batch_size=64, num_classes=1000)
     """
     source = _cfg(data_cfg, "source", "tfrecord")
     if source not in SOURCES:

@@ -28,7 +28,9 @@ Example:
     >>> export_saved_model(model, "/tmp/rs50/1", image_size=160)
 """
 
+import contextlib
 import json
+import logging as py_logging
 import os
 
 import keras
@@ -160,6 +162,29 @@ def write_warmup(export_dir):
     return path
 
 
+class _CapturedInputNames(py_logging.Filter):
+    """Drops TensorFlow's "contains input name(s) ... will be renamed" INFO record.
+
+    Each signature captures every model variable through ``tf.map_fn``; TensorFlow lists
+    all their generated names (input_1 ... cond_input_118: ~10,000 characters) to say it
+    renames them. They are not inputs a client sends, so the line says nothing.
+    """
+
+    def filter(self, record):
+        return "contains input name(s)" not in str(record.msg)
+
+
+@contextlib.contextmanager
+def _without_captured_input_names():
+    # TensorFlow logs it through absl's logger.
+    logger, quiet = py_logging.getLogger("absl"), _CapturedInputNames()
+    logger.addFilter(quiet)
+    try:
+        yield
+    finally:
+        logger.removeFilter(quiet)
+
+
 def export_saved_model(model, export_dir, image_size, preprocessing="tf1",
                        crop_padding=families.TF1_CROP_PADDING, warmup=True, class_names=None,
                        batch_splits=inference.DEFAULT_BATCH_SPLITS, published_name=None):
@@ -213,7 +238,8 @@ def export_saved_model(model, export_dir, image_size, preprocessing="tf1",
             archive.add_endpoint(name, fn)
         logging.info("writing SavedModel (%s preprocessing, %dx%d) to %s", preprocessing, image_size,
                      image_size, export_dir)
-        archive.write_out(staging, verbose=False)
+        with _without_captured_input_names():
+            archive.write_out(staging, verbose=False)
         if warmup:
             write_warmup(staging)
         os.makedirs(os.path.join(staging, os.path.dirname(METADATA_FILE)), exist_ok=True)  # warmup=False

@@ -5,7 +5,7 @@ convolution over half the batch is no slower per image, and two halves are
 independent ops that the executor runs at the same time (one per inter-op thread).
 Cutting a batch of 32 in two gave 1.19x the images/s of the single call on a 2-core
 AMD EPYC (oneDNN on, default thread pools; measured in one process, calls alternated:
-see README "Performance"). Inference is per image (batch norm uses its moving
+see docs/performance.md). Inference is per image (batch norm uses its moving
 statistics), so the logits are the single call's: bit-identical with oneDNN (as
 measured here), equal up to float rounding (~1e-8) with Eigen, whose GEMM blocking
 depends on the batch.

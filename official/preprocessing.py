@@ -16,9 +16,9 @@ Every function returns float32 in the 0..255 range (bicubic may overshoot it);
 serving function), so the export and the input pipeline share one implementation.
 
 Example:
-  >>> image = preprocess_for_eval(tf.io.read_file("cat.jpg"), 160)
-  >>> image.shape, image.dtype
-  (TensorShape([160, 160, 3]), tf.float32)
+    >>> image = preprocess_for_eval(tf.io.read_file("cat.jpg"), 160)
+    >>> image.shape, image.dtype
+    (TensorShape([160, 160, 3]), tf.float32)
 """
 
 import tensorflow as tf
@@ -40,14 +40,14 @@ def normalize(image, dtype=tf.float32):
     """(x - 255 * mean) / (255 * std) per RGB channel, computed in float32.
 
     Args:
-      image: [..., 3] tensor on the 0..255 scale (any real or integer dtype).
-      dtype: output dtype (float32 or bfloat16).
+        image: [..., 3] tensor on the 0..255 scale (any real or integer dtype).
+        dtype: output dtype (float32 or bfloat16).
 
     Returns:
-      The normalised image in ``dtype``.
+        The normalised image in ``dtype``.
 
     Example:
-      >>> normalize(tf.fill([2, 2, 3], 124.0))[0, 0]  # ~ (0.0, -0.11, -0.2)
+        >>> normalize(tf.fill([2, 2, 3], 124.0))[0, 0]  # ~ (0.0, -0.11, -0.2)
     """
     image = tf.cast(image, tf.float32)
     image = (image - tf.constant(MEAN_RGB)) / tf.constant(STDDEV_RGB)
@@ -61,11 +61,11 @@ def resize_bicubic_legacy(image, size):
     a different kernel (half-pixel centres, Keys a=-0.5) and gives other pixels.
 
     Args:
-      image: [H, W, C] tensor (uint8 or float).
-      size: int or (height, width).
+        image: [H, W, C] tensor (uint8 or float).
+        size: int or (height, width).
 
     Returns:
-      float32 [size, size, C]; values may overshoot 0..255.
+        float32 [size, size, C]; values may overshoot 0..255.
     """
     size = _pair(size)
     out = tf.raw_ops.ResizeBicubic(
@@ -101,13 +101,13 @@ def decode_and_crop(image_bytes, window_fn):
     out as RGB.
 
     Args:
-      image_bytes: scalar tf.string.
-      window_fn: ``fn(shape) -> (window, use_full)`` where ``shape`` is the int32
-        [height, width, channels] of the encoded image (channels as stored: 1 for
-        a grayscale JPEG) and ``window`` is [offset_y, offset_x, height, width].
+        image_bytes: scalar tf.string.
+        window_fn: ``fn(shape) -> (window, use_full)`` where ``shape`` is the int32
+          [height, width, channels] of the encoded image (channels as stored: 1 for
+          a grayscale JPEG) and ``window`` is [offset_y, offset_x, height, width].
 
     Returns:
-      uint8 [h, w, 3].
+        uint8 [h, w, 3].
     """
 
     def from_jpeg():
@@ -130,14 +130,14 @@ def center_crop_window(shape, image_size, family="tf1", crop_padding=CROP_PADDIN
     """[offset_y, offset_x, size, size] of the eval centre crop.
 
     Args:
-      shape: int [height, width, ...] of the full image.
-      image_size: output side S.
-      family: "tf1" (side int(S/(S+P) * min), offset ((dim - side) + 1) // 2) or
-        "garden" (side int(0.875 * min), offset int((dim - 0.875 * min) / 2)).
-      crop_padding: P for "tf1".
+        shape: int [height, width, ...] of the full image.
+        image_size: output side S.
+        family: "tf1" (side int(S/(S+P) * min), offset ((dim - side) + 1) // 2) or
+          "garden" (side int(0.875 * min), offset int((dim - 0.875 * min) / 2)).
+        crop_padding: P for "tf1".
 
     Returns:
-      int32 [4].
+        int32 [4].
     """
     fam = _check_family(family)
     height = tf.cast(shape[0], tf.int32)
@@ -165,19 +165,19 @@ def preprocess_for_eval(image_bytes, image_size, family="tf1", crop_padding=CROP
     """Eval / serving preprocessing of one encoded image.
 
     Args:
-      image_bytes: scalar tf.string holding a JPEG (cropped while decoding) or
-        any format ``tf.io.decode_image`` reads.
-      image_size: output side S.
-      family: "tf1" (centre crop S/(S+P), legacy bicubic) or "garden" (0.875,
-        bilinear).
-      crop_padding: P of the tf1 family (32 for the published accuracies; the
-        current tensorflow/tpu code uses round(S / 7)).
+        image_bytes: scalar tf.string holding a JPEG (cropped while decoding) or
+          any format ``tf.io.decode_image`` reads.
+        image_size: output side S.
+        family: "tf1" (centre crop S/(S+P), legacy bicubic) or "garden" (0.875,
+          bilinear).
+        crop_padding: P of the tf1 family (32 for the published accuracies; the
+          current tensorflow/tpu code uses round(S / 7)).
 
     Returns:
-      float32 [S, S, 3], 0..255 scale (NOT normalised; bicubic may overshoot).
+        float32 [S, S, 3], 0..255 scale (NOT normalised; bicubic may overshoot).
 
     Example:
-      >>> x = preprocess_for_eval(jpeg_bytes, 224)   # crop side int(224/256*min)
+        >>> x = preprocess_for_eval(jpeg_bytes, 224)   # crop side int(224/256*min)
     """
     _check_family(family)
     crop = decode_and_crop(
@@ -193,8 +193,8 @@ def preprocess_image_for_eval(image, image_size, family="tf1", crop_padding=CROP
     The same window and resize, with a slice instead of decode-and-crop.
 
     Example:
-      >>> preprocess_image_for_eval(tf.zeros([300, 400, 3], tf.uint8), 160).shape
-      TensorShape([160, 160, 3])
+        >>> preprocess_image_for_eval(tf.zeros([300, 400, 3], tf.uint8), 160).shape
+        TensorShape([160, 160, 3])
     """
     _check_family(family)
     image = tf.convert_to_tensor(image)
@@ -257,14 +257,14 @@ def random_crop_window(shape, seed, family="tf1", image_size=None,
     triggers; we keep that quirk.
 
     Args:
-      shape: int [height, width, channels] of the encoded image.
-      seed: int [2] seed of the stateless sampler.
-      family: "tf1" or "garden" (min_object_covered 0.1 vs 0.08, fallback crop).
-      image_size: S, for the tf1 fallback crop S/(S+P).
-      crop_padding: P of the tf1 fallback.
+        shape: int [height, width, channels] of the encoded image.
+        seed: int [2] seed of the stateless sampler.
+        family: "tf1" or "garden" (min_object_covered 0.1 vs 0.08, fallback crop).
+        image_size: S, for the tf1 fallback crop S/(S+P).
+        crop_padding: P of the tf1 fallback.
 
     Returns:
-      int32 [4] window [offset_y, offset_x, height, width].
+        int32 [4] window [offset_y, offset_x, height, width].
     """
     fam = _check_family(family)
     shape = tf.cast(shape, tf.int32)
@@ -299,22 +299,22 @@ def preprocess_for_train(image_bytes, image_size, *, family="tf1",
     garden: crop -> flip -> bilinear resize -> RandAugment (clip, uint8).
 
     Args:
-      image_bytes: scalar tf.string (JPEG cropped while decoding; other formats
-        decoded in full and sliced).
-      image_size: output side S.
-      family: "tf1" or "garden".
-      randaug_num_layers: ops per image.
-      randaug_magnitude: M on the 0..10 scale (10 and 15 in the recipes; values
-        above 10 extrapolate); 0 disables RandAugment.
-      randaug_variant: "tf1" or "garden" (defaults to ``family``).
-      crop_padding: P of the tf1 fallback centre crop.
-      seed: optional int [2] for stateless randomness (reproducible output).
+        image_bytes: scalar tf.string (JPEG cropped while decoding; other formats
+          decoded in full and sliced).
+        image_size: output side S.
+        family: "tf1" or "garden".
+        randaug_num_layers: ops per image.
+        randaug_magnitude: M on the 0..10 scale (10 and 15 in the recipes; values
+          above 10 extrapolate); 0 disables RandAugment.
+        randaug_variant: "tf1" or "garden" (defaults to ``family``).
+        crop_padding: P of the tf1 fallback centre crop.
+        seed: optional int [2] for stateless randomness (reproducible output).
 
     Returns:
-      float32 [S, S, 3] on the 0..255 scale, NOT normalised.
+        float32 [S, S, 3] on the 0..255 scale, NOT normalised.
 
     Example:
-      >>> x = preprocess_for_train(jpeg, 160, randaug_magnitude=10, seed=[1, 2])
+        >>> x = preprocess_for_train(jpeg, 160, randaug_magnitude=10, seed=[1, 2])
     """
     fam = _check_family(family)
     crop_seed, flip_seed, aug_seed = _seeds(seed, 3)

@@ -31,11 +31,11 @@ probability 1/17), translate constant 10 instead of 100, geometric ops fill by
 reflection, Contrast is ``tf.image.adjust_contrast``.
 
 Example:
-  >>> image = tf.zeros([160, 160, 3], tf.uint8)
-  >>> out = distort_image_with_randaugment(image, num_layers=2, magnitude=15,
-  ...                                      seed=[0, 1])
-  >>> out.dtype
-  tf.uint8
+    >>> image = tf.zeros([160, 160, 3], tf.uint8)
+    >>> out = distort_image_with_randaugment(image, num_layers=2, magnitude=15,
+    ...                                      seed=[0, 1])
+    >>> out.dtype
+    tf.uint8
 """
 
 import math
@@ -62,17 +62,17 @@ def level_to_arg(op_name, magnitude, translate_const=100.0, cutout_const=CUTOUT_
     """The unsigned argument an op gets at magnitude M (docs/fidelity.md: RandAugment table; m = M / 10).
 
     Args:
-      op_name: one of OP_NAMES.
-      magnitude: M (a Python number; not clipped to 10).
-      translate_const: pixels per unit level (100 TPU code, 10 Garden config).
-      cutout_const: Cutout half-size per unit level.
+        op_name: one of OP_NAMES.
+        magnitude: M (a Python number; not clipped to 10).
+        translate_const: pixels per unit level (100 TPU code, 10 Garden config).
+        cutout_const: Cutout half-size per unit level.
 
     Returns:
-      A Python number, or None for ops without an argument.
+        A Python number, or None for ops without an argument.
 
     Example:
-      >>> level_to_arg("Rotate", 15)
-      45.0
+        >>> level_to_arg("Rotate", 15)
+        45.0
     """
     m = float(magnitude) / MAX_LEVEL
     table = {
@@ -117,10 +117,10 @@ def transform(image, matrix, fill_value=FILL_VALUE, fill_mode="CONSTANT"):
     half away from zero; outside the image it gets ``fill_value``.
 
     Args:
-      image: uint8 [H, W, C].
-      matrix: 8 numbers (the last two 0 for affine maps).
-      fill_value: value of uncovered pixels (fill_mode "CONSTANT").
-      fill_mode: "CONSTANT" (TPU code) or "REFLECT" (Garden).
+        image: uint8 [H, W, C].
+        matrix: 8 numbers (the last two 0 for affine maps).
+        fill_value: value of uncovered pixels (fill_mode "CONSTANT").
+        fill_mode: "CONSTANT" (TPU code) or "REFLECT" (Garden).
     """
     matrix = tf.reshape(tf.cast(tf.stack(matrix) if isinstance(matrix, (list, tuple))
                                 else matrix, tf.float32), [1, 8])
@@ -277,10 +277,10 @@ def cutout(image, pad_size, center, fill_value=FILL_VALUE):
     """Grey square rows [cy - pad, cy + pad) x cols [cx - pad, cx + pad), clipped.
 
     Args:
-      image: uint8 [H, W, 3].
-      pad_size: half side int(40 m).
-      center: int32 (cy, cx), drawn uniformly in [0, H) x [0, W) by the policy.
-      fill_value: 128 in both official codes.
+        image: uint8 [H, W, 3].
+        pad_size: half side int(40 m).
+        center: int32 (cy, cx), drawn uniformly in [0, H) x [0, W) by the policy.
+        fill_value: 128 in both official codes.
     """
     h, w = tf.shape(image)[0], tf.shape(image)[1]
     cy, cx = center[0], center[1]
@@ -339,15 +339,15 @@ def apply_op(image, op_name, magnitude, *, negate=False, center=(0, 0), variant=
     """Applies one named op at magnitude M (for tests and inspection).
 
     Args:
-      image: uint8 [H, W, 3].
-      op_name: one of OP_NAMES.
-      magnitude: M (0..10 nominal, larger values extrapolate).
-      negate: use the negative argument (signed ops only).
-      center: Cutout centre (cy, cx).
-      variant: "tf1" or "garden".
+        image: uint8 [H, W, 3].
+        op_name: one of OP_NAMES.
+        magnitude: M (0..10 nominal, larger values extrapolate).
+        negate: use the negative argument (signed ops only).
+        center: Cutout centre (cy, cx).
+        variant: "tf1" or "garden".
 
     Example:
-      >>> apply_op(image, "Solarize", 10)  # == 255 - image (wrap-around quirk)
+        >>> apply_op(image, "Solarize", 10)  # == 255 - image (wrap-around quirk)
     """
     _check_variant(variant)
     image = tf.convert_to_tensor(image, tf.uint8)
@@ -364,18 +364,18 @@ def distort_image_with_randaugment(image, num_layers, magnitude, seed=None, vari
     the selected op (``tf.switch_case``).
 
     Args:
-      image: uint8 [H, W, 3].
-      num_layers: number of ops applied in sequence (2 in every recipe).
-      magnitude: M; a Python number, 10 or 15 in the recipes, not clipped.
-      seed: optional int [2] for stateless randomness; None draws one.
-      variant: "tf1" (TPU code) or "garden".
+        image: uint8 [H, W, 3].
+        num_layers: number of ops applied in sequence (2 in every recipe).
+        magnitude: M; a Python number, 10 or 15 in the recipes, not clipped.
+        seed: optional int [2] for stateless randomness; None draws one.
+        variant: "tf1" (TPU code) or "garden".
 
     Returns:
-      uint8 [H, W, 3].
+        uint8 [H, W, 3].
 
     Example:
-      >>> distort_image_with_randaugment(image, 2, 10, seed=[4, 2]).dtype
-      tf.uint8
+        >>> distort_image_with_randaugment(image, 2, 10, seed=[4, 2]).dtype
+        tf.uint8
     """
     options = _check_variant(variant)
     image = tf.convert_to_tensor(image)

@@ -10,9 +10,9 @@ JPEG) image is re-encoded as an RGB JPEG; RGB and grayscale JPEGs are stored
 as they are.
 
 Example:
-  >>> write_tfrecords([(jpeg_bytes, 1, "n01440764", "a.JPEG")], "/tmp/out",
-  ...                 "train", num_shards=1)
-  ['/tmp/out/train-00000-of-00001']
+    >>> write_tfrecords([(jpeg_bytes, 1, "n01440764", "a.JPEG")], "/tmp/out",
+    ...                 "train", num_shards=1)
+    ['/tmp/out/train-00000-of-00001']
 """
 
 import concurrent.futures
@@ -50,7 +50,7 @@ def to_jpeg(data, filename=""):
     RGB and encoded as JPEG.
 
     Raises:
-      ImageError: the bytes are not an image PIL can read (names the file).
+        ImageError: the bytes are not an image PIL can read (names the file).
     """
     if isinstance(data, np.ndarray):
         array = data
@@ -136,28 +136,28 @@ def write_tfrecords(examples, out_dir, split, num_shards, *, num_workers=None,
     parallel threads (PIL and TF release the GIL while coding images).
 
     Args:
-      examples: iterable (list, generator) of (image, label_1_based, synset,
-        filename); image is encoded bytes, a uint8 [H, W, 3] array, or, with
-        ``load``, anything ``load`` turns into one of those (e.g. a path).
-      out_dir: output folder (created).
-      split: "train", "validation", ...
-      num_shards: number of files.
-      num_workers: threads (default: CPU count).
-      load: optional function applied to each image in the worker (e.g. read
-        the file), so reading runs in parallel too.
-      progress: show a progress bar.
+        examples: iterable (list, generator) of (image, label_1_based, synset,
+          filename); image is encoded bytes, a uint8 [H, W, 3] array, or, with
+          ``load``, anything ``load`` turns into one of those (e.g. a path).
+        out_dir: output folder (created).
+        split: "train", "validation", ...
+        num_shards: number of files.
+        num_workers: threads (default: CPU count).
+        load: optional function applied to each image in the worker (e.g. read
+          the file), so reading runs in parallel too.
+        progress: show a progress bar.
 
     Each shard is written under a hidden name and all are renamed into place once
     every one is complete, so a failure (full disk, crash) never leaves a split of
     fewer shards or a truncated shard behind.
 
     Returns:
-      The shard paths.
+        The shard paths.
 
     Raises:
-      ValueError: num_shards < 1 or a label < 1.
-      official.workdir.WriteError: the storage refused a write (full disk, ...): the
-        message names the folder, the free space and about how much is needed.
+        ValueError: num_shards < 1 or a label < 1.
+        official.workdir.WriteError: the storage refused a write (full disk, ...): the
+            message names the folder, the free space and about how much is needed.
     """
     if num_shards < 1:
         raise ValueError(f"num_shards must be >= 1, got {num_shards}")
@@ -240,17 +240,17 @@ def imagenet_train_examples(train_dir, seed=0):
     """References to the ImageNet training images in their distributed layout.
 
     Args:
-      train_dir: folder holding per-synset tars ``n01440764.tar`` ... (the
-        contents of ILSVRC2012_img_train.tar) or per-synset folders of JPEGs.
-      seed: the list is shuffled (so every shard mixes classes), reproducibly.
+        train_dir: folder holding per-synset tars ``n01440764.tar`` ... (the
+          contents of ILSVRC2012_img_train.tar) or per-synset folders of JPEGs.
+        seed: the list is shuffled (so every shard mixes classes), reproducibly.
 
     Returns:
-      (examples, synsets): examples are (ref, label, synset, filename) with
-      label = 1 + index of the synset in the sorted synset list (docs/fidelity.md: TFRecords); load each
-      ref with :func:`read_file`.
+        (examples, synsets): examples are (ref, label, synset, filename) with
+        label = 1 + index of the synset in the sorted synset list (docs/fidelity.md: TFRecords); load each
+        ref with :func:`read_file`.
 
     Raises:
-      FileNotFoundError: the folder is missing or holds no synset tar/folder.
+        FileNotFoundError: the folder is missing or holds no synset tar/folder.
     """
     import random  # pylint: disable=g-import-not-at-top
     if not os.path.isdir(train_dir):
@@ -278,15 +278,15 @@ def imagenet_validation_examples(val_dir, labels_file, synsets=None):
     """References to the flat validation files with their labels.
 
     Args:
-      val_dir: folder of ``ILSVRC2012_val_00000001.JPEG`` ... files.
-      labels_file: one synset per line, line i for the i-th file in sorted
-        order (``imagenet_2012_validation_synset_labels.txt``).
-      synsets: the sorted training synsets (labels = 1 + index); None: the
-        sorted synsets named in ``labels_file`` (all 1000 for ImageNet).
+        val_dir: folder of ``ILSVRC2012_val_00000001.JPEG`` ... files.
+        labels_file: one synset per line, line i for the i-th file in sorted
+          order (``imagenet_2012_validation_synset_labels.txt``).
+        synsets: the sorted training synsets (labels = 1 + index); None: the
+          sorted synsets named in ``labels_file`` (all 1000 for ImageNet).
 
     Raises:
-      FileNotFoundError / ValueError: missing inputs, a count mismatch, or a
-        synset that is not among the training synsets (all named).
+        FileNotFoundError / ValueError: missing inputs, a count mismatch, or a
+          synset that is not among the training synsets (all named).
     """
     if not os.path.isdir(val_dir):
         raise FileNotFoundError(f"ImageNet validation folder {val_dir!r} does not exist")
@@ -316,10 +316,10 @@ def image_folder_examples(image_dir, seed=0):
     Labels are 1 + index of the class folder in sorted order (as ImageNet).
 
     Returns:
-      (examples, class_names), examples shuffled reproducibly.
+        (examples, class_names), examples shuffled reproducibly.
 
     Raises:
-      FileNotFoundError: missing folder, no class folders, or no images.
+        FileNotFoundError: missing folder, no class folders, or no images.
     """
     import random  # pylint: disable=g-import-not-at-top
     if not os.path.isdir(image_dir):

@@ -1,32 +1,23 @@
 """The table of published checkpoints and the two family descriptions, against literal values.
 
-The numbers below are written out by hand from the official releases (the tensorflow/tpu
-README and configs, the Model Garden's MODEL_GARDEN.md and yamls), independently of
-official/published.py, so that a typo in the table fails here.
+The numbers are the tests' own, written out by hand from the official releases (the
+tensorflow/tpu README and configs, the Model Garden's MODEL_GARDEN.md and yamls) in
+tests/test_configs.py, independently of official/published.py, so that a typo in the
+table fails here.
 """
 
 import importlib
 
 import pytest
+from test_configs import TABLE
 
 from official import checkpoints
 from official import families
 from official import published
 
-# name: (depth, size, dropout, stochastic depth, RandAugment M tf1, M garden, top-1 tf1, top-1 garden)
-RELEASED = {
-    "resnet-rs-50-i160": (50, 160, 0.25, 0.0, 10, 10, 78.8, 79.1),
-    "resnet-rs-101-i160": (101, 160, 0.25, 0.0, 10, 15, 80.3, 80.2),
-    "resnet-rs-101-i192": (101, 192, 0.25, 0.0, 15, 15, 81.2, 81.3),
-    "resnet-rs-152-i192": (152, 192, 0.25, 0.0, 15, 15, 82.0, 81.9),
-    "resnet-rs-152-i224": (152, 224, 0.25, 0.0, 15, 15, 82.2, 82.5),
-    "resnet-rs-152-i256": (152, 256, 0.25, 0.0, 15, 15, 83.0, 83.1),
-    "resnet-rs-200-i256": (200, 256, 0.25, 0.1, 15, 15, 83.4, 83.5),
-    "resnet-rs-270-i256": (270, 256, 0.25, 0.1, 15, 15, 83.8, 83.6),
-    "resnet-rs-350-i256": (350, 256, 0.25, 0.1, 15, 15, 84.0, 83.7),
-    "resnet-rs-350-i320": (350, 320, 0.4, 0.1, 15, 15, 84.2, 84.2),
-    "resnet-rs-420-i320": (420, 320, 0.4, 0.1, 15, 15, 84.4, None),
-}
+# The tests' own copy of the releases (tests/test_configs.py), by checkpoint name:
+# (depth, size, dropout, stochastic depth, RandAugment M tf1, M garden, top-1 tf1, top-1 garden).
+RELEASED = {f"resnet-rs-{v[0]}-i{v[1]}": v for v in TABLE.values()}
 TF1_URL = "https://storage.googleapis.com/cloud-tpu-checkpoints/resnet-rs/{}.tar.gz"
 GARDEN_URL = "https://storage.googleapis.com/tf_model_garden/vision/resnet-rs/{}.tar.gz"
 
@@ -52,17 +43,11 @@ def test_table_matches_the_releases():
 
 
 def test_views_derive_from_the_table():
-    """checkpoints.OFFICIAL, the benchmark's Pareto list and the recipe files read the table."""
+    """checkpoints.OFFICIAL and the benchmark's Pareto list read the table (the recipe files:
+    tests/test_configs.py)."""
     assert checkpoints.OFFICIAL == {n: v[:2] for n, v in RELEASED.items()}
     from tools import benchmark
     assert benchmark.PUBLISHED == [v[:2] + (v[6],) for v in RELEASED.values()]
-    for name, (depth, size, dropout, sd, m_tf1, m_garden, top1, _) in RELEASED.items():
-        module = importlib.import_module(f"configs.resnetrs{depth}_i{size}")
-        for family, magnitude in (("", m_tf1), ("garden", m_garden)):
-            c = module.get_config(family)
-            assert (c.model.depth, c.data.image_size, c.model.dropout_rate, c.model.drop_connect_rate,
-                    c.data.randaug_magnitude) == (depth, size, dropout, sd, magnitude)
-        assert name in module.__doc__ and f"{top1}" in module.__doc__
     # RS-420: the Garden released none, and its recipe file does not pretend otherwise.
     assert "Model Garden" not in importlib.import_module("configs.resnetrs420_i320").__doc__
 

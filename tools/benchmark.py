@@ -204,7 +204,7 @@ def _cpu_model():
 
 
 # (depth, size, TF1 release top-1) of every published checkpoint, for --pareto.
-PUBLISHED = [(c.depth, c.image_size, c.top1["tf1"]) for c in published.CHECKPOINTS.values()]
+PUBLISHED = [(c.depth, c.image_size, c.top1[families.TF1.name]) for c in published.CHECKPOINTS.values()]
 
 
 def _settings():
@@ -244,7 +244,7 @@ def _model_config(depth, image_size):
 
     # The published recipe of that depth (its first checkpoint's dropout and stochastic
     # depth), at the size asked for.
-    config = common.recipe(**{**published.of_depth(depth)[0].recipe("tf1"), "image_size": image_size})
+    config = common.recipe(**{**published.of_depth(depth)[0].recipe(families.TF1.name), "image_size": image_size})
     config.model.fused_batch_norm = FLAGS.fused_batch_norm     # a key of every recipe
     config.model.block_counts = tuple(int(n) for n in FLAGS.block_counts)
     config.train.global_batch_size = FLAGS.batch_size

@@ -24,7 +24,7 @@ def define():
                       "Architecture and preprocessing family; default: tf1 for tf1/native, garden for garden.")
     flags.DEFINE_integer("crop_padding", families.TF1_CROP_PADDING,
                          "P of the TF1 centre crop S/(S+P) (32 as in the published results).")
-    flags.DEFINE_boolean("ema", True, "Use the moving averages (False: the raw training weights).")
+    flags.DEFINE_bool("ema", True, "Use the moving averages (False: the raw training weights).")
     flags.DEFINE_string("cache_dir", None, "Download cache for official names.")
 
 

@@ -22,7 +22,7 @@ from tools import checkpoint_flags  # noqa: E402
 checkpoint_flags.define()
 flags.adopt_module_key_flags(checkpoint_flags)   # listed in --help
 flags.DEFINE_string("output", None, "Output file: *.keras (model + weights) or *.weights.h5 (weights only).")
-flags.DEFINE_boolean("include_top", True, "Keep the classification head (False: backbone only).")
+flags.DEFINE_bool("include_top", True, "Keep the classification head (False: backbone only).")
 flags.mark_flags_as_required(["checkpoint", "output"])
 
 

@@ -21,7 +21,7 @@ from tools import checkpoint_flags  # noqa: E402
 checkpoint_flags.define()
 flags.adopt_module_key_flags(checkpoint_flags)   # listed in --help
 flags.DEFINE_string("export_dir", None, "SavedModel directory to write (e.g. .../resnet_rs/1).")
-flags.DEFINE_boolean("warmup", True, "Write assets.extra/tf_serving_warmup_requests.")
+flags.DEFINE_bool("warmup", True, "Write assets.extra/tf_serving_warmup_requests.")
 flags.DEFINE_integer("batch_splits", 2, "Requests of >= this many images run as that many slices side by "
                      "side (same logits, faster on CPUs); 1 for GPU serving.", lower_bound=1)
 flags.DEFINE_enum("precision", "float32", ["float32", "bfloat16"],

@@ -24,9 +24,13 @@ from absl import flags  # noqa: E402
 from absl import logging  # noqa: E402
 from ml_collections import config_flags  # noqa: E402
 
-from official import distribute  # noqa: E402
-from official import train_lib  # noqa: E402
-from official import workdir  # noqa: E402
+from official import quiet  # noqa: E402  (imports no TensorFlow)
+
+_VERBOSE_ARGV = quiet.before_tensorflow()
+with quiet.startup(_VERBOSE_ARGV):
+    from official import distribute  # noqa: E402
+    from official import train_lib  # noqa: E402
+    from official import workdir  # noqa: E402
 
 _CONFIG = config_flags.DEFINE_config_file(
     "config", os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
@@ -37,6 +41,8 @@ _STRATEGY = flags.DEFINE_enum("strategy", "auto", distribute.STRATEGIES, "tf.dis
 _TPU = flags.DEFINE_string("tpu", None, "TPU name or grpc:// address (--strategy=tpu).")
 _LOGICAL_CPUS = flags.DEFINE_integer("num_logical_cpus", 0,
                                      "--strategy=mirrored on a CPU-only host: split the CPU.")
+_VERBOSE = flags.DEFINE_bool("verbose", False, "Also print TensorFlow's own log lines (start-up, saver, "
+                              "SavedModel builder), which are off by default.")
 _PREDICT = flags.DEFINE_bool("classify_example", None,
                              "After the export, classify one held-out image with the SavedModel "
                              "(default: on for the demo config).")
@@ -53,11 +59,17 @@ def _classify_example(config, export_dir):
     served = tf.saved_model.load(export_dir).signatures["serving_default"]
     out = served(image_bytes=tf.reshape(image_bytes, [1]))
     predicted = int(out["classes"][0, 0])
-    logging.info("SavedModel %s classified %s (label %d): class %d (score %.3f)", export_dir,
-                 os.path.basename(path), int(label) - config.data.label_offset, predicted,
-                 float(out["scores"][0, 0]))
     print(f"classified one held-out image with the SavedModel: true class "
-          f"{int(label) - config.data.label_offset}, predicted {predicted}")
+          f"{int(label) - config.data.label_offset}, predicted {predicted} "
+          f"(score {float(out['scores'][0, 0]):.3f})")
+
+
+def _summary(result):
+    """One short line: the final step, the metrics (4 digits) and the export directory."""
+    parts = [f"{k} {v:.4f}" if isinstance(v, float) else f"{k} {v}"
+             for k, v in result.items() if k not in ("interrupted", "export_dir") and v is not None]
+    export = f"; SavedModel in {result['export_dir']}" if result.get("export_dir") else ""
+    return "done: " + ", ".join(parts) + export
 
 
 def main(argv):
@@ -65,6 +77,7 @@ def main(argv):
         raise app.UsageError(f"unexpected arguments: {argv[1:]}")
     if not _WORKDIR.value:
         raise app.UsageError("--workdir is required: checkpoints, summaries and the export go there")
+    quiet.after_flags(_VERBOSE.value)
     config = _CONFIG.value
     try:
         config.unlock()
@@ -78,7 +91,7 @@ def main(argv):
         return 1
     if result["interrupted"]:
         return 143 if result["interrupted"] == "SIGTERM" else 130
-    print({k: v for k, v in result.items() if k != "interrupted"})
+    print(_summary(result))
     classify = _PREDICT.value if _PREDICT.value is not None else bool(config.get("demo_data_size", 0))
     if classify and result["export_dir"]:
         _classify_example(config, result["export_dir"])
