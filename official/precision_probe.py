@@ -182,6 +182,16 @@ def auto_precision(probe_fn=probe, path=None, log=None):
     return choice
 
 
+def resolve(precision, probe_fn=probe, path=None, log=None):
+    """`precision` itself, or for "auto" the measured choice of this CPU (`auto_precision`).
+
+    Example:
+        >>> resolve("float32"), resolve("auto")
+        ('float32', 'float32')
+    """
+    return auto_precision(probe_fn, path, log) if precision == "auto" else precision
+
+
 if __name__ == "__main__":
     # python -m official.precision_probe [--refresh]: measure and print.
     import sys  # pylint: disable=g-import-not-at-top

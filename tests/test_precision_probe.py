@@ -93,3 +93,12 @@ def test_trainer_auto_precision_follows_the_measurement_and_logs_it(monkeypatch,
 def test_the_real_probe_measures_both_dtypes():
     f32, bf16 = precision_probe.probe(seconds=0.05, batch=1, size=8)
     assert all(math.isfinite(v) and v > 0 for v in (f32, bf16))
+
+
+def test_resolve_keeps_explicit_precisions_and_measures_auto(tmp_path):
+    lines = []
+    log = lambda fmt, *a: lines.append(fmt % a)  # noqa: E731
+    path = str(tmp_path / "p.json")
+    assert precision_probe.resolve("float32", FAST, path, log) == "float32" and not lines
+    assert precision_probe.resolve("auto", FAST, path, log) == "bfloat16"
+    assert "1.60x float32" in lines[0]
