@@ -4,12 +4,13 @@
 or official) stay float32; convolutions, batch norm and activations run in bfloat16;
 the logits are float32 (the head is built float32). The paper trained this way on TPUs.
 
-On a CPU it pays only where the hardware multiplies bfloat16 natively: Intel Xeons
-with AMX (`amx_bf16`, ~3.4x float32 matrix throughput on a 2-core Xeon with AMX)
-and CPUs with AVX512-BF16 (`avx512_bf16`, e.g. AMD EPYC Zen 4/5: ~1.65x matrix
-throughput, 1.3-1.6x ResNet-RS-50 images/s, docs/performance.md). Elsewhere TensorFlow
-converts to float32 and back, which is no faster than float32 (measured on an AVX2 EPYC). `cpu_bfloat16_support()` says
-which of the two this machine has.
+On a CPU it pays only where TensorFlow's bfloat16 kernels beat its float32 ones, and
+the CPU flags do not tell: a Xeon listing `avx512_bf16` ran TensorFlow's bfloat16
+matrix product at 0.57x float32, an AMD EPYC with the same flag ran ResNet-RS ~1.5x
+faster. So the project measures: official/precision_probe.py times both on this
+machine (about a second, cached per machine), and the `auto` precision of the trainer,
+tools/predict.py and tools/export_saved_model.py picks bfloat16 only where it measured
+faster. `cpu_bfloat16_support()` lists the flags, for reports only.
 
 Example:
     >>> with policy("bfloat16"):

@@ -36,6 +36,7 @@ from official import optimizer as optimizer_lib
 # Re-exported: tools/benchmark.py and tests call train_lib.make_optimizer.
 from official.optimizer import make_optimizer  # pylint: disable=unused-import
 from official import precision as precision_lib
+from official import precision_probe
 from official import resnet_rs
 from official import schedules
 from official import workdir as workdir_lib
@@ -139,10 +140,19 @@ def run_lengths(config):
     return steps_per_epoch, total, warmup
 
 
-def resolve_precision(config, strategy):
-    """The float type of the activations: config.train.precision, or by device for "auto"."""
+def resolve_precision(config, strategy, probe_fn=None):
+    """The float type of the activations: config.train.precision, or by device for "auto".
+
+    "auto" is bfloat16 on TPU, float16 on GPU and, on CPU, bfloat16 only where a short
+    measurement found it faster (official/precision_probe.py; cached per machine, logged).
+    """
     precision = config.train.precision
-    return distribute.default_precision(strategy) if precision == "auto" else precision
+    if precision != "auto":
+        return precision
+    precision = distribute.default_precision(strategy)
+    if precision == "float32":
+        precision = precision_probe.auto_precision(probe_fn or precision_probe.probe)
+    return precision
 
 
 # ============================================================================ data
@@ -518,10 +528,12 @@ def _train_and_evaluate(config, workdir, strategy, handle_signals, stop_at_step)
     logging.info("%s on %d replica(s), precision %s: %d steps (%d per epoch, %d warm-up) at "
                  "batch %d", config.model.depth, strategy.num_replicas_in_sync, precision,
                  total_steps, steps_per_epoch, warmup_steps, config.train.global_batch_size)
-    native_bf16 = precision_lib.cpu_bfloat16_support()
-    if precision == "float32" and native_bf16 and distribute.default_precision(strategy) == "float32":
-        logging.info("this CPU multiplies bfloat16 natively (%s): --config.train.precision=bfloat16 "
-                     "trains ~1.5x faster (float32 variables and checkpoints)", ", ".join(native_bf16))
+    if config.train.precision == "float32" and distribute.default_precision(strategy) == "float32":
+        measured = precision_probe.measure()      # cached per machine: ~1 s on the first run only
+        if precision_probe.choose(measured) == "bfloat16":
+            logging.info("%s: --config.train.precision=bfloat16 (or auto) may train faster here "
+                         "(float32 variables and checkpoints; tools/benchmark.py --mode=train "
+                         "--precision=bfloat16 measures the whole step)", precision_probe.describe(measured))
 
     previous_policy = keras.config.dtype_policy()
     keras.utils.set_random_seed(config.train.seed)

@@ -24,10 +24,12 @@ flags.DEFINE_string("export_dir", None, "SavedModel directory to write (e.g. ...
 flags.DEFINE_bool("warmup", True, "Write assets.extra/tf_serving_warmup_requests.")
 flags.DEFINE_integer("batch_splits", 2, "Requests of >= this many images run as that many slices side by "
                      "side (same logits, faster on CPUs); 1 for GPU serving.", lower_bound=1)
-flags.DEFINE_enum("precision", "float32", ["float32", "bfloat16"],
+flags.DEFINE_enum("precision", "float32", ["float32", "bfloat16", "auto"],
                   "Compute precision of the served model: bfloat16 (mixed, float32 weights and logits) "
-                  "is ~1.4x faster on CPUs with AVX512-BF16 or AMX and slower on others; check its top-5 "
-                  "first with tools/compare_precision.py.")
+                  "is faster than float32 on some CPUs and slower on others; auto: bfloat16 only where "
+                  "a short measurement on THIS machine finds it faster (export where you serve; "
+                  "python -m official.precision_probe prints the measurement). Check its top-5 first "
+                  "with tools/compare_precision.py.")
 flags.DEFINE_enum("preprocessing", None, ["tf1", "garden", "garden_serving"],
                   "Serving preprocessing; default: the family's eval path (the published accuracies). "
                   "garden_serving: the Model Garden serving SavedModel's (decode, 0.875 slice, bilinear, "
@@ -37,7 +39,7 @@ flags.mark_flags_as_required(["checkpoint", "export_dir"])
 
 def main(argv):
     del argv
-    from official import checkpoints, export, published, resnet_rs
+    from official import checkpoints, export, precision_probe, published, resnet_rs
 
     F = flags.FLAGS
     if F.depth not in resnet_rs.SPECS:
@@ -50,13 +52,14 @@ def main(argv):
     if entry and entry.depth != F.depth:
         raise app.UsageError(f"--depth={F.depth} but {F.checkpoint} is depth {entry.depth}")
     family = checkpoint_flags.family_of(F)
-    prefix, model = checkpoint_flags.load_or_exit(F, precision=F.precision)
+    compute = precision_probe.resolve(F.precision, log=lambda fmt, *a: print(fmt % a))
+    prefix, model = checkpoint_flags.load_or_exit(F, precision=compute)
     path = export.export_saved_model(model, F.export_dir, image_size, preprocessing=F.preprocessing or family,
                                      crop_padding=F.crop_padding, warmup=F.warmup,
                                      batch_splits=F.batch_splits,
                                      published_name=entry.name if entry else None)
     print(f"exported {prefix} ({F.checkpoint_format}, depth {F.depth}, {F.preprocessing or family} preprocessing at "
-          f"{image_size}x{image_size}, {F.precision}) to {path}")
+          f"{image_size}x{image_size}, {compute}) to {path}")
 
 
 def run():

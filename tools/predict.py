@@ -35,9 +35,10 @@ flags.DEFINE_integer("depth", 50, "Depth when --model is a checkpoint or .weight
 flags.DEFINE_integer("image_size", None, "Resolution; default: from the export / sidecar / official name.")
 flags.DEFINE_enum("family", None, list(families.NAMES), "Preprocessing family; default: from the model's source.")
 flags.DEFINE_integer("crop_padding", families.TF1_CROP_PADDING, "P of the TF1 centre crop S/(S+P).")
-flags.DEFINE_enum("precision", "float32", ["float32", "bfloat16"],
+flags.DEFINE_enum("precision", "float32", ["float32", "bfloat16", "auto"],
                   "Compute precision when --model is a checkpoint or .weights.h5 (a SavedModel keeps "
-                  "the one it was exported in); see official/precision.py.")
+                  "the one it was exported in); auto: bfloat16 only where a short measurement on this "
+                  "machine finds it faster (official/precision_probe.py, printed).")
 flags.DEFINE_integer("top_k", 5, "How many classes to print (at most 5 for SavedModels).")
 flags.mark_flag_as_required("model")
 
@@ -45,7 +46,7 @@ flags.mark_flag_as_required("model")
 def _classifier(F):
     """fn(image_bytes) -> dict of outputs for one image; and a description."""
     import tensorflow as tf
-    from official import checkpoints, export, precision
+    from official import checkpoints, export, precision, precision_probe
 
     path = F.model
     if os.path.isfile(os.path.join(path, "saved_model.pb")):
@@ -59,16 +60,19 @@ def _classifier(F):
     image_size = F.image_size or sidecar.get("image_size") or checkpoints.image_size_of(path)
     if not image_size:
         raise app.UsageError(f"--image_size is required: nothing says at which resolution {path!r} runs")
+    compute = F.precision
+    if not path.endswith(".keras"):
+        compute = precision_probe.resolve(F.precision, log=lambda fmt, *a: print(fmt % a, file=sys.stderr))
     if path.endswith(".keras"):
         import keras
         from official import resnet_rs  # noqa: F401  (registers the ResNetRS class)
         model = keras.saving.load_model(path)
     elif path.endswith(".weights.h5"):
-        with precision.policy(F.precision):
+        with precision.policy(compute):
             model = checkpoints.build_model("native", sidecar.get("depth", F.depth), family=family)
         model.load_weights(path)
     else:
-        with precision.policy(F.precision):
+        with precision.policy(compute):
             model = checkpoints.build_model(F.checkpoint_format, F.depth, family=family)
         checkpoints.load_into(model, path, format=F.checkpoint_format)
     fn = export.serving_functions(model, int(image_size), family, sidecar.get("crop_padding", F.crop_padding))

@@ -1,0 +1,73 @@
+"""tools/compare_performance.py and its peer scripts: the CPU path end to end on our side,
+the GPU plan, and the help a user without the peer environments gets."""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+TOOL = os.path.join(ROOT, "tools", "compare_performance.py")
+sys.path.insert(0, os.path.join(ROOT, "tools"))
+import compare_performance  # noqa: E402  pylint: disable=wrong-import-position
+
+
+def _run(*flags):
+    return subprocess.run([sys.executable, TOOL, *flags], capture_output=True, text=True,
+                          timeout=600, cwd=ROOT, check=False)
+
+
+def test_the_peer_scripts_are_in_the_repository_and_standalone():
+    peers = os.path.join(ROOT, "tools", "peers")
+    for name in ("garden_resnetrs.py", "timm_resnetrs.py", "input_pipeline.py", "matmul_ceiling.py",
+                 "peer_timing.py"):
+        text = open(os.path.join(peers, name)).read()
+        # They run in other systems' environments: never our package, never ../shared.
+        assert "from official import precision" not in text and "../shared" not in text, name
+    out = subprocess.run([sys.executable, "matmul_ceiling.py", "--n", "128", "--reps", "2"],
+                         capture_output=True, text=True, cwd=peers, check=True)
+    result = json.loads(out.stdout.strip().splitlines()[-1][len("RESULT "):])
+    assert result["gflops_median"] > 0 and result["maxrss_mib"] > 0
+
+
+def test_a_missing_peer_environment_says_how_to_create_it():
+    out = _run("--garden_python=/nonexistent/bin/python")
+    assert out.returncode != 0
+    assert "pip install tf-models-official" in out.stderr and "python3 -m venv" in out.stderr
+
+
+def test_gpu_mode_needs_a_gpu_and_plans_every_precision_with_and_without_xla():
+    if compare_performance.gpu_name() is None:
+        out = _run("--device=gpu")
+        assert out.returncode != 0 and "no NVIDIA GPU" in out.stderr
+    plan = compare_performance.gpu_plan(128, 160, ["float16", "bfloat16"], "/g/python", "/t/python")
+    assert [(c, s) for c, s, _, _ in plan][:3] == [("float16", "ours"), ("float16", "garden"),
+                                                   ("float16", "timm")]
+    assert sorted({c for c, _, _, _ in plan}) == ["bfloat16", "bfloat16+xla", "float16", "float16+xla"]
+    by = {(c, s): (cmd, env) for c, s, cmd, env in plan}
+    ours_cmd, ours_env = by[("bfloat16+xla", "ours")]
+    assert "--precision=bfloat16" in ours_cmd and "--batch_size=128" in ours_cmd
+    assert ours_env == by[("bfloat16+xla", "garden")][1] == {"TF_XLA_FLAGS": "--tf_xla_auto_jit=2"}
+    assert by[("float16", "garden")][1] == {}          # no XLA: the same step, no compiler
+    garden_cmd = by[("float16", "garden")][0]
+    assert garden_cmd[:2] == ["/g/python", "garden_resnetrs.py"] and "gpu" in garden_cmd
+    timm_xla, timm_plain = by[("float16+xla", "timm")][0], by[("float16", "timm")][0]
+    assert "--compile" in timm_xla and "--compile" not in timm_plain and "cuda" in timm_plain
+    assert all(os.path.isfile(os.path.join(compare_performance.PEERS, cmd[1]))
+               for _, s, cmd, _ in plan if s != "ours")
+
+
+@pytest.mark.slow
+def test_cpu_path_measures_ours_against_the_ceiling_and_prints_the_table():
+    out = _run("--modes=infer_b1", "--pairs=1", "--image_size=32", "--conv_floor=false", "--reps=2",
+               "--rep_seconds=0.3", "--ceiling_n=256")
+    assert out.returncode == 0, out.stderr[-3000:]
+    lines = out.stdout.strip().splitlines()
+    result = json.loads(lines[-1])
+    assert result["device"] == "cpu" and result["ceiling_gflops"] > 0
+    (row,) = result["rows"]
+    assert row["mode"] == "infer_b1" and row["img_s"]["ours"] > 0 and row["ratio_vs"] == {}
+    assert any(line.startswith("| infer_b1 | ") for line in lines)
+    assert any(line.startswith("CPU: ") for line in lines)

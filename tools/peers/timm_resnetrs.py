@@ -1,0 +1,124 @@
+"""timm's resnetrs50 (PyTorch): training-step or inference images/s.
+
+Runs in its own virtual environment (the CPU or CUDA build of torch that PyPI serves):
+
+    python3 -m venv /work/peervenvs/timm
+    /work/peervenvs/timm/bin/pip install torch timm
+
+The model is `timm.create_model("resnetrs50", drop_rate=0.25)`; the training step is
+forward, cross-entropy with label smoothing 0.1, backward, SGD (momentum 0.9, weight
+decay 4e-5). timm imports torchvision at import time without using it for the model;
+where no torchvision matching torch is installed, --stub-torchvision stands in for it.
+
+Usage:
+    python tools/peers/timm_resnetrs.py --mode train --batch 32 --channels-last --compile
+    python tools/peers/timm_resnetrs.py --mode infer --batch 1 --threads 2
+    python tools/peers/timm_resnetrs.py --mode train --device cuda --amp bfloat16 --compile
+Final line: RESULT {json} with img_s_median/min/max and the peak RSS in MiB.
+"""
+
+import argparse
+import importlib.abc
+import importlib.machinery
+import sys
+import types
+
+from peer_timing import print_result, time_steps
+
+p = argparse.ArgumentParser()
+p.add_argument("--mode", choices=["train", "infer"], required=True)
+p.add_argument("--batch", type=int, default=32)
+p.add_argument("--size", type=int, default=160)
+p.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
+p.add_argument("--amp", choices=["none", "float16", "bfloat16"], default="none",
+               help="torch.autocast compute dtype (float32 weights)")
+p.add_argument("--threads", type=int, default=0, help="CPU threads (0: torch's default)")
+p.add_argument("--compile", action="store_true", help="torch.compile (inductor)")
+p.add_argument("--channels-last", action="store_true")
+p.add_argument("--stub-torchvision", action="store_true")
+p.add_argument("--reps", type=int, default=4)
+p.add_argument("--rep-seconds", type=float, default=4.0)
+a = p.parse_args()
+
+
+class _StubFinder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
+    """Serves `torchvision` and its submodules as empty modules whose every name is a class."""
+
+    def find_spec(self, fullname, path, target=None):
+        if fullname.split(".")[0] == "torchvision":
+            return importlib.machinery.ModuleSpec(fullname, self, is_package=True)
+        return None
+
+    def create_module(self, spec):
+        module = types.ModuleType(spec.name)
+        module.__version__ = "0.0.0+stub"
+
+        def any_name(name):   # a module's __getattr__ (PEP 562): every name is an inert class
+            if name.startswith("__"):
+                raise AttributeError(name)
+            return type(name, (), {"__init__": lambda self, *args, **kwargs: None})
+
+        module.__getattr__ = any_name
+        return module
+
+    def exec_module(self, module):
+        module.__path__ = []
+
+
+if a.stub_torchvision:
+    sys.meta_path.insert(0, _StubFinder())
+import torch  # noqa: E402
+import timm  # noqa: E402
+
+if a.threads:
+    torch.set_num_threads(a.threads)
+if a.device == "cuda" and not torch.cuda.is_available():
+    raise SystemExit("--device cuda: torch sees no CUDA device in this environment")
+device = torch.device(a.device)
+layout = torch.channels_last if a.channels_last else torch.contiguous_format
+model = timm.create_model("resnetrs50", pretrained=False, num_classes=1000, drop_rate=0.25)
+model = model.to(device=device, memory_format=layout)
+images = torch.randn(a.batch, 3, a.size, a.size, device=device).to(memory_format=layout)
+amp = dict(device_type=a.device, dtype=getattr(torch, a.amp), enabled=a.amp != "none") \
+    if a.amp != "none" else dict(device_type=a.device, enabled=False)
+
+
+def sync():
+    if a.device == "cuda":
+        torch.cuda.synchronize()
+
+
+if a.mode == "infer":
+    model.eval()
+    forward = torch.compile(model) if a.compile else model
+
+    def step():
+        with torch.inference_mode(), torch.autocast(**amp):
+            forward(images)
+        sync()
+else:
+    model.train()
+    labels = torch.randint(0, 1000, (a.batch,), device=device)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9, weight_decay=4e-5)
+    criterion = torch.nn.CrossEntropyLoss(label_smoothing=0.1)
+    scaler = torch.amp.GradScaler(a.device, enabled=a.amp == "float16")
+
+    def forward_backward(x, y):
+        with torch.autocast(**amp):
+            loss = criterion(model(x), y)
+        scaler.scale(loss).backward()
+        return loss
+
+    fb = torch.compile(forward_backward) if a.compile else forward_backward
+
+    def step():
+        optimizer.zero_grad(set_to_none=True)
+        fb(images, labels)
+        scaler.step(optimizer)
+        scaler.update()
+        sync()
+
+result = time_steps(step, a.batch, a.reps, a.rep_seconds)
+print_result(dict(system=f"timm {timm.__version__} / torch {torch.__version__}", mode=a.mode,
+                  batch=a.batch, size=a.size, device=a.device, amp=a.amp, compile=a.compile,
+                  channels_last=a.channels_last, threads=torch.get_num_threads(), **result))
