@@ -1,17 +1,19 @@
-"""The ResNet-RS recipe shared by the eleven published checkpoints (fact sheet §4).
+"""The ResNet-RS recipe shared by the eleven published checkpoints.
 
 `recipe(...)` returns the full `ml_collections.ConfigDict` for one (depth, image size)
-pair; each `configs/resnetrs*_i*.py` file only passes what differs (§4.1, §4.2). Every
-field can be overridden on the command line, `--config.train.epochs=90`; unknown keys
-and wrong types are rejected by ConfigDict, bad values by `official.train_lib.validate_config`.
+pair; each `configs/resnetrs*_i*.py` file is `published_config(name)`, which takes what
+differs per checkpoint from the table in official/published.py. Every field can be
+overridden on the command line, `--config.train.epochs=90`; unknown keys and wrong
+types are rejected by ConfigDict, bad values by `official.train_lib.validate_config`.
 
-Two families (choose with the config-file argument, `--config=configs/X.py:garden`):
+Two families (choose with the config-file argument, `--config=configs/X.py:garden`);
+their values come from official/families.py:
 
 * "tf1" (default) - the published `tensorflow/tpu` checkpoints: ReLU, fixed padding,
   1000 classes (TFRecord label - 1), TF1 preprocessing and RandAugment, Nesterov
-  momentum (§4.4), weight decay on every non-BN trainable variable incl. SE and dense
-  biases (§4.5), zero-init last BN gamma, N(0, 0.01) head. The LR schedule is the
-  paper's cosine (§4.3): the public TF1 code only has a step schedule
+  momentum, weight decay on every non-BN trainable variable incl. SE and dense
+  biases, zero-init last BN gamma, N(0, 0.01) head. The LR schedule is the paper's
+  cosine: the public TF1 code only has a step schedule
   (`--config.optimizer.schedule=tf1_step`), and the paper says cosine.
 * "garden" - the Model Garden recipe (`imagenet_resnetrs*.yaml`): swish, SAME padding,
   the stage-2 shortcut pool, 1001 classes (label kept, class 0 unused), Garden
@@ -26,57 +28,55 @@ Example:
 
 import ml_collections
 
-FAMILIES = ("tf1", "garden")
+from official import families
+from official import published
+
+FAMILIES = families.NAMES
 IMAGENET_TRAIN_IMAGES = 1281167
 IMAGENET_EVAL_IMAGES = 50000
 
 
 def recipe(depth, image_size, dropout_rate, drop_connect_rate, randaug_magnitude, family="tf1"):
-    """The ResNet-RS recipe for one published (depth, size) pair; see the module docstring."""
-    if family not in FAMILIES:
-        raise ValueError(f"config family (the part after ':' in --config) must be one of "
-                         f"{FAMILIES}, got {family!r}")
-    tf1 = family == "tf1"
+    """The ResNet-RS recipe for one (depth, size) pair in one family; see the module docstring."""
+    fam = families.get(family, "config family (the part after ':' in --config)")
     config = ml_collections.ConfigDict()
 
-    # Architecture (§1); keyword arguments of official.resnet_rs.ResNetRS.
+    # Architecture; keyword arguments of official.resnet_rs.ResNetRS. The family's
+    # options (activation, padding, shortcut pool, classes, inits) are those its
+    # checkpoints were trained with.
     config.model = ml_collections.ConfigDict(dict(
         depth=depth,
         block_counts=(),                                # () = the depth's; tests use (1, 1, 1, 1)
-        activation="relu" if tf1 else "swish",          # §1.7
-        padding="fixed" if tf1 else "same",             # §1.9, §6.2
-        stage2_shortcut_pool=not tf1,                   # §1.3, §6.6
+        **fam.architecture(),
         se_ratio=0.25,
         dropout_rate=dropout_rate,
-        drop_connect_rate=drop_connect_rate,            # §1.5, per stage
+        drop_connect_rate=drop_connect_rate,            # stage s = 2..5 drops rate x s/5 (0.04 ... 0.1)
         stochastic_depth="per_stage",
         # 0: the stored statistics are the last batch's; the EMA keeps the usable
-        # running statistics, as in both official trainers (§1.8, §4.6).
+        # running statistics, as in both official trainers.
         bn_momentum=0.0,
-        bn_epsilon=1e-5,                                # §6.9
-        num_classes=1000 if tf1 else 1001,              # §1.6, §6.4
-        zero_init_last_bn=tf1,
-        head_initializer="tf1" if tf1 else "garden",    # §6.13
+        bn_epsilon=1e-5,                                # both official codes (Keras' default is 1e-3)
         # FusedBatchNormV3 (False: the plain-ops reference path; same numbers, slower).
         fused_batch_norm=True,
     ))
 
-    # Input (§3); fields of official.data.build_dataset.
+    # Input; fields of official.data.build_dataset.
     config.data = ml_collections.ConfigDict(dict(
         source="tfrecord",
-        data_dir="",                      # the official ImageNet TFRecords (§3.1)
+        data_dir="",                      # the official ImageNet TFRecords (docs/data.md)
         tfds_name="imagenet2012",
         tfds_manual_dir="",
         train_split="train",
         eval_split="validation",
         image_size=image_size,            # train = eval size in both recipes
         eval_image_size=0,                # 0: image_size
-        preprocessing=family,             # §3.2/3.3 vs §3.6
-        crop_padding=32,                  # §6.16: the 2021 code the accuracies came from
+        preprocessing=fam.name,
+        # The TF1 eval crop S/(S+P): P = 32 in the 2021 code the accuracies came from.
+        crop_padding=families.TF1_CROP_PADDING,
         randaug_num_layers=2,
         randaug_magnitude=randaug_magnitude,
-        randaug_variant=family,
-        label_offset=1 if tf1 else 0,     # §3.1: TF1 subtracts 1, Garden keeps 1..1000
+        randaug_variant=fam.name,
+        label_offset=fam.label_offset,    # TFRecord labels are 1..1000
         shuffle_buffer=16384,
         cache=False,
         deterministic=False,
@@ -86,7 +86,7 @@ def recipe(depth, image_size, dropout_rate, drop_connect_rate, randaug_magnitude
         dtype="float32",
     ))
 
-    # Schedule and loop (§4.1: batch 4096, 350 epochs; Garden: 312-step loops).
+    # Schedule and loop: batch 4096 for 350 epochs in both; the Garden runs 312-step loops.
     config.train = ml_collections.ConfigDict(dict(
         global_batch_size=4096,
         epochs=350.0,
@@ -105,16 +105,17 @@ def recipe(depth, image_size, dropout_rate, drop_connect_rate, randaug_magnitude
     ))
 
     config.optimizer = ml_collections.ConfigDict(dict(
-        base_lr_per_256=0.1,              # 1.6 at batch 4096 (§4.3)
+        base_lr_per_256=0.1,              # 1.6 at batch 4096, the paper's peak
         momentum=0.9,
-        nesterov=tf1,                     # §4.4
-        momentum_rule="tf1" if tf1 else "keras",  # each trainer's slot rule: TF1 MomentumOptimizer, Keras SGD
+        nesterov=fam.nesterov,
+        momentum_rule=fam.momentum_rule,  # how the slot is kept: as the family's own trainer did
         schedule="cosine",                # "cosine" (paper, Garden) | "tf1_step" (public TF1 code)
-        weight_decay=4e-5,                # coupled L2: 4e-5 x sum(v^2)/2 (§4.5, §6.12)
-        weight_decay_rule="tf1" if tf1 else "garden",
+        weight_decay=4e-5,                # coupled L2: 4e-5 x sum(v^2)/2, i.e. Keras l2(2e-5)
+        weight_decay_rule=fam.name,
     ))
-    config.loss = ml_collections.ConfigDict(dict(label_smoothing=0.1))   # K = num_classes (§4.7)
-    config.ema = ml_collections.ConfigDict(dict(decay=0.9999))           # 0 disables (§4.6)
+    # Smoothing over K = num_classes (1000 or 1001), as each official code does.
+    config.loss = ml_collections.ConfigDict(dict(label_smoothing=0.1))
+    config.ema = ml_collections.ConfigDict(dict(decay=0.9999))           # 0 disables
     config.eval = ml_collections.ConfigDict(dict(global_batch_size=1000))
 
     # Fine-tuning: backbone weights from an official name or path ("" = from scratch).
@@ -127,4 +128,21 @@ def recipe(depth, image_size, dropout_rate, drop_connect_rate, randaug_magnitude
 
 def family_of(config_string):
     """The family named after ':' in --config (empty: tf1)."""
-    return (config_string or "tf1").strip() or "tf1"
+    return (config_string or families.TF1.name).strip() or families.TF1.name
+
+
+def published_config(name):
+    """The ``get_config(family="")`` of the recipe file of a published checkpoint.
+
+    Example:
+        >>> get_config = published_config("resnet-rs-50-i160")
+        >>> get_config("garden").model.activation
+        'swish'
+    """
+    entry = published.get(name)
+
+    def get_config(family=""):
+        return recipe(**entry.recipe(family_of(family)))
+
+    get_config.__doc__ = published.describe(name)
+    return get_config

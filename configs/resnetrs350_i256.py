@@ -1,20 +1,5 @@
-"""ResNet-RS-350 at 256x256: the recipe of the published `resnetrs350_i256` checkpoint.
-
-    python tools/train.py --config=configs/resnetrs350_i256.py --workdir=gs://BUCKET/resnetrs350_i256 \
-        --strategy=tpu --tpu=TPU_NAME --config.data.data_dir=gs://BUCKET/imagenet-tfrecords
-
-(rerunning it resumes; `--config=configs/resnetrs350_i256.py:garden` for the Garden family).
-Expected top-1 with the EMA weights: TF1 family 84.0 (tensorflow/tpu README, §5.1; 256px, crop padding 32);
-Garden family 83.7 (MODEL_GARDEN.md, §5.2).
-This recipe's own values (§4.1, §4.2): dropout 0.25, stochastic depth 0.1 per stage,
-RandAugment 2 layers x magnitude 15.
-The values all recipes share, and which official choice each follows: configs/common.py.
-"""
-
+# The recipe of the published resnet-rs-350-i256; its docstring and values come from official/published.py.
 from configs import common
 
-
-def get_config(family=""):
-    family = common.family_of(family)
-    return common.recipe(depth=350, image_size=256, dropout_rate=0.25, drop_connect_rate=0.1,
-                         randaug_magnitude=15, family=family)
+get_config = common.published_config("resnet-rs-350-i256")
+__doc__ = get_config.__doc__

@@ -1,19 +1,5 @@
-"""ResNet-RS-420 at 320x320: the recipe of the published `resnetrs420_i320` checkpoint.
-
-    python tools/train.py --config=configs/resnetrs420_i320.py --workdir=gs://BUCKET/resnetrs420_i320 \
-        --strategy=tpu --tpu=TPU_NAME --config.data.data_dir=gs://BUCKET/imagenet-tfrecords
-
-(rerunning it resumes; `--config=configs/resnetrs420_i320.py:garden` for the Garden family).
-Expected top-1 with the EMA weights: TF1 family 84.4 (tensorflow/tpu README, §5.1; 320px, crop padding 32); Garden family the Garden published no RS-420 checkpoint (§4.2)..
-This recipe's own values (§4.1, §4.2): dropout 0.4, stochastic depth 0.1 per stage,
-RandAugment 2 layers x magnitude 15.
-The values all recipes share, and which official choice each follows: configs/common.py.
-"""
-
+# The recipe of the published resnet-rs-420-i320; its docstring and values come from official/published.py.
 from configs import common
 
-
-def get_config(family=""):
-    family = common.family_of(family)
-    return common.recipe(depth=420, image_size=320, dropout_rate=0.4, drop_connect_rate=0.1,
-                         randaug_magnitude=15, family=family)
+get_config = common.published_config("resnet-rs-420-i320")
+__doc__ = get_config.__doc__

@@ -2,16 +2,16 @@
 
 Three formats, one reader each (DESIGN.md, "checkpoint formats"):
 
-* ``"tf1"``: the name-based checkpoints of the ``tensorflow/tpu`` release (fact
-  sheet §2a). Variables are named by per-kind counters (``conv2d_5/kernel``,
-  ``batch_normalization_3/gamma``, ``dense/bias``). By default every model
+* ``"tf1"``: the name-based checkpoints of the ``tensorflow/tpu`` release
+  (docs/fidelity.md: TF1 checkpoints). Variables are named by per-kind counters
+  (``conv2d_5/kernel``, ``batch_normalization_3/gamma``, ``dense/bias``). By default every model
   variable, BN moving statistics included, is read from its
-  ``/ExponentialMovingAverage`` shadow (§6.1).
-* ``"garden"``: the Model Garden's TF2 object-graph checkpoints (§2b), either a
-  regular ``ckpt-N`` (averages in the ``average`` optimizer slots) or an
+  ``/ExponentialMovingAverage`` shadow (docs/fidelity.md #1).
+* ``"garden"``: the Model Garden's TF2 object-graph checkpoints (docs/fidelity.md:
+  Garden checkpoints), either a regular ``ckpt-N`` (averages in the ``average`` optimizer slots) or an
   ``ema_checkpoints/average_weights-N`` (averages in the model variables, raw
   weights in the slots). The 1001-way head loses its background column 0
-  (§6.4), so every model speaks the same 1000 sorted-synset classes.
+  (docs/fidelity.md #4), so every model speaks the same 1000 sorted-synset classes.
 * ``"native"``: ``tf.train.Checkpoint(step=, model=, optimizer=, ema=)`` as the
   project's trainer writes it (``official/ema.py`` holds the averages).
 
@@ -39,22 +39,16 @@ import urllib.request
 import tensorflow as tf
 from absl import logging
 
+from official import families
+from official import published
 from official import resnet_rs
 
-FORMATS = ("tf1", "garden", "native")
+FORMATS = families.FORMATS
 
 # --------------------------------------------------------------------------- names, URLs --
-# The 11 published (depth, resolution) pairs (§4.1); the Garden has no RS-420 (§2b).
-OFFICIAL = {
-    f"resnet-rs-{d}-i{s}": (d, s)
-    for d, s in [(50, 160), (101, 160), (101, 192), (152, 192), (152, 224), (152, 256),
-                 (200, 256), (270, 256), (350, 256), (350, 320), (420, 320)]
-}
-URL_PATTERNS = {
-    "tf1": "https://storage.googleapis.com/cloud-tpu-checkpoints/resnet-rs/{name}.tar.gz",
-    "garden": "https://storage.googleapis.com/tf_model_garden/vision/resnet-rs/{name}.tar.gz",
-}
-GARDEN_MISSING = ("resnet-rs-420-i320",)
+# Views of official/published.py's table: name -> (depth, resolution), and each family's URLs.
+OFFICIAL = {c.name: (c.depth, c.image_size) for c in published.CHECKPOINTS.values()}
+URL_PATTERNS = {f.checkpoint_format: f.url_pattern for f in families.FAMILIES.values()}
 CACHE_ENV = "RESNET_RS_CACHE"
 
 
@@ -73,14 +67,15 @@ def official_info(name):
         >>> official_info("resnet-rs-152-i256")
         (152, 256)
     """
-    if name not in OFFICIAL:
-        raise CheckpointError(f"unknown official checkpoint name {name!r}; known names: "
-                              f"{', '.join(OFFICIAL)}")
-    return OFFICIAL[name]
+    try:
+        entry = published.get(name)
+    except ValueError as e:
+        raise CheckpointError(str(e)) from None
+    return entry.depth, entry.image_size
 
 
 def official_url(name, format="tf1"):
-    """The download URL of an official checkpoint of the given family (§2a, §2b).
+    """The download URL of an official checkpoint of the given family.
 
     Example:
         >>> official_url("resnet-rs-50-i160", "garden")
@@ -89,9 +84,10 @@ def official_url(name, format="tf1"):
     official_info(name)
     if format not in URL_PATTERNS:
         raise CheckpointError(f"official checkpoints exist in formats {tuple(URL_PATTERNS)}, not {format!r}")
-    if format == "garden" and name in GARDEN_MISSING:
-        raise CheckpointError(f"the Model Garden published no {name} checkpoint; use format='tf1'")
-    return URL_PATTERNS[format].format(name=name)
+    try:
+        return published.get(name).url(families.of_format(format))
+    except ValueError as e:
+        raise CheckpointError(f"{e}; use format='tf1'") from None
 
 
 def default_cache_dir():
@@ -111,7 +107,7 @@ def find_checkpoint(path):
 
     A directory's ``checkpoint`` file is used when it names an existing
     checkpoint; some TF1 tarballs have none, or one naming paths on the training
-    machine, so the directory is then searched for ``*.index`` files (§6.14).
+    machine, so the directory is then searched for ``*.index`` files (docs/fidelity.md #14).
 
     Raises:
         FileNotFoundError: nothing at ``path``, or several candidates.
@@ -268,7 +264,7 @@ def _layer_variables(layer_name):
 
 
 def tf1_table(depth, block_counts=None):
-    """[(our layer, official TF1 layer)] in official creation order (§2a, §6.8).
+    """[(our layer, official TF1 layer)] in official creation order (docs/fidelity.md: TF1 checkpoints, #8).
 
     Two counters, conv2d and batch_normalization, advance independently; the
     projection conv/BN of a first block come before conv1; the SE convs take
@@ -295,7 +291,7 @@ def tf1_table(depth, block_counts=None):
 
 
 def garden_table(depth, backbone="backbone/", block_counts=None):
-    """[(our layer, Garden layer key prefix)] (§2b).
+    """[(our layer, Garden layer key prefix)] (docs/fidelity.md: Garden checkpoints).
 
     Stem conv i -> layer_with_weights-2i, stem BN i -> 2i+1, block b (0-based
     over the whole net) -> 8+b with ``_conv1..3``, ``_norm1..3``, ``_shortcut1``,
@@ -369,15 +365,16 @@ def _checkpoint_depth(keys, format):
 
 def _check_family(model, format):
     """The model's architecture options must be those the checkpoint family was trained with."""
-    want = {"tf1": resnet_rs.TF1_FAMILY, "garden": resnet_rs.GARDEN_FAMILY}.get(format)
     config = getattr(model, "get_config", dict)()
-    if want is None or "activation" not in config:
+    if format == "native" or "activation" not in config:
         return
+    # Same shapes either way: a wrong option would load silently and just lose accuracy.
+    want = families.of_format(format).architecture()
     for key in ("activation", "padding", "stage2_shortcut_pool"):
         if config[key] != want[key]:
             raise CheckpointError(
                 f"model has {key}={config[key]!r} but {format} checkpoints need {key}={want[key]!r} "
-                f"(§6.2, §6.6, §6.7); build it with checkpoints.build_model({format!r}, depth)")
+                f"(docs/fidelity.md); build it with checkpoints.build_model({format!r}, depth)")
 
 
 def _assign(model, plan, prefix, include_top):
@@ -462,8 +459,9 @@ GARDEN_AVERAGE = "/.OPTIMIZER_SLOT/optimizer/average"
 
 
 def averages_in_model(prefix):
-    """True for a Garden ``ema_checkpoints/average_weights-N`` file (§2b): the EMA eval action
-    swaps the averages into the model before saving, so the slots then hold the raw weights."""
+    """True for a Garden ``ema_checkpoints/average_weights-N`` file: the EMA eval action swaps
+    the averages into the model before saving, so the slots then hold the raw weights
+    (docs/fidelity.md: Garden checkpoints)."""
     return (os.path.basename(os.path.dirname(os.path.abspath(prefix))) == "ema_checkpoints"
             or os.path.basename(prefix).startswith("average_weights"))
 
@@ -530,7 +528,7 @@ def _other_copy(key):
 
 
 def _drop_background(model, value, key, prefix):
-    """Garden heads have 1001 outputs, column 0 an unused background class (§1.6, §6.4)."""
+    """Garden heads have 1001 outputs, column 0 an unused background class (docs/fidelity.md: head, #4)."""
     units = model.get_layer("logits").units
     if value.shape[-1] == units + 1:
         return value[..., 1:]
@@ -549,7 +547,7 @@ def _read_native(model, prefix, ema, include_top):
                               "is --checkpoint_format right?")
     if not include_top or not _has_head(model):
         raise CheckpointError("native checkpoints hold the full model; load into a model with "
-                              "include_top=True and use its 'pre_logits'/stage outputs as features")
+                              "include_top=True and take features from resnet_rs.endpoints(model)")
     has_ema = any(k.startswith("ema/") for k in shapes)
     objects = {"model": model}
     if ema and has_ema:
@@ -572,7 +570,7 @@ def build_model(format, depth, include_top=True, input_shape=(None, None, 3), fa
     """A ResNet-RS configured as checkpoints of ``format`` need, with a 1000-class head.
 
     tf1: ReLU, fixed padding, no stage-2 shortcut pool. garden: swish, SAME
-    padding, the 2x2 stride-1 shortcut pool (§6.2, §6.6, §6.7), 1000 classes
+    padding, the 2x2 stride-1 shortcut pool (docs/fidelity.md #2, #6, #7), 1000 classes
     (the background column is dropped on load). native: ``family`` (default tf1).
 
     Example:
@@ -581,7 +579,7 @@ def build_model(format, depth, include_top=True, input_shape=(None, None, 3), fa
     """
     if format not in FORMATS:
         raise ValueError(f"format must be one of {FORMATS}, got {format!r}")
-    family = family or ("garden" if format == "garden" else "tf1")
+    family = families.of_format(format, family).name
     kwargs = {"num_classes": 1000, **kwargs}
     return resnet_rs.from_family(family, depth, include_top=include_top, input_shape=input_shape, **kwargs)
 
@@ -640,7 +638,7 @@ def load(path_or_name, format="tf1", depth=None, ema=True, include_top=True, inp
     if depth is None:
         if str(path_or_name) in OFFICIAL:
             depth = OFFICIAL[str(path_or_name)][0]
-        elif format in ("tf1", "garden"):
+        elif format != "native":
             _, shapes = _open(resolve(path_or_name, format, cache_dir))
             depth = _checkpoint_depth(shapes, format)
         if depth is None:

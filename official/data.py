@@ -6,7 +6,7 @@ replica it yields ``(images [B, S, S, 3] normalised, labels int32 [B])`` with
 
 Sources (``data_cfg.source``):
 
-* ``"tfrecord"``: the official ImageNet layout (fact sheet §3.1): shards
+* ``"tfrecord"``: the official ImageNet layout (docs/fidelity.md: TFRecords): shards
   ``{data_dir}/{split}-NNNNN-of-MMMMM``, keys ``image/encoded`` and
   ``image/class/label`` (1-based; ``data_cfg.label_offset`` is subtracted).
 * ``"tfds"``: ``tfds.builder(data_cfg.tfds_name)``; ``imagenet2012`` is
@@ -34,11 +34,12 @@ import sys
 from absl import logging
 import tensorflow as tf
 
+from official import families
 from official import preprocessing
 
 AUTOTUNE = tf.data.AUTOTUNE
 SOURCES = ("tfrecord", "tfds", "synthetic")
-# §3.1 feature keys.
+# The official TFRecord feature keys (docs/fidelity.md: TFRecords).
 IMAGE_KEY = "image/encoded"
 LABEL_KEY = "image/class/label"
 FILENAME_KEY = "image/filename"
@@ -54,7 +55,7 @@ def _cfg(data_cfg, name, default=None):
 
 
 def tfrecord_files(data_dir, split):
-    """Sorted shard paths ``{data_dir}/{split}-*`` (official names, §3.1).
+    """Sorted shard paths ``{data_dir}/{split}-*`` (official names; docs/fidelity.md: TFRecords).
 
     Raises:
       FileNotFoundError: the directory does not exist or no file matches.
@@ -254,9 +255,7 @@ def build_dataset(data_cfg, *, split, is_training, batch_size, num_classes,
     source = _cfg(data_cfg, "source", "tfrecord")
     if source not in SOURCES:
         raise ValueError(f"data.source must be one of {SOURCES}, got {source!r}")
-    family = _cfg(data_cfg, "preprocessing", "tf1")
-    if family not in preprocessing.FAMILIES:
-        raise ValueError(f"data.preprocessing must be one of {preprocessing.FAMILIES}, got {family!r}")
+    family = families.get(_cfg(data_cfg, "preprocessing", families.TF1.name), "data.preprocessing").name
     dtype_name = _cfg(data_cfg, "dtype", "float32")
     if dtype_name not in ("float32", "bfloat16"):
         raise ValueError(f"data.dtype must be 'float32' or 'bfloat16', got {dtype_name!r}")

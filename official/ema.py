@@ -1,4 +1,4 @@
-"""Exponential moving average of a model's weights AND batch-norm statistics (§4.6).
+"""Exponential moving average of a model's weights AND batch-norm statistics (docs/fidelity.md: EMA).
 
 Both official trainers average every trainable variable plus the BN moving means and
 variances, with the TF1 warm-up decay `min(decay, (1 + t) / (10 + t))`. Keras'
@@ -37,7 +37,7 @@ def _tf_variable(v):
 
 
 def check_bn_momentum(ema_decay, bn_momentum):
-    """Refuse EMA together with BN momentum > 0, as the TF1 code does (§4.6).
+    """Refuse EMA together with BN momentum > 0, as the TF1 code does (docs/fidelity.md: EMA).
 
     With EMA, the BN statistics' running average is the EMA's job; a second average
     inside BN would make the published recipe a different one.

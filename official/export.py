@@ -8,8 +8,8 @@ Signatures:
 
 * ``serving_default(image_bytes: tf.string [N])``: JPEG/PNG/GIF/BMP bytes of any
   size. "tf1": centre crop S/(S+P) of the short side with the official offset,
-  cropped while decoding JPEGs, TF1 legacy bicubic resize (§3.3, §6.3, §6.15);
-  "garden": the Garden's eval path, 0.875 crop and TF2 bilinear (§3.6). Bytes
+  cropped while decoding JPEGs, TF1 legacy bicubic resize (docs/fidelity.md);
+  "garden": the Garden's eval path, 0.875 crop and TF2 bilinear. Bytes
   that cannot be decoded fail that request with INVALID_ARGUMENT.
 * ``serve_images(images: tf.uint8 [N, H, W, 3])``: already decoded images, same
   crop and resize (slice instead of decode-and-crop).
@@ -18,7 +18,8 @@ Both return ``logits`` [N, 1000] float32, ``probabilities`` [N, 1000], ``classes
 [N, 5] int32 (sorted-synset label ids), ``scores`` [N, 5] and ``class_names``
 [N, 5] strings. ``assets.extra/tf_serving_warmup_requests`` holds warm-up
 PredictionLogs for both signatures; ``assets.extra/resnet_rs.json`` the
-preprocessing settings.
+preprocessing settings (and, for an official checkpoint, its name and published
+top-1 from official/published.py).
 
 Example:
     >>> model = checkpoints.load("resnet-rs-50-i160", format="tf1")
@@ -35,9 +36,11 @@ import numpy as np
 import tensorflow as tf
 from absl import logging
 
+from official import families
 from official import imagenet_classes
 from official import inference
 from official import precision
+from official import published
 from official import preprocessing as preprocessing_lib  # `preprocessing` is an argument name
 
 TOP_K = 5
@@ -45,7 +48,8 @@ WARMUP_FILE = os.path.join("assets.extra", "tf_serving_warmup_requests")
 METADATA_FILE = os.path.join("assets.extra", "resnet_rs.json")
 
 
-def serving_functions(model, image_size, preprocessing="tf1", crop_padding=32, class_names=None,
+def serving_functions(model, image_size, preprocessing="tf1", crop_padding=families.TF1_CROP_PADDING,
+                      class_names=None,
                       batch_splits=inference.DEFAULT_BATCH_SPLITS):
     """The two serving tf.functions, for export or in-process use (tools/predict.py).
 
@@ -100,14 +104,12 @@ def _class_names(model, image_size, family, class_names):
     official/imagenet_classes.txt); any other head (a fine-tuned or demo model) gets
     `class_names` or, by default, its class indices as strings.
     """
-    if family not in ("tf1", "garden"):
-        raise ValueError(f"preprocessing must be 'tf1' or 'garden', got {family!r}")
+    families.get(family, "preprocessing")
     if not isinstance(image_size, (int, np.integer)) or not 32 <= int(image_size) <= 4096:
         raise ValueError(f"image_size must be an integer in [32, 4096], got {image_size!r}")
-    outputs = model.output if isinstance(model.output, dict) else {}
-    if "logits" not in outputs:
+    if not any(layer.name == "logits" for layer in model.layers):
         raise ValueError("the model has no 'logits' output: export a model built with include_top=True")
-    classes = outputs["logits"].shape[-1]
+    classes = model.get_layer("logits").units
     if class_names is None:
         if classes == 1001:
             raise ValueError("the model has 1001 logits (the Garden's background column 0 included); "
@@ -146,9 +148,10 @@ def write_warmup(export_dir):
     return path
 
 
-def export_saved_model(model, export_dir, image_size, preprocessing="tf1", crop_padding=32, warmup=True,
-                       class_names=None, batch_splits=inference.DEFAULT_BATCH_SPLITS):
-    """Exports ``model`` (normalised images in, dict with "logits" out) as a SavedModel.
+def export_saved_model(model, export_dir, image_size, preprocessing="tf1",
+                       crop_padding=families.TF1_CROP_PADDING, warmup=True, class_names=None,
+                       batch_splits=inference.DEFAULT_BATCH_SPLITS, published_name=None):
+    """Exports ``model`` (normalised images in, logits or probabilities out) as a SavedModel.
 
     The model is written to a temporary sibling directory and renamed into place,
     so an interrupted or failed export (full disk) leaves a previous export at
@@ -165,19 +168,22 @@ def export_saved_model(model, export_dir, image_size, preprocessing="tf1", crop_
         image_size: the side S the model sees (the checkpoint's training
             resolution reproduces the published accuracies).
         preprocessing: "tf1" or "garden", the family the weights were evaluated with.
-        crop_padding: P of the tf1 centre crop (32 as in the published results, §6.16).
+        crop_padding: P of the tf1 centre crop (32 as in the published results).
         warmup: write TF Serving warm-up records.
         class_names: names of the logits' classes; default: the ImageNet names for a
             1000-class head, the class indices for any other (fine-tuned) head.
         batch_splits: slices a request's batch runs as (official/inference.py);
             1 for GPU serving.
+        published_name: the official checkpoint the weights are (official/published.py),
+            recorded in the metadata with its published top-1 in this family.
 
     Returns:
         export_dir.
     """
+    entry = published.get(published_name) if published_name else None
     model = inference.serving_model(model)    # the model the functions call, tracked below
     functions = serving_functions(model, image_size, preprocessing, crop_padding, class_names, batch_splits)
-    num_classes = model.output["logits"].shape[-1]
+    num_classes = model.get_layer("logits").units
     export_dir = os.path.abspath(os.fspath(export_dir))
     parent = os.path.dirname(export_dir)
     os.makedirs(parent, exist_ok=True)
@@ -193,13 +199,17 @@ def export_saved_model(model, export_dir, image_size, preprocessing="tf1", crop_
         if warmup:
             write_warmup(staging)
         os.makedirs(os.path.join(staging, os.path.dirname(METADATA_FILE)), exist_ok=True)  # warmup=False
+        metadata = {"image_size": int(image_size), "preprocessing": preprocessing,
+                    "crop_padding": int(crop_padding), "batch_splits": int(batch_splits),
+                    "precision": precision.of(model),
+                    "batch_norm_folded": not any(isinstance(layer, keras.layers.BatchNormalization)
+                                                 for layer in model.layers),
+                    "classes": "imagenet-1k sorted synsets" if num_classes == 1000 and class_names is None
+                    else f"{num_classes} classes"}
+        if entry is not None:
+            metadata["published"] = {"name": entry.name, "top1": entry.top1.get(preprocessing)}
         with open(os.path.join(staging, METADATA_FILE), "w") as f:
-            json.dump({"image_size": int(image_size), "preprocessing": preprocessing,
-                       "crop_padding": int(crop_padding), "batch_splits": int(batch_splits),
-                       "precision": precision.of(model),
-                       "batch_norm_folded": bool(model.get_config().get("fold_batch_norm")),
-                       "classes": "imagenet-1k sorted synsets" if num_classes == 1000 and class_names is None
-                       else f"{num_classes} classes"}, f)
+            json.dump(metadata, f)
         old = None
         if os.path.exists(export_dir):
             old = tempfile.mkdtemp(prefix=f".{os.path.basename(export_dir)}-old-", dir=parent)

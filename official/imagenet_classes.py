@@ -2,7 +2,7 @@
 
 Every model of the project, whichever official family its weights come from,
 speaks these 1000 classes (the Garden's background column is dropped on load,
-fact sheet §6.4). The data file `imagenet_classes.txt` holds `synset<TAB>names`
+docs/fidelity.md #4). The data file `imagenet_classes.txt` holds `synset<TAB>names`
 per line. The synset list is tensorflow-datasets' `imagenet2012/labels.txt`; the
 human-readable names are the widely used ImageNet class-name list that
 tensorflow-datasets ships in `datasets/siscore/labels.py` (same order).

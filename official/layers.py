@@ -16,8 +16,8 @@ import functools
 
 import keras
 
-# TF1 `variance_scaling_initializer()` defaults, which the Garden also uses (fact
-# sheet §1.9): scale 1, fan_in, truncated normal.
+# TF1 `variance_scaling_initializer()` defaults, which the Garden also uses
+# (docs/fidelity.md: convolutions): scale 1, fan_in, truncated normal.
 CONV_INITIALIZER = {
     "class_name": "VarianceScaling",
     "config": {"scale": 1.0, "mode": "fan_in", "distribution": "truncated_normal"},
@@ -29,7 +29,7 @@ class StochasticDepth(keras.layers.Layer):
     """Drops the whole residual branch of an example with probability `rate`.
 
     Training: `x / keep_prob * mask` with one Bernoulli draw per example (mask shape
-    [N, 1, 1, 1]), as the official `drop_connect` (fact sheet §1.5). Inference:
+    [N, 1, 1, 1]), as the official `drop_connect` (docs/fidelity.md: stochastic depth). Inference:
     identity.
 
     Example:
@@ -126,7 +126,7 @@ class BatchNorm(keras.layers.BatchNormalization):
 def batch_norm_factory(momentum=0.0, epsilon=1e-5, fused=True):
     """Returns `norm(name, zero_init=False)` making a channels-last `BatchNorm`.
 
-    momentum 0 is the ResNet-RS setting in both official codes (§1.8): the stored
+    momentum 0 is the ResNet-RS setting in both official codes (docs/fidelity.md: batch norm): the stored
     moving statistics are the last batch's and the usable ones are the EMA shadows
     kept by `official/ema.py`, as in the TF1 release.
     """
@@ -149,7 +149,7 @@ def conv(x, filters, kernel_size, strides, padding, name, use_bias=False):
 
     padding "fixed" (TF1 release): a strided conv first pads (k-1)//2 before and
     (k-1)-(k-1)//2 after, then convolves VALID, so a 3x3/2 conv samples pixels
-    centred like a stride-1 conv would (§1.9, §6.2). Stride-1 convs are SAME.
+    centred like a stride-1 conv would (docs/fidelity.md: convolutions, #2). Stride-1 convs are SAME.
     padding "same" (Garden): Keras SAME everywhere, which on even inputs pads
     0 before / 1 after, a one-pixel shift of the sampling grid.
     """
@@ -187,7 +187,7 @@ def conv_bn_act(x, filters, kernel_size, strides, *, padding, norm, activation, 
 
 
 def stem(x, *, activation, padding, norm):
-    """ResNet-D deep stem whose max-pool is replaced by a 3x3/2 conv (§1.2).
+    """ResNet-D deep stem whose max-pool is replaced by a 3x3/2 conv (docs/fidelity.md: stem).
 
     3x3/2 3->32, 3x3 32->32, 3x3 32->64, 3x3/2 64->64, each with BN and activation.
     Output: stride 4, 64 channels.
@@ -199,7 +199,7 @@ def stem(x, *, activation, padding, norm):
 
 
 def squeeze_excite(x, in_filters, se_ratio, name):
-    """Squeeze-and-excitation after the block's last BN (§1.4, §6.5).
+    """Squeeze-and-excitation after the block's last BN (docs/fidelity.md: squeeze-excite, #5).
 
     Squeezes to int(in_filters * se_ratio) channels where in_filters is the block's
     OUTPUT width (4f), so f channels at se_ratio 0.25. Both 1x1 convs have biases;
@@ -217,7 +217,7 @@ def squeeze_excite(x, in_filters, se_ratio, name):
 
 def bottleneck_block(x, filters, strides, *, first, activation, padding, norm, se_ratio,
                      drop_rate, stage2_shortcut_pool, zero_init_last_bn, name):
-    """Post-activation bottleneck with ResNet-D shortcut, SE and stochastic depth (§1.3).
+    """Post-activation bottleneck with ResNet-D shortcut, SE and stochastic depth (docs/fidelity.md: bottleneck).
 
     Main path: 1x1 -> 3x3 (carries the stride) -> 1x1 (4f, BN without activation)
     -> SE -> stochastic depth -> + shortcut -> activation.
@@ -225,7 +225,7 @@ def bottleneck_block(x, filters, strides, *, first, activation, padding, norm, s
     Shortcut of the first block of a stage: 2x2/2 SAME average pool (only when
     strided), then 1x1 conv + BN. Where the stride is 1 (the first stage), the TF1
     release uses no pool; the Garden inserts a 2x2 stride-1 SAME average pool
-    (`stage2_shortcut_pool=True`), which smooths the shortcut (§1.3, §6.6).
+    (`stage2_shortcut_pool=True`), which smooths the shortcut (docs/fidelity.md: bottleneck, #6).
     """
     shortcut = x
     if first:
@@ -240,7 +240,7 @@ def bottleneck_block(x, filters, strides, *, first, activation, padding, norm, s
     act = functools.partial(conv_bn_act, padding=padding, norm=norm)
     x = act(x, filters, 1, 1, activation=activation, name=f"{name}_conv1", bn_name=f"{name}_bn1")
     x = act(x, filters, 3, strides, activation=activation, name=f"{name}_conv2", bn_name=f"{name}_bn2")
-    # The zero-initialised gamma makes each block start as the identity (TPU code, §1.8).
+    # The zero-initialised gamma makes each block start as the identity (TPU code; docs/fidelity.md: batch norm).
     x = act(x, 4 * filters, 1, 1, activation=None, name=f"{name}_conv3", bn_name=f"{name}_bn3",
             zero_init=zero_init_last_bn)
     if se_ratio:

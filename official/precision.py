@@ -5,10 +5,10 @@ or official) stay float32; convolutions, batch norm and activations run in bfloa
 the logits are float32 (the head is built float32). The paper trained this way on TPUs.
 
 On a CPU it pays only where the hardware multiplies bfloat16 natively: Intel Xeons
-with AMX (`amx_bf16`, ~3.4x float32 matrix throughput, ../shared/bench/ANCHORS.md §7)
+with AMX (`amx_bf16`, ~3.4x float32 matrix throughput on a 2-core Xeon with AMX)
 and CPUs with AVX512-BF16 (`avx512_bf16`, e.g. AMD EPYC Zen 4/5: ~1.65x matrix
-throughput, 1.3-1.6x ResNet-RS-50 images/s, README "Performance"). Elsewhere TensorFlow converts to float32
-and back, which is slower than float32 (ANCHORS §1). `cpu_bfloat16_support()` says
+throughput, 1.3-1.6x ResNet-RS-50 images/s, docs/performance.md). Elsewhere TensorFlow
+converts to float32 and back, which is no faster than float32 (measured on an AVX2 EPYC). `cpu_bfloat16_support()` says
 which of the two this machine has.
 
 Example:

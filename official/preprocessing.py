@@ -1,6 +1,6 @@
 """Image preprocessing for training, evaluation and serving.
 
-Two families, as the two official codes do it (fact sheet §3.2-§3.6):
+Two families, as the two official codes do it (official/families.py):
 
 * ``"tf1"`` (tensorflow/tpu, the published checkpoints): Inception crop from
   ``sample_distorted_bounding_box`` decoded with ``decode_and_crop_jpeg``,
@@ -23,16 +23,17 @@ Example:
 
 import tensorflow as tf
 
+from official import families
 from official import randaugment
 
-# §3.4: ImageNet mean/std on the 0..255 scale.
+# ImageNet mean/std on the 0..255 scale, the same in both official codes.
 MEAN_RGB = (0.485 * 255, 0.456 * 255, 0.406 * 255)
 STDDEV_RGB = (0.229 * 255, 0.224 * 255, 0.225 * 255)
-# §3.3: the Feb-2021 constant that produced the published accuracies (§6 item 16).
-CROP_PADDING = 32
-# §3.6: the Garden's eval crop fraction.
-GARDEN_CROP_FRACTION = 0.875
-FAMILIES = ("tf1", "garden")
+# The Feb-2021 constant that produced the published accuracies (docs/fidelity.md).
+CROP_PADDING = families.TF1_CROP_PADDING
+# The Garden's eval crop fraction.
+GARDEN_CROP_FRACTION = families.GARDEN.eval_crop_fraction
+FAMILIES = families.NAMES
 
 
 def normalize(image, dtype=tf.float32):
@@ -56,7 +57,7 @@ def normalize(image, dtype=tf.float32):
 def resize_bicubic_legacy(image, size):
     """TF1 ``resize_bicubic`` (align_corners=False, half_pixel_centers=False).
 
-    This is what the TPU code uses (§3.3); ``tf.image.resize(..., "bicubic")`` is
+    This is what the TPU code uses; ``tf.image.resize(..., "bicubic")`` is
     a different kernel (half-pixel centres, Keys a=-0.5) and gives other pixels.
 
     Args:
@@ -74,7 +75,7 @@ def resize_bicubic_legacy(image, size):
 
 
 def resize_bilinear(image, size):
-    """The Garden's resize: TF2 ``tf.image.resize`` bilinear, no antialias (§3.6)."""
+    """The Garden's resize: TF2 ``tf.image.resize`` bilinear, no antialias."""
     return tf.image.resize(image, _pair(size), method="bilinear")
 
 
@@ -85,8 +86,8 @@ def _pair(size):
 
 
 def _check_family(family):
-    if family not in FAMILIES:
-        raise ValueError(f"preprocessing family must be one of {FAMILIES}, got {family!r}")
+    """The :class:`official.families.Family` called ``family``; ValueError otherwise."""
+    return families.get(family, "preprocessing family")
 
 
 # ------------------------------------------------------------------ decoding --
@@ -94,7 +95,7 @@ def decode_and_crop(image_bytes, window_fn):
     """Decodes an encoded image and crops it, cropping *while decoding* for JPEG.
 
     The official code crops with ``decode_and_crop_jpeg``, which can differ by a
-    few grey levels from decode-then-slice (§6 item 15), so JPEGs take that path.
+    few grey levels from decode-then-slice (docs/fidelity.md #15), so JPEGs take that path.
     Other formats (PNG, GIF, BMP; e.g. TFDS datasets other than ImageNet) are
     decoded in full, converted to RGB, then sliced. Grayscale and RGBA inputs come
     out as RGB.
@@ -126,7 +127,7 @@ def decode_and_crop(image_bytes, window_fn):
 
 # ------------------------------------------------------------------ eval -----
 def center_crop_window(shape, image_size, family="tf1", crop_padding=CROP_PADDING):
-    """[offset_y, offset_x, size, size] of the eval centre crop (§3.3, §3.6).
+    """[offset_y, offset_x, size, size] of the eval centre crop.
 
     Args:
       shape: int [height, width, ...] of the full image.
@@ -138,17 +139,17 @@ def center_crop_window(shape, image_size, family="tf1", crop_padding=CROP_PADDIN
     Returns:
       int32 [4].
     """
-    _check_family(family)
+    fam = _check_family(family)
     height = tf.cast(shape[0], tf.int32)
     width = tf.cast(shape[1], tf.int32)
     short = tf.cast(tf.minimum(height, width), tf.float32)
-    if family == "tf1":
+    if fam.eval_crop_fraction is None:
         # Python double ratio, multiplied in float32 then truncated, as the TPU code.
         side = tf.cast((image_size / (image_size + crop_padding)) * short, tf.int32)
         off_y = ((height - side) + 1) // 2
         off_x = ((width - side) + 1) // 2
     else:
-        side_f = GARDEN_CROP_FRACTION * short
+        side_f = fam.eval_crop_fraction * short
         side = tf.cast(side_f, tf.int32)
         off_y = tf.cast((tf.cast(height, tf.float32) - side_f) / 2, tf.int32)
         off_x = tf.cast((tf.cast(width, tf.float32) - side_f) / 2, tf.int32)
@@ -156,9 +157,8 @@ def center_crop_window(shape, image_size, family="tf1", crop_padding=CROP_PADDIN
 
 
 def _resize(image, image_size, family):
-    if family == "tf1":
-        return resize_bicubic_legacy(image, image_size)
-    return resize_bilinear(image, image_size)
+    resize = {"bicubic_legacy": resize_bicubic_legacy, "bilinear": resize_bilinear}
+    return resize[_check_family(family).resize](image, image_size)
 
 
 def preprocess_for_eval(image_bytes, image_size, family="tf1", crop_padding=CROP_PADDING):
@@ -206,11 +206,11 @@ def preprocess_image_for_eval(image, image_size, family="tf1", crop_padding=CROP
 
 
 # ------------------------------------------------------------------ train ----
-# §3.2 / §3.6: the Inception crop's parameters.
+# The Inception crop's parameters (both families; min_object_covered differs).
 AREA_RANGE = (0.08, 1.0)
 ASPECT_RATIO_RANGE = (3.0 / 4.0, 4.0 / 3.0)
 MAX_ATTEMPTS = 10
-MIN_OBJECT_COVERED = {"tf1": 0.1, "garden": 0.08}
+MIN_OBJECT_COVERED = {f.name: f.min_object_covered for f in families.FAMILIES.values()}
 
 
 def random_crop_window(shape, seed, family="tf1", image_size=None,
@@ -236,15 +236,15 @@ def random_crop_window(shape, seed, family="tf1", image_size=None,
     Returns:
       int32 [4] window [offset_y, offset_x, height, width].
     """
-    _check_family(family)
+    fam = _check_family(family)
     shape = tf.cast(shape, tf.int32)
     begin, size, _ = tf.image.stateless_sample_distorted_bounding_box(
         shape, bounding_boxes=tf.constant([[[0.0, 0.0, 1.0, 1.0]]]), seed=seed,
-        min_object_covered=MIN_OBJECT_COVERED[family],
+        min_object_covered=fam.min_object_covered,
         aspect_ratio_range=ASPECT_RATIO_RANGE, area_range=AREA_RANGE,
         max_attempts=MAX_ATTEMPTS, use_image_if_no_bounding_boxes=True)
     window = tf.stack([begin[0], begin[1], size[0], size[1]])
-    if family == "tf1":
+    if fam.crop_fallback_checks_channels:
         # `_at_least_x_are_equal(original_shape, cropped_shape, 3)`: the crop always
         # has 3 channels, the encoded JPEG may have 1.
         failed = tf.reduce_all(tf.equal(shape[:2], size[:2])) & tf.equal(shape[2], 3)
@@ -263,7 +263,7 @@ def _seeds(seed, n):
 def preprocess_for_train(image_bytes, image_size, *, family="tf1",
                          randaug_num_layers=2, randaug_magnitude=0,
                          randaug_variant=None, crop_padding=CROP_PADDING, seed=None):
-    """Training preprocessing of one encoded image (§3.2, or §3.6 for "garden").
+    """Training preprocessing of one encoded image, as the family's official code does it.
 
     tf1:    crop -> legacy bicubic resize -> flip -> RandAugment (clip, uint8).
     garden: crop -> flip -> bilinear resize -> RandAugment (clip, uint8).
@@ -286,20 +286,20 @@ def preprocess_for_train(image_bytes, image_size, *, family="tf1",
     Example:
       >>> x = preprocess_for_train(jpeg, 160, randaug_magnitude=10, seed=[1, 2])
     """
-    _check_family(family)
+    fam = _check_family(family)
     crop_seed, flip_seed, aug_seed = _seeds(seed, 3)
     crop = decode_and_crop(
         image_bytes,
         lambda s: random_crop_window(s, crop_seed, family, image_size, crop_padding))
-    if family == "tf1":
-        image = resize_bicubic_legacy(crop, image_size)
-        image = tf.image.stateless_random_flip_left_right(image, flip_seed)
-    else:
+    if fam.flip_before_resize:
         image = tf.image.stateless_random_flip_left_right(crop, flip_seed)
-        image = resize_bilinear(image, image_size)
+        image = _resize(image, image_size, fam)
+    else:
+        image = _resize(crop, image_size, fam)
+        image = tf.image.stateless_random_flip_left_right(image, flip_seed)
     image.set_shape([image_size, image_size, 3])
     if randaug_magnitude and randaug_num_layers:
-        # §3.2 step 5: clip, truncate to uint8, augment, back to float.
+        # As the TPU code: clip, truncate to uint8, augment, back to float.
         image = tf.cast(tf.clip_by_value(image, 0.0, 255.0), tf.uint8)
         image = randaugment.distort_image_with_randaugment(
             image, randaug_num_layers, randaug_magnitude, seed=aug_seed,

@@ -1,9 +1,9 @@
 """RandAugment as the ResNet-RS paper trained with it, in core TensorFlow.
 
 The 16 ops and their level-to-argument table of the TPU code
-(``models/official/efficientnet/autoaugment.py``; fact sheet §3.5), uint8 in
-and out, one op chosen per image per layer, with the Garden's differences
-(§3.6) available as ``variant="garden"``.
+(``models/official/efficientnet/autoaugment.py``), uint8 in and out, one op
+chosen per image per layer, with the Garden's differences available as
+``variant="garden"`` (the variants are the families of official/families.py).
 
 Why our own: Keras' ``RandAugment`` and keras-cv's are other algorithms (other
 op sets, magnitude scales, one op choice per batch, float output); the
@@ -42,9 +42,11 @@ import math
 
 import tensorflow as tf
 
+from official import families
+
 MAX_LEVEL = 10.0
 FILL_VALUE = 128
-VARIANTS = ("tf1", "garden")
+VARIANTS = families.NAMES
 # The order of the TPU code's `available_ops` (the index drawn selects from it).
 OP_NAMES = (
     "AutoContrast", "Equalize", "Invert", "Rotate", "Posterize", "Solarize",
@@ -57,7 +59,7 @@ CUTOUT_CONST = 40
 
 # ------------------------------------------------------------ level -> arg --
 def level_to_arg(op_name, magnitude, translate_const=100.0, cutout_const=CUTOUT_CONST):
-    """The unsigned argument an op gets at magnitude M (§3.5 table; m = M / 10).
+    """The unsigned argument an op gets at magnitude M (docs/fidelity.md: RandAugment table; m = M / 10).
 
     Args:
       op_name: one of OP_NAMES.
@@ -176,7 +178,7 @@ def rotate(image, degrees, fill_value=FILL_VALUE, fill_mode="CONSTANT"):
     """Rotation about the image centre; positive turns counter-clockwise on screen.
 
     Matrix [cos, -sin, x_off, sin, cos, y_off, 0, 0] with the offsets of
-    ``angles_to_projective_transforms`` (§3.5), computed in float32.
+    ``angles_to_projective_transforms`` (docs/fidelity.md: RandAugment), computed in float32.
     """
     radians = tf.cast(degrees, tf.float32) * (math.pi / 180.0)
     h = tf.cast(tf.shape(image)[0], tf.float32)
@@ -217,7 +219,7 @@ def color(image, factor):
 
 
 def contrast(image, factor):
-    """The TPU code's contrast: blend from a constant of (#pixels / 256) (§3.5 quirk)."""
+    """The TPU code's contrast: blend from a constant of (#pixels / 256) (docs/fidelity.md: RandAugment quirk)."""
     pixels = tf.cast(tf.shape(image)[0] * tf.shape(image)[1], tf.float32)
     mean = tf.clip_by_value(pixels / 256.0, 0.0, 255.0)
     degenerate = tf.fill(tf.shape(image), tf.cast(mean, tf.uint8))
@@ -291,16 +293,25 @@ def cutout(image, pad_size, center, fill_value=FILL_VALUE):
 
 
 # --------------------------------------------------------------- the policy --
+# What each variant does differently (module docstring): geometric fill, Contrast, the identity op.
+_VARIANT_OPS = {
+    "tf1": dict(fill_mode="CONSTANT", contrast=contrast, identity=False),
+    "garden": dict(fill_mode="REFLECT", contrast=contrast_garden, identity=True),
+}
+
+
 def _check_variant(variant):
-    if variant not in VARIANTS:
-        raise ValueError(f"RandAugment variant must be one of {VARIANTS}, got {variant!r}")
+    """The variant's options; ValueError naming the choices."""
+    families.get(variant, "RandAugment variant")
+    return _VARIANT_OPS[variant]
 
 
 def _branches(image, magnitude, sign, center, variant):
     """Zero-argument callables, one per op in OP_NAMES order (+ identity for Garden)."""
-    fill_mode = "CONSTANT" if variant == "tf1" else "REFLECT"
+    options = _check_variant(variant)
+    fill_mode = options["fill_mode"]
     arg = {n: level_to_arg(n, magnitude, TRANSLATE_CONST[variant]) for n in OP_NAMES}
-    contrast_fn = contrast if variant == "tf1" else contrast_garden
+    contrast_fn = options["contrast"]
     fns = [
         lambda: autocontrast(image),
         lambda: equalize(image),
@@ -319,7 +330,7 @@ def _branches(image, magnitude, sign, center, variant):
         lambda: cutout(image, arg["Cutout"], center),
         lambda: solarize_add(image, arg["SolarizeAdd"]),
     ]
-    if variant == "garden":
+    if options["identity"]:
         fns.append(lambda: tf.identity(image))
     return fns
 
@@ -366,13 +377,13 @@ def distort_image_with_randaugment(image, num_layers, magnitude, seed=None, vari
       >>> distort_image_with_randaugment(image, 2, 10, seed=[4, 2]).dtype
       tf.uint8
     """
-    _check_variant(variant)
+    options = _check_variant(variant)
     image = tf.convert_to_tensor(image)
     if image.dtype != tf.uint8:
         raise TypeError(f"RandAugment takes uint8 images, got {image.dtype.name}")
     if seed is None:
         seed = tf.random.uniform([2], maxval=2**31 - 1, dtype=tf.int32)
-    num_ops = len(OP_NAMES) + (1 if variant == "garden" else 0)
+    num_ops = len(OP_NAMES) + (1 if options["identity"] else 0)
     # One draw for everything: per layer [op, sign, centre y, centre x].
     u = tf.random.stateless_uniform([num_layers, 4], seed=seed)
     hw = tf.cast(tf.shape(image)[:2], tf.float32)

@@ -6,15 +6,20 @@ padding, 1000 classes); `GARDEN_FAMILY` switches to the Model Garden's swish,
 SAME-padding variant.
 
 The model takes images that are already normalised as
-`(x - 255 * mean) / (255 * std)` (see `official/preprocessing.py`) and returns a
-dict of endpoints: `stem` (stride 4), `stage2` ... `stage5` (stride 4 ... 32),
-`pre_logits` (pooled 2048 features) and, with `include_top`, float32 `logits`.
+`(x - 255 * mean) / (255 * std)` (see `official/preprocessing.py`) and returns ONE
+output, as keras.applications models do: with `include_top`, the float32 logits
+(or their softmax with `classifier_activation="softmax"`; the `logits` layer stays
+reachable by name); without, the pooled features (`pooling="avg"|"max"`) or the
+stage-5 map (`pooling=None`). `endpoints(model)` gives the same layers as a model
+with a dict of endpoints: `stem` (stride 4), `stage2` ... `stage5` (stride 4 ... 32),
+`pre_logits` (pooled 2048 features) and, with a head, `logits`.
 
 Example:
     >>> model = ResNetRS50(input_shape=(160, 160, 3))
-    >>> outputs = model(keras.ops.zeros((1, 160, 160, 3)))
-    >>> tuple(outputs["logits"].shape), tuple(outputs["stage5"].shape)
-    ((1, 1000), (1, 5, 5, 2048))
+    >>> tuple(model(keras.ops.zeros((1, 160, 160, 3))).shape)
+    (1, 1000)
+    >>> tuple(endpoints(model)(keras.ops.zeros((1, 160, 160, 3)))["stage5"].shape)
+    (1, 5, 5, 2048)
 """
 
 import sys
@@ -22,10 +27,11 @@ import sys
 import keras
 import numpy as np
 
+from official import families
 from official import layers
 from official import precision
 
-# Blocks per stage, fact sheet §1.1 (both official codes agree).
+# Blocks per stage; both official codes agree (docs/fidelity.md: blocks per stage).
 SPECS = {
     50: (3, 4, 6, 3),
     101: (3, 4, 23, 3),
@@ -44,14 +50,14 @@ STAGES = (2, 3, 4, 5)
 ACTIVATIONS = ("relu", "swish")
 PADDINGS = ("fixed", "same")
 STOCHASTIC_DEPTH_RULES = ("per_stage", "per_block")
+POOLINGS = (None, "avg", "max")
+CLASSIFIER_ACTIVATIONS = (None, "softmax")
 
-# Architecture options of each official checkpoint family (§1, §6.2, §6.4, §6.6, §6.7).
-TF1_FAMILY = dict(activation="relu", padding="fixed", stage2_shortcut_pool=False, num_classes=1000,
-                  zero_init_last_bn=True, head_initializer="tf1")
-GARDEN_FAMILY = dict(activation="swish", padding="same", stage2_shortcut_pool=True, num_classes=1001,
-                     zero_init_last_bn=False, head_initializer="garden")
+# Architecture options of each official checkpoint family (official/families.py).
+TF1_FAMILY = families.TF1.architecture()
+GARDEN_FAMILY = families.GARDEN.architecture()
 
-# TPU code: N(0, 0.01); Garden: Keras' default Dense init U(-0.05, 0.05) (§1.6, §6.13).
+# TPU code: N(0, 0.01); Garden: Keras' default Dense init U(-0.05, 0.05) (docs/fidelity.md: head, #13).
 HEAD_INITIALIZERS = {
     "tf1": {"class_name": "RandomNormal", "config": {"stddev": 0.01}},
     "garden": {"class_name": "RandomUniform", "config": {"minval": -0.05, "maxval": 0.05}},
@@ -82,7 +88,7 @@ def blocks_per_stage(depth, block_counts=None):
 def drop_rates(depth, drop_connect_rate, rule="per_stage", block_counts=None):
     """Stochastic-depth rate of every block, as a list per stage.
 
-    per_stage (both official codes, §1.5): rate x k/5 for our stage k = 2..5,
+    per_stage (both official codes; docs/fidelity.md: stochastic depth): rate x k/5 for our stage k = 2..5,
     constant inside a stage (0.04, 0.06, 0.08, 0.10 for rate 0.1).
     per_block (timm's rule): rate x b/(B-1) for the global block index b.
 
@@ -127,6 +133,11 @@ class ResNetRS(keras.Model):
         input_shape: (H, W, 3); H and W may be None (any size, stride 32 overall).
         num_classes: logits of the head (1000; the Garden trains with 1001).
         include_top: add dropout + dense logits; False gives a feature extractor.
+        pooling: without a head, the output: None (the stage-5 map), "avg" or
+            "max" (pooled features). A head always follows average pooling.
+        classifier_activation: None (the output is the logits: what the trainer,
+            the checkpoint readers and the export use) or "softmax" (a separate
+            final layer; the `logits` layer keeps its output).
         activation: "relu" (TF1 release, paper) or "swish" (Garden checkpoints).
         padding: "fixed" (TF1: symmetric pad + VALID for strided convs) or "same" (Garden).
         stage2_shortcut_pool: Garden's 2x2 stride-1 average pool in the first block's shortcut.
@@ -144,12 +155,13 @@ class ResNetRS(keras.Model):
             model by `fold_batch_norm(model)`.
 
     Example:
-        >>> features = ResNetRS(50, include_top=False)
-        >>> sorted(features(keras.ops.zeros((1, 64, 64, 3))))
-        ['pre_logits', 'stage2', 'stage3', 'stage4', 'stage5', 'stem']
+        >>> features = ResNetRS(50, include_top=False, pooling="avg")
+        >>> tuple(features(keras.ops.zeros((1, 64, 64, 3))).shape)
+        (1, 2048)
     """
 
     def __init__(self, depth=50, block_counts=None, input_shape=(None, None, 3), num_classes=1000, include_top=True,
+                 pooling=None, classifier_activation=None,
                  activation="relu", padding="fixed", stage2_shortcut_pool=False, se_ratio=0.25,
                  drop_connect_rate=0.0, stochastic_depth="per_stage", dropout_rate=0.25,
                  bn_momentum=0.0, bn_epsilon=1e-5, zero_init_last_bn=True, head_initializer="tf1",
@@ -159,6 +171,8 @@ class ResNetRS(keras.Model):
         _check_choice("padding", padding, PADDINGS)
         _check_choice("stochastic_depth", stochastic_depth, STOCHASTIC_DEPTH_RULES)
         _check_choice("head_initializer", head_initializer, tuple(HEAD_INITIALIZERS))
+        _check_choice("pooling", pooling, POOLINGS)
+        _check_choice("classifier_activation", classifier_activation, CLASSIFIER_ACTIVATIONS)
         _check_rate("drop_connect_rate", drop_connect_rate or 0.0)
         _check_rate("dropout_rate", dropout_rate or 0.0)
         _check_rate("bn_momentum", bn_momentum)
@@ -178,7 +192,7 @@ class ResNetRS(keras.Model):
                                                                      fused=fused_batch_norm)
         inputs = keras.Input(input_shape, name="images")
         x = layers.stem(inputs, activation=activation, padding=padding, norm=norm)
-        outputs = {"stem": x}
+        endpoints = {"stem": x}
         rates = drop_rates(depth, drop_connect_rate or 0.0, stochastic_depth, blocks)
         for stage, filters, n, stage_rates in zip(STAGES, STAGE_FILTERS, blocks, rates):
             for b in range(n):
@@ -187,19 +201,30 @@ class ResNetRS(keras.Model):
                     activation=activation, padding=padding, norm=norm, se_ratio=se_ratio,
                     drop_rate=stage_rates[b], stage2_shortcut_pool=stage2_shortcut_pool,
                     zero_init_last_bn=zero_init_last_bn, name=block_name(stage, b))
-            outputs[f"stage{stage}"] = x
-        x = keras.layers.GlobalAveragePooling2D(name="avg_pool")(x)
-        outputs["pre_logits"] = x
+            endpoints[f"stage{stage}"] = x
+        if include_top or pooling == "avg":
+            x = keras.layers.GlobalAveragePooling2D(name="avg_pool")(x)
+            endpoints["pre_logits"] = x
+        elif pooling == "max":
+            x = keras.layers.GlobalMaxPooling2D(name="max_pool")(x)
+            endpoints["pre_logits"] = x
         if include_top:
             if dropout_rate:
                 x = keras.layers.Dropout(dropout_rate, name="head_dropout")(x)
             # float32 logits under mixed precision: the loss and softmax need them.
-            outputs["logits"] = keras.layers.Dense(
+            x = keras.layers.Dense(
                 num_classes, kernel_initializer=HEAD_INITIALIZERS[head_initializer], dtype="float32",
                 name="logits")(x)
+            endpoints["logits"] = x
+            if classifier_activation:
+                x = keras.layers.Activation(classifier_activation, dtype="float32", name="predictions")(x)
+        outputs = x
         super().__init__(inputs=inputs, outputs=outputs, name=name or f"resnet_rs_{depth}", **kwargs)
+        # Layer names, not tensors: `endpoints()` reads each layer's output.
+        self._endpoint_layers = {k: t._keras_history.operation.name for k, t in endpoints.items()}
         self._init_config = dict(
             depth=depth, block_counts=tuple(blocks) if block_counts else None, input_shape=input_shape, num_classes=num_classes, include_top=include_top,
+            pooling=pooling, classifier_activation=classifier_activation,
             activation=activation, padding=padding, stage2_shortcut_pool=stage2_shortcut_pool,
             se_ratio=se_ratio, drop_connect_rate=drop_connect_rate, stochastic_depth=stochastic_depth,
             dropout_rate=dropout_rate, bn_momentum=bn_momentum, bn_epsilon=bn_epsilon,
@@ -240,7 +265,7 @@ def fold_batch_norm(model):
 
     Example:
         >>> served = fold_batch_norm(model)
-        >>> served(images)["logits"]            # == model(images)["logits"] up to rounding
+        >>> served(images)            # == model(images) up to rounding
     """
     if not isinstance(model, ResNetRS):
         raise TypeError(f"fold_batch_norm takes a ResNetRS model, got {type(model).__name__}")
@@ -266,8 +291,48 @@ def fold_batch_norm(model):
     return folded
 
 
+def endpoints(model):
+    """A keras.Model on the same layers and weights as `model` returning its endpoints.
+
+    The dict holds `stem`, `stage2` ... `stage5`, `pre_logits` (the pooled features:
+    average pooling, or `model`'s own pooling; added when `model` has none) and, with a
+    head, `logits` (before any `classifier_activation`). For detection and transfer
+    work: training it trains `model`.
+
+    Example:
+        >>> features = endpoints(ResNetRS(50, include_top=False))
+        >>> sorted(features(keras.ops.zeros((1, 64, 64, 3))))
+        ['pre_logits', 'stage2', 'stage3', 'stage4', 'stage5', 'stem']
+    """
+    names = getattr(model, "_endpoint_layers", None)
+    if names is None:
+        raise TypeError(f"endpoints takes a ResNetRS model, got {type(model).__name__}")
+    outputs = {key: model.get_layer(name).output for key, name in names.items()}
+    if "pre_logits" not in outputs:
+        outputs["pre_logits"] = keras.layers.GlobalAveragePooling2D(name="pre_logits_pool")(outputs["stage5"])
+    return keras.Model(model.input, outputs, name=f"{model.name}_endpoints")
+
+
+def logits_model(model):
+    """`model` itself when its output is the logits, else a model on the same layers that outputs them.
+
+    The trainer, the export and the evaluators need logits; a classifier built with
+    `classifier_activation="softmax"` outputs probabilities.
+
+    Example:
+        >>> classifier = ResNetRS(50, classifier_activation="softmax")
+        >>> logits_model(classifier).output is classifier.get_layer("logits").output
+        True
+    """
+    if not any(layer.name == "logits" for layer in model.layers):
+        raise ValueError(f"model {model.name!r} has no 'logits' layer: build it with include_top=True")
+    if model.layers[-1].name == "logits":
+        return model
+    return keras.Model(model.input, model.get_layer("logits").output, name=f"{model.name}_logits")
+
+
 def block_layer_names(depth, block_counts=None):
-    """Names of the variable-holding layers in official creation order (TF1 §2a).
+    """Names of the variable-holding layers in official creation order (docs/fidelity.md: TF1 checkpoints).
 
     Stem conv/BN pairs, then per block: [shortcut conv, shortcut BN,] conv1, bn1,
     conv2, bn2, conv3, bn3, se_reduce, se_expand; then `logits`. The checkpoint
@@ -334,6 +399,4 @@ def from_family(family, depth, **kwargs):
         >>> from_family("garden", 50).get_config()["activation"]
         'swish'
     """
-    presets = {"tf1": TF1_FAMILY, "garden": GARDEN_FAMILY}
-    _check_choice("family", family, tuple(presets))
-    return ResNetRS(depth, **{**presets[family], **kwargs})
+    return ResNetRS(depth, **{**families.get(family).architecture(), **kwargs})

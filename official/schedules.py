@@ -1,4 +1,4 @@
-"""Learning-rate schedules of the two official ResNet-RS trainers (fact sheet §4.3).
+"""Learning-rate schedules of the two official ResNet-RS trainers (docs/fidelity.md: LR schedule).
 
 Both are Keras `LearningRateSchedule`s of the global step, so they can be given to
 `keras.optimizers.SGD(learning_rate=...)` and evaluated on their own for summaries.
@@ -26,12 +26,12 @@ TF1_LR_SCHEDULE = ((1.0, 5), (0.1, 30), (0.01, 60), (0.001, 80))
 
 
 def scaled_learning_rate(base_lr_per_256, global_batch_size):
-    """Linear scaling rule: 0.1 x batch / 256 (1.6 at batch 4096, §4.3)."""
+    """Linear scaling rule: 0.1 x batch / 256 (1.6 at batch 4096; docs/fidelity.md: LR schedule)."""
     return base_lr_per_256 * global_batch_size / 256.0
 
 
 class WarmupCosine(keras.optimizers.schedules.LearningRateSchedule):
-    """Cosine decay over all `total_steps` with a linear warm-up (Garden, §4.3).
+    """Cosine decay over all `total_steps` with a linear warm-up (Garden; docs/fidelity.md: LR schedule).
 
     lr(t) = t / W x C(W) for t < W, else C(t), with
     C(t) = peak x 0.5 x (1 + cos(pi x min(t, T) / T)).
@@ -68,7 +68,7 @@ class WarmupCosine(keras.optimizers.schedules.LearningRateSchedule):
 
 
 class TF1StepSchedule(keras.optimizers.schedules.LearningRateSchedule):
-    """The public TPU code's step schedule, stretched to the run (§4.3).
+    """The public TPU code's step schedule, stretched to the run (docs/fidelity.md: LR schedule).
 
     The 90-epoch boundaries (5, 30, 60, 80) are scaled to the run's length in
     "epochs" of floor(N / B) steps and truncated: for 109475 steps at batch 4096 the

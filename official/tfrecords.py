@@ -1,6 +1,6 @@
 """Writing image classification data in the official ImageNet TFRecord layout.
 
-The layout of ``tools/datasets/imagenet_to_gcs.py`` (fact sheet §3.1): shards
+The layout of ``tools/datasets/imagenet_to_gcs.py`` (docs/fidelity.md: TFRecords): shards
 ``{split}-00000-of-0NNNN``; one ``tf.train.Example`` per image with keys
 ``image/encoded`` (JPEG), ``image/class/label`` (int64, 1-based),
 ``image/class/synset``, ``image/format``, ``image/filename``,
@@ -203,7 +203,7 @@ def imagenet_train_examples(train_dir, seed=0):
 
     Returns:
       (examples, synsets): examples are (ref, label, synset, filename) with
-      label = 1 + index of the synset in the sorted synset list (§3.1); load each
+      label = 1 + index of the synset in the sorted synset list (docs/fidelity.md: TFRecords); load each
       ref with :func:`read_file`.
 
     Raises:

@@ -30,6 +30,7 @@ from tensorflow.core.framework import summary_pb2
 from official import data
 from official import distribute
 from official import ema as ema_lib
+from official import families
 from official import optimizer as optimizer_lib
 # Re-exported: tools/benchmark.py and tests call train_lib.make_optimizer.
 from official.optimizer import make_optimizer  # pylint: disable=unused-import
@@ -39,8 +40,8 @@ from official import schedules
 
 PRECISIONS = ("auto",) + precision_lib.PRECISIONS
 KERAS_POLICY = precision_lib.KERAS_POLICY
-WEIGHT_DECAY_RULES = ("tf1", "garden")
-INIT_FORMATS = ("tf1", "garden", "native")
+WEIGHT_DECAY_RULES = families.NAMES
+INIT_FORMATS = families.FORMATS
 
 
 def scalar_summary(name, value):
@@ -89,7 +90,7 @@ def validate_config(config):
         logging.warning("config.data.image_size=%d: ResNet-RS has stride 32", d.image_size)
     if d.image_size <= 0:
         raise ValueError(f"config.data.image_size must be > 0, got {d.image_size}")
-    _choice("data.preprocessing", d.preprocessing, ("tf1", "garden"))
+    _choice("data.preprocessing", d.preprocessing, families.NAMES)
     if t.global_batch_size <= 0:
         raise ValueError(f"config.train.global_batch_size must be > 0, got {t.global_batch_size}")
     if t.max_steps < 0 or (t.max_steps == 0 and t.epochs <= 0):
@@ -213,7 +214,7 @@ def build_model(config, name=None):
 
 
 def weight_decay_variables(model, rule):
-    """The variables the coupled L2 term covers (§4.5, §6.12).
+    """The variables the coupled L2 term covers (docs/fidelity.md: weight decay, #12).
 
     tf1: every trainable variable except batch-norm gamma/beta, i.e. conv and dense
     kernels AND the SE and dense biases (TF1 filters on 'batch_normalization' in the name).
@@ -223,7 +224,7 @@ def weight_decay_variables(model, rule):
     bn_ids = {id(v) for layer in model._flatten_layers()  # pylint: disable=protected-access
               if isinstance(layer, keras.layers.BatchNormalization) for v in layer.weights}
     chosen = [v for v in model.trainable_variables if id(v) not in bn_ids]
-    if rule == "garden":
+    if not families.get(rule).weight_decay_on_biases:
         chosen = [v for v in chosen if v.path.endswith("kernel")]
     return chosen
 
@@ -231,9 +232,9 @@ def weight_decay_variables(model, rule):
 # ============================================================================ loss
 
 def cross_entropy(labels, logits, label_smoothing):
-    """Per-example softmax cross-entropy on one-hot targets onehot x (1 - s) + s / K (§4.7).
+    """Per-example softmax cross-entropy on one-hot targets onehot x (1 - s) + s / K (docs/fidelity.md: loss).
 
-    K is the number of logits (1000 TF1, 1001 Garden; §6.12).
+    K is the number of logits (1000 TF1, 1001 Garden; docs/fidelity.md #12).
     """
     num_classes = logits.shape[-1]
     onehot = tf.one_hot(labels, num_classes, dtype=tf.float32)
@@ -243,7 +244,7 @@ def cross_entropy(labels, logits, label_smoothing):
 
 
 def l2_term(variables, weight_decay):
-    """weight_decay x sum(v^2) / 2 over `variables` (§4.5; = Keras l2(weight_decay / 2))."""
+    """weight_decay x sum(v^2) / 2 over `variables` (docs/fidelity.md: weight decay; = Keras l2(weight_decay / 2))."""
     if not variables or weight_decay == 0:
         return tf.constant(0.0)
     return weight_decay * tf.add_n([tf.nn.l2_loss(tf.cast(v, tf.float32)) for v in variables])
@@ -252,7 +253,9 @@ def l2_term(variables, weight_decay):
 # ====================================================================== checkpoint
 
 def _config_fingerprint(config):
-    return {"model": dict(config.model), "image_size": config.data.image_size}
+    # Through JSON, as it reads back from model_config.json: a tuple (block_counts) is a
+    # list there, and must compare equal to itself on resume.
+    return json.loads(json.dumps({"model": dict(config.model), "image_size": config.data.image_size}))
 
 
 # Model keys that leave the variables alone: a resumed run may change them.
@@ -322,7 +325,7 @@ def make_train_loop(model, optimizer, ema, wd_variables, config, strategy, preci
 
     def replica_step(images, labels):
         with tf.GradientTape() as tape:
-            logits = model(images, training=True)["logits"]
+            logits = model(images, training=True)
             # Sum / global batch: the replicas' gradients add up to the global mean's.
             ce = tf.reduce_sum(cross_entropy(labels, logits, smoothing)) / global_batch
             loss = ce + l2_term(wd_variables, weight_decay) / replicas
@@ -350,7 +353,7 @@ def make_eval_fn(model, strategy):
     """A tf.function returning (top-1, top-5, count) over one pass of a distributed dataset."""
 
     def replica_eval(images, labels):
-        logits = model(images, training=False)["logits"]
+        logits = model(images, training=False)
         labels = tf.cast(labels, tf.int32)
         top1 = tf.reduce_sum(tf.cast(tf.math.in_top_k(labels, logits, 1), tf.float32))
         top5 = tf.reduce_sum(tf.cast(tf.math.in_top_k(labels, logits, min(5, logits.shape[-1])),
@@ -424,7 +427,7 @@ def export_model(config, model, ema, export_dir):
     """SavedModel of the averaged weights through official/export.py (float32, no strategy).
 
     A Garden-family head (1001 logits, class 0 the unused background) is exported with
-    the 1000 ImageNet columns, as official.checkpoints does (§6.4). Returns the export
+    the 1000 ImageNet columns, as official.checkpoints does (docs/fidelity.md #4). Returns the export
     directory, or None when official/export.py cannot serve this head (it serves the
     1000 ImageNet classes only); the checkpoint then is the result.
     """

@@ -1,6 +1,6 @@
 """Test helper: checkpoints in the two official layouts, and an independent forward pass.
 
-Written from the fact sheet alone (§2a, §2b, §7), sharing no code with
+Written from the documented layouts alone (docs/fidelity.md: TF1 checkpoints, Garden checkpoints), sharing no code with
 ``official/``: the name tables are walked here with their own counters, the files
 are written with ``tf.raw_ops.SaveV2`` under the exact official keys, and
 :func:`reference_logits` computes the official network with plain ``tf.nn`` ops,
@@ -18,7 +18,7 @@ import numpy as np
 import tensorflow as tf
 from tensorflow.core.protobuf import trackable_object_graph_pb2
 
-# §1.1: blocks per stage and bottleneck widths.
+# docs/fidelity.md (blocks per stage): blocks per stage and bottleneck widths.
 BLOCKS = {50: (3, 4, 6, 3), 101: (3, 4, 23, 3), 152: (3, 8, 36, 3), 200: (3, 24, 36, 3),
           270: (4, 29, 53, 4), 350: (4, 36, 72, 4), 420: (4, 44, 87, 4)}
 WIDTHS = (64, 128, 256, 512)
@@ -43,7 +43,7 @@ def network(depth):
 
 
 def tf1_layers(depth, num_classes=1000):
-    """[(official layer name, kind, shape info)] in TF1 creation order (§2a).
+    """[(official layer name, kind, shape info)] in TF1 creation order (docs/fidelity.md: TF1 checkpoints).
 
     kind: "conv" (kernel shape), "se" (kernel shape, has bias), "bn" (channels), "dense".
     """
@@ -78,7 +78,7 @@ def tf1_layers(depth, num_classes=1000):
 
 
 def garden_layers(depth, num_classes=1001, backbone="backbone/"):
-    """Same as :func:`tf1_layers` with the Garden's object-graph key prefixes (§2b)."""
+    """Same as :func:`tf1_layers` with the Garden's object-graph key prefixes (docs/fidelity.md: Garden checkpoints)."""
     out = []
     stem, blocks = network(depth)
     for i, s in enumerate(stem):
@@ -165,7 +165,7 @@ def write_tf1(prefix, depth=50, seed=0, num_classes=1000, shadows=True, momentum
 
 def write_garden(prefix, depth=50, seed=0, averages_in_model=False, head=True, slots=True,
                  backbone="backbone/"):
-    """Writes a Garden checkpoint with the trainer's full keys (§2b, §7).
+    """Writes a Garden checkpoint with the trainer's full keys (docs/fidelity.md: Garden checkpoints).
 
     averages_in_model False: ckpt-N (raw weights in the model, averages in the
     ``average`` slots); True: ema_checkpoints/average_weights-N (the reverse).
@@ -200,7 +200,7 @@ def write_garden(prefix, depth=50, seed=0, averages_in_model=False, head=True, s
 
 # --------------------------------------------------------------------------- reference --
 def _conv(x, kernel, stride, padding):
-    """tf.nn.conv2d with the family's padding rule (§1.9)."""
+    """tf.nn.conv2d with the family's padding rule (docs/fidelity.md: convolutions)."""
     if stride > 1 and padding == "fixed":
         k = kernel.shape[0]
         before = (k - 1) // 2
@@ -280,7 +280,7 @@ def _forward(get, layers, depth, act, padding, stage1_pool, images, batch_stats=
         h = act(bn(conv(h, blk["stride"])))
         h = bn(conv(h, 1))
         s = tf.reduce_mean(h, [1, 2], keepdims=True)
-        s = tf.nn.relu(se_conv(s))  # ReLU inside SE in both families (§1.4)
+        s = tf.nn.relu(se_conv(s))  # ReLU inside SE in both families (docs/fidelity.md: squeeze-excite)
         s = tf.sigmoid(se_conv(s))
         x = act(h * s + shortcut)
     pooled = tf.reduce_mean(x, [1, 2])
@@ -309,13 +309,13 @@ def write_tf1_calibrated(prefix, images, depth=50, seed=0):
 
 
 def tf1_eval_crop(height, width, image_size, crop_padding=32):
-    """The TF1 eval window by the §3.3 formula, in plain Python/numpy."""
+    """The TF1 eval window by the formula of docs/fidelity.md (eval preprocessing), in plain Python/numpy."""
     side = int(np.float32(image_size / (image_size + crop_padding)) * np.float32(min(height, width)))
     return ((height - side) + 1) // 2, ((width - side) + 1) // 2, side
 
 
 def reference_tf1_preprocess(jpeg_bytes, image_size, crop_padding=32):
-    """TF1 eval preprocessing (§3.3, §3.4) for a JPEG: decode-and-crop, legacy bicubic, normalise."""
+    """TF1 eval preprocessing (docs/fidelity.md: eval preprocessing, normalisation) for a JPEG: decode-and-crop, legacy bicubic, normalise."""
     h, w = tf.image.extract_jpeg_shape(jpeg_bytes).numpy()[:2]
     oy, ox, side = tf1_eval_crop(int(h), int(w), image_size, crop_padding)
     crop = tf.image.decode_and_crop_jpeg(jpeg_bytes, [oy, ox, side, side], channels=3)
@@ -327,7 +327,7 @@ def reference_tf1_preprocess(jpeg_bytes, image_size, crop_padding=32):
 
 
 def reference_garden_preprocess(jpeg_bytes, image_size):
-    """Garden eval preprocessing (§3.6): 0.875 centre crop while decoding, TF2 bilinear."""
+    """Garden eval preprocessing (docs/fidelity.md: input): 0.875 centre crop while decoding, TF2 bilinear."""
     h, w = (int(v) for v in tf.image.extract_jpeg_shape(jpeg_bytes).numpy()[:2])
     short = np.float32(0.875) * np.float32(min(h, w))
     side = int(short)

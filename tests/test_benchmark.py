@@ -1,31 +1,32 @@
 """The benchmark tool runs and reports what it promises (no speed is asserted here)."""
 
-import json
 import os
-import subprocess
 import sys
 
 import keras
+import numpy as np
 import pytest
 import tensorflow as tf
 from PIL import Image
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from conftest import ROOT, SMALL, last_json_line, run_tool, small_model
+from test_configs import TABLE   # the tests' own copy of the published checkpoints
+
+sys.path.insert(0, os.path.join(ROOT, "tools"))
+import benchmark  # noqa: E402  pylint: disable=wrong-import-position
 
 
 def _run(*flags):
-    out = subprocess.run([sys.executable, os.path.join(ROOT, "tools", "benchmark.py"), *flags],
-                         capture_output=True, text=True, timeout=600, cwd=ROOT, check=False)
-    assert out.returncode == 0, out.stderr[-3000:]
-    return json.loads(out.stdout.strip().splitlines()[-1])
+    return last_json_line(run_tool("benchmark.py", *flags))
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize("mode", ["train", "infer"])
 def test_model_modes_report_throughput_settings_and_memory(mode):
+    # The small model: the tool's plumbing is the same at any block count.
     r = _run(f"--mode={mode}", "--image_size=32", "--batch_size=2", "--reps=2", "--rep_seconds=0.2",
-             "--warmup_steps=1")
+             "--warmup_steps=1", "--block_counts=" + ",".join(map(str, SMALL)))
     assert r["mode"] == mode and r["depth"] == 50 and r["batch_size"] == 2
+    assert r["block_counts"] == list(SMALL)
     assert len(r["img_s"]) == 2 and r["img_s_min"] <= r["img_s_median"] <= r["img_s_max"]
     assert r["img_s_median"] > 0 and r["first_call_s"] > 0
     assert r["maxrss_mib"] > 100 and r["onednn"] is True and r["tf"].startswith("2.")
@@ -36,25 +37,36 @@ def test_model_modes_report_throughput_settings_and_memory(mode):
 
 
 def test_frozen_weights_only_for_small_batches():
-    sys.path.insert(0, os.path.join(ROOT, "tools"))
-    import benchmark  # pylint: disable=import-outside-toplevel
-
     assert [benchmark.frozen_weights_setting("auto", b) for b in (1, 4, 8, 32)] == ["1", "1", "0", "0"]
     assert benchmark.frozen_weights_setting("on", 32) == "1"
     assert benchmark.frozen_weights_setting("off", 1) == "0"
 
 
-def test_pareto_plot_is_written(tmp_path):
-    sys.path.insert(0, os.path.join(ROOT, "tools"))
-    import benchmark  # pylint: disable=import-outside-toplevel
+def test_pareto_points_are_the_published_checkpoints():
+    """The benchmark measures the 11 published (depth, size) pairs with their published top-1."""
+    want = sorted((depth, size, top1) for depth, size, *_, top1, _ in TABLE.values())
+    assert sorted(benchmark.PUBLISHED) == want
 
-    rows = [dict(depth=d, image_size=s, top1=t, img_s=100.0 / (i + 1), latency_ms=10.0 * (i + 1))
-            for i, (d, s, t) in enumerate(benchmark.PUBLISHED)]
-    path = tmp_path / "pareto.png"
+
+def _plot(tmp_path, rows, name):
+    path = tmp_path / name
     benchmark.plot_pareto(rows, str(path), "test")
     with Image.open(path) as im:
         assert im.format == "PNG" and im.size[0] > 800
-    assert len(benchmark.PUBLISHED) == 11
+        return np.asarray(im.convert("RGB")).astype(int)
+
+
+def test_pareto_plot_draws_the_points(tmp_path):
+    rows = [dict(depth=d, image_size=s, top1=t, img_s=100.0 / (i + 1), latency_ms=10.0 * (i + 1))
+            for i, (d, s, t) in enumerate(sorted(benchmark.PUBLISHED))]
+    pixels = _plot(tmp_path, rows, "pareto.png")
+    # Both panels hold the line and markers (matplotlib's first colour, #1f77b4).
+    blue = (np.abs(pixels - [31, 119, 180]).sum(-1) < 60)
+    half = pixels.shape[1] // 2
+    assert blue[:, :half].sum() > 200 and blue[:, half:].sum() > 200
+    # Other measurements give another plot: the points come from `rows`.
+    slower = [dict(r, img_s=r["img_s"] / 7, latency_ms=r["latency_ms"] * 3) for r in rows[:5]]
+    assert (np.abs(_plot(tmp_path, slower, "other.png") - pixels).sum(-1) > 0).mean() > 0.001
 
 
 @pytest.mark.parametrize("mode,policy", [("train", "float32"), ("infer", "float32"),
@@ -63,13 +75,9 @@ def test_conv_floor_runs_every_convolution_and_nothing_else(mode, policy):
     """What the floor's result depends on (what TensorFlow cannot prune): each conv's
     forward, its filter gradient and, but for the first (it reads the image), its input
     gradient; no batch norm, activation or optimizer op."""
-    sys.path.insert(0, os.path.join(ROOT, "tools"))
-    import benchmark  # pylint: disable=import-outside-toplevel
-    from official import resnet_rs  # pylint: disable=import-outside-toplevel
-
     keras.config.set_dtype_policy(policy)
     try:
-        model = resnet_rs.ResNetRS(50, input_shape=(32, 32, 3), num_classes=10)
+        model = small_model(input_shape=(32, 32, 3), num_classes=10)
         graph = benchmark.conv_floor_fn(model, mode, 2).get_concrete_function().graph
     finally:
         keras.config.set_dtype_policy("float32")
@@ -81,7 +89,7 @@ def test_conv_floor_runs_every_convolution_and_nothing_else(mode, policy):
             ops.append(op.type)
             todo += [t.op for t in op.inputs] + list(op.control_inputs)
     convs = sum(type(l).__name__ == "Conv2D" for l in model.layers)
-    assert convs == 88
+    assert convs == 4 + 4 * 6      # stem; per block 3 + 2 SE + the first block's projection
     assert ops.count("Conv2D") == convs
     assert ops.count("Conv2DBackpropFilter") == (convs if mode == "train" else 0)
     assert ops.count("Conv2DBackpropInput") == (convs - 1 if mode == "train" else 0)
@@ -90,8 +98,8 @@ def test_conv_floor_runs_every_convolution_and_nothing_else(mode, policy):
     assert conv_dtypes == {tf.bfloat16 if policy == "mixed_bfloat16" else tf.float32}
 
 
-def test_conv_floor_refused_where_there_is_no_model_step():
-    out = subprocess.run([sys.executable, os.path.join(ROOT, "tools", "benchmark.py"), "--mode=input",
-                          "--conv_floor"], capture_output=True, text=True, timeout=300, cwd=ROOT,
-                         check=False)
+def test_flags_refused_where_there_is_no_model_step():
+    out = run_tool("benchmark.py", "--mode=input", "--conv_floor", timeout=300)
     assert out.returncode != 0 and "--conv_floor needs --mode=train or --mode=infer" in out.stderr
+    out = run_tool("benchmark.py", "--mode=input", "--block_counts=1,1,1,1", timeout=300)
+    assert out.returncode != 0 and "--block_counts needs --mode=train or --mode=infer" in out.stderr

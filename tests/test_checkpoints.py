@@ -41,7 +41,7 @@ def tf1_model():
 
 @pytest.fixture(scope="module")
 def tf1_same_padding_model():
-    """A TF1-family model with the Garden's padding: the mistake of §6.2."""
+    """A TF1-family model with the Garden's padding: the mistake of docs/fidelity.md #2."""
     return resnet_rs.from_family("tf1", 50, num_classes=1000, padding="same")
 
 
@@ -86,7 +86,7 @@ def test_tf1_table_matches_fact_sheet_counts(depth, last_conv, last_bn, model_va
 
 
 def test_tf1_table_worked_example():
-    """§2a worked example: projection first, SE convs on the conv counter."""
+    """The worked example of docs/fidelity.md (TF1 checkpoints): projection first, SE convs on the conv counter."""
     table = dict(checkpoints.tf1_table(50))
     assert table["stage2_block0_shortcut_conv"] == "conv2d_4"
     assert table["stage2_block0_conv1"] == "conv2d_5"
@@ -112,41 +112,40 @@ def test_garden_table_keys():
 def test_tf1_layout_has_official_counts(tf1_ckpt):
     prefix, _, _ = tf1_ckpt
     keys = dict(tf.train.list_variables(prefix))
-    assert len(keys) == 927  # 346 model + global_step + 234 Momentum + 346 shadows (§2a)
+    assert len(keys) == 927  # 346 model + global_step + 234 Momentum + 346 shadows (docs/fidelity.md: TF1 checkpoints)
     assert keys["conv2d_87/kernel/ExponentialMovingAverage"] == [1, 1, 512, 2048]
     assert "batch_normalization_55/moving_variance/ExponentialMovingAverage" in keys
 
 
 def test_tf1_loads_every_shadow_bit_exactly(tf1_ckpt, tf1_model):
     prefix, raw, shadow = tf1_ckpt
-    # A directory without a `checkpoint` index file resolves to its only prefix (§6.14).
+    # A directory without a `checkpoint` index file resolves to its only prefix (docs/fidelity.md #14).
     checkpoints.load_into(tf1_model, os.path.dirname(prefix), format="tf1")
     pairs = _official_to_ours(layouts.tf1_layers(50))
     _assert_model_holds(tf1_model, pairs, shadow)
-    # Including the BN moving statistics, which differ from their raw last-batch values (§6.1).
+    # Including the BN moving statistics, which differ from their raw last-batch values (docs/fidelity.md #1).
     bn = tf1_model.get_layer("stage3_block2_bn2")
     assert not np.array_equal(bn.moving_mean.numpy(), raw[dict(pairs)["stage3_block2_bn2"] + "/moving_mean"])
 
 
-def test_tf1_ema_false_loads_raw(tf1_ckpt):
+def test_tf1_ema_false_loads_raw(tf1_ckpt, tf1_model):
     prefix, raw, _ = tf1_ckpt
-    model = checkpoints.build_model("tf1", 50)
-    checkpoints.load_into(model, prefix, format="tf1", ema=False)
-    _assert_model_holds(model, _official_to_ours(layouts.tf1_layers(50)), raw)
+    checkpoints.load_into(tf1_model, prefix, format="tf1", ema=False)
+    _assert_model_holds(tf1_model, _official_to_ours(layouts.tf1_layers(50)), raw)
 
 
 def test_tf1_forward_matches_independent_reference(tf1_ckpt, tf1_model, tf1_same_padding_model):
     prefix, _, _ = tf1_ckpt
     checkpoints.load_into(tf1_model, prefix, format="tf1")
     images = np.random.default_rng(1).standard_normal((2, 64, 96, 3)).astype(np.float32)
-    ours = tf1_model(images)["logits"].numpy()
+    ours = tf1_model(images).numpy()
     reference = layouts.reference_logits(prefix, "tf1", 50, images)
     np.testing.assert_allclose(ours, reference, atol=1e-4, rtol=0)
     assert np.ptp(reference) > 0.1  # a meaningful comparison, not all zeros
-    # The same weights with SAME padding give other logits: the test sees a padding mistake (§6.2).
+    # The same weights with SAME padding give other logits: the test sees a padding mistake (docs/fidelity.md #2).
     same = tf1_same_padding_model
     same.set_weights(tf1_model.get_weights())
-    assert np.abs(same(images)["logits"].numpy() - reference).max() > 1e-3
+    assert np.abs(same(images).numpy() - reference).max() > 1e-3
 
 
 def test_tf1_rejects_wrong_family(tf1_ckpt, tf1_same_padding_model):
@@ -213,7 +212,7 @@ def test_corrupt_and_truncated_checkpoints_are_named(tmp_path, tf1_model):
 # ------------------------------------------------------------------------------ Garden -----
 def test_garden_layout_has_official_counts(garden_ckpt):
     keys = dict(tf.train.list_variables(garden_ckpt[0]))
-    assert len(keys) == 932  # §2b: 344 + 2 + 2 counters + 3 hypers + 580 slots + object graph
+    assert len(keys) == 932  # docs/fidelity.md (Garden checkpoints): 344 + 2 + 2 counters + 3 hypers + 580 slots + object graph
     assert keys["model/layer_with_weights-1/kernel/.ATTRIBUTES/VARIABLE_VALUE"] == [2048, 1001]
 
 
@@ -224,9 +223,9 @@ def test_garden_ckpt_loads_averages_and_drops_background(garden_ckpt, garden_mod
     _assert_model_holds(garden_model, pairs, average, head_transform=lambda v: v[..., 1:])
     images = np.random.default_rng(2).standard_normal((2, 64, 64, 3)).astype(np.float32)
     reference = layouts.reference_logits(prefix, "garden", 50, images)  # 1001 columns
-    ours = garden_model(images)["logits"].numpy()
+    ours = garden_model(images).numpy()
     np.testing.assert_allclose(ours, reference[:, 1:], atol=1e-4, rtol=0)
-    assert np.abs(ours - reference[:, :-1]).max() > 1e-3  # a class-offset mistake would show (§6.4)
+    assert np.abs(ours - reference[:, :-1]).max() > 1e-3  # a class-offset mistake would show (docs/fidelity.md #4)
 
 
 def test_garden_ema_checkpoint_has_averages_in_model(tmp_path, garden_model):
@@ -240,16 +239,16 @@ def test_garden_ema_checkpoint_has_averages_in_model(tmp_path, garden_model):
 
 
 @pytest.mark.slow  # two more RS-50 checkpoints and models (~25 s)
-def test_garden_backbone_only_and_model_only_layouts(tmp_path):
+def test_garden_backbone_only_and_model_only_layouts(tmp_path, garden_model):
     prefix = str(tmp_path / "backbone" / "ckpt-1")
     _, average = layouts.write_garden(prefix, depth=50, head=False)
-    full = checkpoints.build_model("garden", 50)
+    full = garden_model
     with pytest.raises(checkpoints.CheckpointError, match="include_top=False"):
         checkpoints.load_into(full, prefix, format="garden")
     features = checkpoints.build_model("garden", 50, include_top=False)
     checkpoints.load_into(features, prefix, format="garden")
     _assert_model_holds(features, _official_to_ours(layouts.garden_layers(50))[:-1], average)
-    # Checkpoint(model=...) only: the backbone sits under model/layer_with_weights-0/ (§2b, deps §7).
+    # Checkpoint(model=...) only: the backbone sits under model/layer_with_weights-0/ (docs/fidelity.md: Garden checkpoints).
     prefix = str(tmp_path / "model_only" / "ckpt-1")
     raw, _ = layouts.write_garden(prefix, depth=50, slots=False, backbone="model/layer_with_weights-0/")
     checkpoints.load_into(full, prefix, format="garden")  # no averages: the raw weights, with a warning

@@ -1,4 +1,4 @@
-"""The eleven recipe files against fact sheet §4.1/§4.2, and config validation."""
+"""The eleven recipe files against docs/fidelity.md (recipes), and config validation."""
 
 import importlib
 import inspect
@@ -8,7 +8,7 @@ import pytest
 from official import resnet_rs
 from official import train_lib
 
-# §4.1 (TF1) with the Garden's RandAugment magnitude (§4.2) and the published top-1s (§5.1/5.2).
+# The TF1 configs' values, the Garden's RandAugment magnitude and both published top-1s.
 TABLE = {
     "resnetrs50_i160": (50, 160, 0.25, 0.0, 10, 10, 78.8, 79.1),
     "resnetrs101_i160": (101, 160, 0.25, 0.0, 10, 15, 80.3, 80.2),
@@ -24,20 +24,25 @@ TABLE = {
 }
 
 
+def _assert_typed(got, want):
+    """Equal values of equal types: `0 == 0.0` in Python, but a ConfigDict field holding the
+    int 0 refuses `--config.model.bn_momentum=0.9` (its type is locked), so 0 is a bug."""
+    assert [(type(v).__name__, v) for v in got] == [(type(v).__name__, v) for v in want]
+
+
 @pytest.mark.parametrize("name", sorted(TABLE))
 def test_recipe_values(name):
     depth, size, dropout, drop_connect, m_tf1, m_garden, top1, garden_top1 = TABLE[name]
     module = importlib.import_module(f"configs.{name}")
     for family, magnitude in (("", m_tf1), ("garden", m_garden)):
         c = module.get_config(family)
-        assert (c.model.depth, c.data.image_size, c.model.dropout_rate, c.model.drop_connect_rate,
-                c.data.randaug_magnitude) == (depth, size, dropout, drop_connect, magnitude)
-        assert c.train.global_batch_size == 4096 and c.train.epochs == 350
-        assert c.train.warmup_epochs == 5 and c.optimizer.base_lr_per_256 == 0.1
-        assert c.optimizer.momentum == 0.9 and c.loss.label_smoothing == 0.1
-        assert c.optimizer.weight_decay == 4e-5 and c.ema.decay == 0.9999
-        assert c.model.bn_momentum == 0.0 and c.model.bn_epsilon == 1e-5
-        assert c.data.randaug_num_layers == 2 and c.model.se_ratio == 0.25
+        _assert_typed((c.model.depth, c.data.image_size, c.model.dropout_rate, c.model.drop_connect_rate,
+                       c.data.randaug_magnitude), (depth, size, dropout, drop_connect, magnitude))
+        _assert_typed((c.train.global_batch_size, c.train.epochs, c.train.warmup_epochs,
+                       c.optimizer.base_lr_per_256, c.optimizer.momentum, c.loss.label_smoothing),
+                      (4096, 350.0, 5.0, 0.1, 0.9, 0.1))
+        _assert_typed((c.optimizer.weight_decay, c.ema.decay, c.model.bn_momentum, c.model.bn_epsilon,
+                       c.data.randaug_num_layers, c.model.se_ratio), (4e-5, 0.9999, 0.0, 1e-5, 2, 0.25))
         c.data.data_dir = "/data/imagenet"
         train_lib.validate_config(c)
         # 312 steps/epoch, the TF1 configs' 109475 steps, the Garden's 1560 warm-up steps.
@@ -77,7 +82,7 @@ def test_configdict_rejects_unknown_keys_and_wrong_types():
     ("model.dropout_rate", 1.5, "config.model.dropout_rate"),
     ("loss.label_smoothing", -0.1, "config.loss.label_smoothing"),
     ("train.precision", "float64", "config.train.precision"),
-    ("model.bn_momentum", 0.9, "bn_momentum"),           # with EMA: refused as in TF1 (§4.6)
+    ("model.bn_momentum", 0.9, "bn_momentum"),           # with EMA: refused as in TF1 (docs/fidelity.md: EMA)
     ("train.global_batch_size", 0, "config.train.global_batch_size"),
     ("model.depth", 34, "config.model.depth"),
     ("data.data_dir", "", "config.data.data_dir"),

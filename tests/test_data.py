@@ -6,11 +6,11 @@ import tarfile
 
 import ml_collections
 import numpy as np
-from PIL import Image
 import pytest
 import skimage.data
 import tensorflow as tf
 
+from conftest import encode, write_raw_tfrecord
 from official import data
 from official import preprocessing as pp
 from official import tfrecords
@@ -32,11 +32,8 @@ def _photos():
       fmt = "PNG"  # re-encoded as JPEG by the writer
     if i == 6:
       mode = "CMYK"  # re-encoded as RGB JPEG by the writer
-    buf = io.BytesIO()
-    img = Image.fromarray(im)
-    (img.convert(mode) if mode else img).save(buf, format=fmt, quality=90)
     label = i % NUM_CLASSES + 1
-    out.append((buf.getvalue(), label, f"n{label:08d}", f"img_{i}.JPEG"))
+    out.append((encode(im, fmt, mode, quality=90), label, f"n{label:08d}", f"img_{i}.JPEG"))
   return out
 
 
@@ -124,15 +121,7 @@ def test_garden_bfloat16_and_sharding(imagenet_dir):
   assert sorted(counts) == [7, 8]
 
 
-def _write_raw(path, records):
-  with tf.io.TFRecordWriter(path) as w:
-    for image_bytes, label, name in records:
-      ex = tf.train.Example(features=tf.train.Features(feature={
-          "image/encoded": tf.train.Feature(bytes_list=tf.train.BytesList(value=[image_bytes])),
-          "image/class/label": tf.train.Feature(int64_list=tf.train.Int64List(value=[label])),
-          "image/filename": tf.train.Feature(bytes_list=tf.train.BytesList(value=[name])),
-      }))
-      w.write(ex.SerializeToString())
+_write_raw = write_raw_tfrecord
 
 
 @pytest.fixture(scope="module")

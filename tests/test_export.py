@@ -3,7 +3,7 @@
 The acceptance tests run tools/export_saved_model.py exactly as users do on
 checkpoints written in the official layouts (random weights, real RS-50 shapes),
 feed real JPEG bytes to serving_default, and compare with an independent
-reference: the TF1 / Garden eval preprocessing written from the fact sheet and a
+reference: the TF1 / Garden eval preprocessing written from docs/fidelity.md and a
 forward pass in plain tf.nn ops reading tensors by their official names
 (tests/official_layouts.py). The official code itself does not install beside
 TF 2.21, so this is the strongest check available here.
@@ -19,14 +19,10 @@ import skimage.data
 import tensorflow as tf
 
 import official_layouts as layouts
+from conftest import ROOT, SMALL, jpeg as _jpeg, run_python, small_model, tool_env
 from official import checkpoints, export, preprocessing
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SIZE = 64  # small serving size keeps the RS-50 forward passes fast
-
-
-def _jpeg(image, quality=95):
-    return tf.io.encode_jpeg(image, quality=quality).numpy()
 
 
 @pytest.fixture(scope="module")
@@ -58,9 +54,8 @@ def tf1_loaded(tf1_export):
     return tf.saved_model.load(tf1_export[1]).signatures
 
 
-def _run(args, **kwargs):
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", CUDA_VISIBLE_DEVICES="")
-    return subprocess.run(args, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600, **kwargs)
+def _run(args):
+    return subprocess.run(args, cwd=ROOT, env=tool_env(), capture_output=True, text=True, timeout=600)
 
 
 def _serve_in_fresh_process(export_dir, jpegs, tmp_path):
@@ -73,7 +68,7 @@ def _serve_in_fresh_process(export_dir, jpegs, tmp_path):
         "data = np.load(sys.argv[2]); batch = [data[k].tobytes() for k in sorted(data, key=lambda k: int(k.split('_')[1]))]\n"
         "fn = tf.saved_model.load(sys.argv[1]).signatures['serving_default']\n"
         "np.savez(sys.argv[3], **{k: v.numpy() for k, v in fn(image_bytes=tf.constant(batch)).items() if v.dtype != tf.string})\n")
-    result = _run([sys.executable, "-c", script, export_dir, str(inputs), str(out)])
+    result = run_python("-c", script, export_dir, inputs, out)
     assert result.returncode == 0, result.stderr[-3000:]
     return dict(np.load(out))
 
@@ -83,7 +78,7 @@ def test_reload_in_fresh_process_matches_in_process_model(tf1_export, tf1_served
     model = checkpoints.build_model("tf1", 50)
     checkpoints.load_into(model, prefix, format="tf1")
     images = tf.stack([preprocessing.preprocess_for_eval(b, SIZE, "tf1", 32) for b in jpegs])
-    in_process = model(preprocessing.normalize(images))["logits"].numpy()
+    in_process = model(preprocessing.normalize(images)).numpy()
     served = tf1_served
     np.testing.assert_allclose(served["logits"], in_process, atol=1e-4, rtol=0)
     assert served["logits"].shape == (3, 1000) and served["classes"].shape == (3, 5)
@@ -101,7 +96,7 @@ def test_acceptance_tf1_cli_export_matches_reference(tf1_export, tf1_served, jpe
 
 
 def test_preprocessing_matches_independent_tf1_formula(jpegs):
-    """preprocess_for_eval + normalize == the §3.3/§3.4 formula computed here, at several sizes."""
+    """preprocess_for_eval + normalize == the formula of docs/fidelity.md (eval preprocessing, normalisation) computed here, at several sizes."""
     for jpeg in jpegs:
         for size in (64, 160, 224):
             ours = preprocessing.normalize(preprocessing.preprocess_for_eval(jpeg, size, "tf1", 32)).numpy()
@@ -153,16 +148,15 @@ def test_export_rejects_headless_models_and_keeps_previous_export(tmp_path):
     previous.mkdir(parents=True)
     (previous / "saved_model.pb").write_bytes(b"previous export")
     with pytest.raises(ValueError, match="include_top"):
-        export.export_saved_model(checkpoints.build_model("tf1", 50, include_top=False), str(previous), SIZE)
+        export.export_saved_model(checkpoints.build_model("tf1", 50, include_top=False, block_counts=SMALL),
+                                  str(previous), SIZE)
     assert (previous / "saved_model.pb").read_bytes() == b"previous export"
     assert os.listdir(tmp_path / "serving") == ["1"]
 
 
 def _cli_export(checkpoint, fmt, export_dir, *extra):
-    result = _run([sys.executable, "tools/export_saved_model.py", f"--checkpoint={checkpoint}",
-                   f"--checkpoint_format={fmt}", "--depth=50", f"--image_size={SIZE}",
-                   f"--export_dir={export_dir}", *extra])
-    return result
+    return run_python("tools/export_saved_model.py", f"--checkpoint={checkpoint}", f"--checkpoint_format={fmt}",
+                      "--depth=50", f"--image_size={SIZE}", f"--export_dir={export_dir}", *extra)
 
 
 def _assert_acceptance(served, reference):
@@ -179,7 +173,7 @@ def test_acceptance_garden_cli_export_matches_reference(tmp_path, jpegs):
     served = _serve_in_fresh_process(str(tmp_path / "export"), jpegs, tmp_path)
     images = np.stack([layouts.reference_garden_preprocess(b, SIZE) for b in jpegs])
     reference = layouts.reference_logits(prefix, "garden", 50, images)
-    _assert_acceptance(served, reference[:, 1:])  # the background column dropped (§6.4)
+    _assert_acceptance(served, reference[:, 1:])  # the background column dropped (docs/fidelity.md #4)
 
 
 @pytest.mark.slow  # saved_model_cli starts its own TensorFlow (~25 s)
@@ -199,17 +193,15 @@ def test_cli_errors_name_the_problem(tmp_path):
     result = _cli_export("resnet-rs-51-i160", "tf1", tmp_path / "export")
     assert result.returncode != 0 and "unknown official checkpoint name 'resnet-rs-51-i160'" in result.stderr
     assert not os.path.exists(tmp_path / "export")
-    result = _run([sys.executable, "tools/export_saved_model.py", f"--checkpoint={tmp_path}/nothing",
-                   "--checkpoint_format=tf1", "--depth=50", f"--export_dir={tmp_path / 'export'}"])
+    result = run_python("tools/export_saved_model.py", f"--checkpoint={tmp_path}/nothing",
+                        "--checkpoint_format=tf1", "--depth=50", f"--export_dir={tmp_path / 'export'}")
     assert result.returncode != 0 and "--image_size is required" in result.stderr
     result = _cli_export(str(tmp_path / "nothing"), "tf2", tmp_path / "export")
     assert result.returncode != 0 and "checkpoint_format" in result.stderr
 
 
 def test_fine_tuned_head_exports_with_its_own_class_names(tmp_path):
-    from official import resnet_rs  # pylint: disable=import-outside-toplevel
-
-    model = resnet_rs.ResNetRS50(num_classes=3, input_shape=(SIZE, SIZE, 3))
+    model = small_model(num_classes=3, input_shape=(SIZE, SIZE, 3))
     with pytest.raises(ValueError, match="class_names has 2 entries but the model has 3"):
         export.export_saved_model(model, str(tmp_path / "bad"), SIZE, class_names=["a", "b"])
     assert not os.path.exists(tmp_path / "bad")

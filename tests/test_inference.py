@@ -9,13 +9,13 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from conftest import small_model
 from official import inference
-from official import resnet_rs
 
 
 @pytest.fixture(scope="module")
 def model():
-    return resnet_rs.ResNetRS(50, input_shape=(32, 32, 3), num_classes=10)
+    return small_model(input_shape=(32, 32, 3), num_classes=10)
 
 
 def close(a, b):
@@ -23,7 +23,7 @@ def close(a, b):
 
 
 def single(model, images):
-    return model(images, training=False)["logits"].numpy()
+    return model(images, training=False).numpy()
 
 
 @pytest.mark.parametrize("batch,splits", [(4, 2), (5, 2), (5, 3)])
@@ -57,6 +57,6 @@ def test_serving_model_folds_batch_norm_only_below_float32(model):
     # float32: the model itself, so float32 outputs stay exactly what they were.
     assert inference.serving_model(model) is model
     with precision.policy("bfloat16"):
-        mixed = resnet_rs.ResNetRS(50, input_shape=(32, 32, 3), num_classes=10)
+        mixed = small_model(input_shape=(32, 32, 3), num_classes=10)
     served = inference.serving_model(mixed)
     assert served.get_config()["fold_batch_norm"] and precision.of(served) == "bfloat16"

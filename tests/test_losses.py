@@ -1,10 +1,10 @@
-"""The loss terms against fact sheet §4.5 (coupled L2) and §4.7 (label smoothing)."""
+"""The loss terms against the coupled L2 and label smoothing of docs/fidelity.md (weight decay, loss)."""
 
 import numpy as np
 import pytest
 import tensorflow as tf
 
-from official import resnet_rs
+from conftest import SMALL, small_model
 from official import train_lib
 
 
@@ -13,7 +13,7 @@ def test_label_smoothing_uses_k_logits():
     for k in (1000, 1001):
         logits = rng.normal(size=(3, k)).astype("float32")
         labels = np.array([0, 5, k - 1])
-        target = np.eye(k)[labels] * 0.9 + 0.1 / k                     # §4.7
+        target = np.eye(k)[labels] * 0.9 + 0.1 / k                     # docs/fidelity.md (loss)
         log_probs = logits - np.log(np.exp(logits).sum(-1, keepdims=True))
         want = -(target * log_probs).sum(-1)
         got = train_lib.cross_entropy(tf.constant(labels), tf.constant(logits), 0.1).numpy()
@@ -27,19 +27,20 @@ def test_l2_term_is_sum_of_squares_over_two():
 
 @pytest.fixture(scope="module")
 def model():
-    return resnet_rs.ResNetRS(50, input_shape=(32, 32, 3), num_classes=10)
+    return small_model(input_shape=(32, 32, 3), num_classes=10)
 
 
 def test_weight_decay_rules(model):
     tf1 = {v.path for v in train_lib.weight_decay_variables(model, "tf1")}
     garden = {v.path for v in train_lib.weight_decay_variables(model, "garden")}
-    # TF1 (§4.5): every non-BN trainable, incl. SE and dense biases; never gamma/beta.
+    # TF1 (docs/fidelity.md: weight decay): every non-BN trainable, incl. SE and dense biases; never gamma/beta.
     assert "logits/bias" in tf1 and "logits/kernel" in tf1
     assert any(p.endswith("se_reduce/bias") for p in tf1)
     assert not any(p.endswith(("gamma", "beta")) for p in tf1 | garden)
     # Garden: kernels only.
     assert garden == {p for p in tf1 if p.endswith("kernel")}
-    assert len(tf1) - len(garden) == 2 * 16 + 1    # SE biases of 16 blocks + the dense bias
-    # TF1 counts (fact sheet §2a): trainable = 26 + 13B, of which 2 x (8 + 3B) are BN.
-    assert len(model.trainable_variables) == 26 + 13 * 16
-    assert len(tf1) == len(model.trainable_variables) - 2 * (8 + 3 * 16)
+    blocks = sum(SMALL)
+    assert len(tf1) - len(garden) == 2 * blocks + 1    # SE biases of every block + the dense bias
+    # TF1 counts (docs/fidelity.md: TF1 checkpoints; B blocks): trainable = 26 + 13B, of which 2 x (8 + 3B) are BN.
+    assert len(model.trainable_variables) == 26 + 13 * blocks
+    assert len(tf1) == len(model.trainable_variables) - 2 * (8 + 3 * blocks)

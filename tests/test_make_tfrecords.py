@@ -2,28 +2,22 @@
 
 import io
 import os
-import subprocess
-import sys
 import tarfile
 
 import numpy as np
-from PIL import Image
 import pytest
 import skimage.data
 import tensorflow as tf
 
+from conftest import encode, run_tool
 from official import tfrecords
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 KEYS = ("image/encoded", "image/class/label", "image/class/synset", "image/format",
         "image/filename", "image/height", "image/width", "image/colorspace", "image/channels")
 
 
 def _enc(array, fmt="JPEG", mode=None):
-  buf = io.BytesIO()
-  img = Image.fromarray(array)
-  (img.convert(mode) if mode else img).save(buf, format=fmt, quality=90)
-  return buf.getvalue()
+  return encode(array, fmt, mode, quality=90)
 
 
 PHOTO = skimage.data.chelsea()  # 300 x 451 RGB
@@ -89,7 +83,7 @@ def _tar(path, members):
 
 def test_imagenet_layout_cli(tmp_path):
   """Per-synset tar + per-synset folder, flat validation files, through the CLI,
-  labels 1 + index of the synset in sorted order (§3.1)."""
+  labels 1 + index of the synset in sorted order (docs/fidelity.md: TFRecords)."""
   photos = [skimage.data.astronaut(), skimage.data.coffee(), skimage.data.chelsea()]
   train = tmp_path / "train"
   train.mkdir()
@@ -105,12 +99,9 @@ def test_imagenet_layout_cli(tmp_path):
   labels = tmp_path / "val_labels.txt"
   labels.write_text("n01443537\nn01440764\nn01443537\n")
   out = tmp_path / "out"
-  proc = subprocess.run(
-      [sys.executable, os.path.join(ROOT, "tools", "make_tfrecords.py"),
-       f"--output_dir={out}", f"--imagenet_train={train}", f"--imagenet_validation={val}",
-       f"--validation_labels={labels}", "--train_shards=2", "--validation_shards=1"],
-      capture_output=True, text=True, timeout=300,
-      env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2"))
+  proc = run_tool("make_tfrecords.py", f"--output_dir={out}", f"--imagenet_train={train}",
+                  f"--imagenet_validation={val}", f"--validation_labels={labels}", "--train_shards=2",
+                  "--validation_shards=1", timeout=300)
   assert proc.returncode == 0, proc.stderr[-2000:]
   assert sorted(os.listdir(out)) == ["train-00000-of-00002", "train-00001-of-00002",
                                      "validation-00000-of-00001"]

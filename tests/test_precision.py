@@ -12,22 +12,21 @@ import pytest
 import tensorflow as tf
 
 import official_layouts as layouts
+from conftest import ROOT, SMALL, small_model
 from configs import common
-from official import checkpoints, demo_data, export, precision, resnet_rs, schedules, train_lib
-
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from official import checkpoints, demo_data, export, precision, schedules, train_lib
 
 
 def test_policy_builds_mixed_models_and_restores_the_global_policy():
     before = keras.config.dtype_policy().name
     with precision.policy("bfloat16"):
-        model = resnet_rs.ResNetRS50(input_shape=(32, 32, 3), num_classes=10)
+        model = small_model(input_shape=(32, 32, 3), num_classes=10)
     assert keras.config.dtype_policy().name == before
     assert precision.of(model) == "bfloat16"
-    assert precision.of(resnet_rs.ResNetRS50(input_shape=(32, 32, 3), num_classes=10)) == "float32"
+    assert precision.of(small_model(input_shape=(32, 32, 3), num_classes=10)) == "float32"
     # Variables (what checkpoints hold) stay float32; activations are bfloat16; logits float32.
     assert {v.dtype for v in model.weights} == {"float32"}
-    out = model(np.zeros((1, 32, 32, 3), np.float32))
+    out = resnet_rs.endpoints(model)(np.zeros((1, 32, 32, 3), np.float32))
     assert out["stage5"].dtype == tf.bfloat16 and out["logits"].dtype == tf.float32
     with pytest.raises(RuntimeError), precision.policy("bfloat16"):
         raise RuntimeError("restored even when the block fails")
@@ -69,6 +68,7 @@ def test_bfloat16_training_step_matches_float32_step():
                            randaug_magnitude=10)
     config.train.global_batch_size = 4
     config.model.num_classes = 10
+    config.model.block_counts = SMALL
     rng = np.random.default_rng(0)
     images = tf.constant(rng.normal(size=(4, 64, 64, 3)).astype(np.float32))
     labels = tf.constant([0, 3, 5, 9])

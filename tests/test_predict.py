@@ -1,18 +1,13 @@
 """tools/convert_checkpoint.py and tools/predict.py, and the shipped class names."""
 
-import os
-import subprocess
-import sys
-
 import numpy as np
 import pytest
 import skimage.data
 import tensorflow as tf
 
 import official_layouts as layouts
+from conftest import run_python
 from official import imagenet_classes
-
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def test_class_names_are_the_1000_sorted_synsets():
@@ -20,13 +15,11 @@ def test_class_names_are_the_1000_sorted_synsets():
     assert len(synsets) == len(set(synsets)) == len(names) == 1000
     assert synsets == sorted(synsets) and synsets[0] == "n01440764" and synsets[-1] == "n15075141"
     assert names[0].startswith("tench") and names[1].startswith("goldfish")
-    # §2a: the official reference logits for the panda image have argmax 388, "giant panda".
+    # docs/fidelity.md (TF1 checkpoints): the official reference logits for the panda image have argmax 388, "giant panda".
     assert synsets[388] == "n02510455" and imagenet_classes.short_names()[388] == "giant panda"
 
 
-def _run(*args):
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", CUDA_VISIBLE_DEVICES="")
-    return subprocess.run([sys.executable, *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+_run = run_python
 
 
 @pytest.mark.slow  # two CLI runs on an RS-50 (~40 s)

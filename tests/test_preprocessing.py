@@ -1,23 +1,15 @@
-"""Preprocessing: crops, resizes, normalisation, formats (fact sheet §3.2-§3.6)."""
-
-import io
+"""Preprocessing: crops, resizes, normalisation, formats (docs/fidelity.md: training preprocessing, input)."""
 
 import numpy as np
-from PIL import Image
 import pytest
 import skimage.data
 import tensorflow as tf
 
+from conftest import encode
 from official import preprocessing as pp
 
 
-def _encode(array, fmt="JPEG", mode=None, **kw):
-  image = Image.fromarray(array)
-  if mode:
-    image = image.convert(mode)
-  buf = io.BytesIO()
-  image.save(buf, format=fmt, **kw)
-  return buf.getvalue()
+_encode = encode
 
 
 PHOTO = skimage.data.coffee()[:375, :500]  # 375 x 500 real photo (ImageNet-like size)
@@ -120,7 +112,7 @@ def test_crop_sampler_statistics(family):
 
 def test_crop_falls_back_to_center_crop():
   """On a 20 x 400 sliver no crop of ratio <= 4/3 covers 8% of the area: every
-  sample falls back to the eval centre crop (§3.2 step 1)."""
+  sample falls back to the eval centre crop (docs/fidelity.md: training preprocessing)."""
   win = _sample_windows([20, 400, 3], 50)
   np.testing.assert_array_equal(win, np.tile(pp.center_crop_window([20, 400], 160), [50, 1]))
 

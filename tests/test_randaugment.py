@@ -1,4 +1,4 @@
-"""Known-answer tests of the paper's RandAugment (fact sheet §3.5).
+"""Known-answer tests of the paper's RandAugment (docs/fidelity.md: RandAugment).
 
 Every op is checked against an independent NumPy computation of the table's
 formula, at M = 10 and M = 15, eagerly and inside ``tf.data.Dataset.map``.
@@ -109,7 +109,7 @@ CUTOUT_CENTER = (100, 30)
 
 
 def expected(op, magnitude, negate):
-  """(list of acceptable outputs, tolerance) computed from the §3.5 table."""
+  """(list of acceptable outputs, tolerance) computed from the table of docs/fidelity.md (RandAugment)."""
   m = magnitude / 10
   sign = -1 if negate else 1
   x = IMAGE
@@ -140,7 +140,7 @@ def expected(op, magnitude, negate):
   if op == "Brightness":
     return [np_blend(np.zeros_like(x), x, enhance)], 0
   if op == "Sharpness":
-    # up to 2 grey levels: oneDNN's depthwise convolution rounds differently (§3.5)
+    # up to 2 grey levels: oneDNN's depthwise convolution rounds differently (docs/fidelity.md: RandAugment)
     return [np_blend(np_sharpness_degenerate(x), x, enhance)], 2
   if op == "ShearX":
     return np_transform_candidates(x, [1, sign * 0.3 * m, 0, 0, 1, 0]), 0
@@ -189,7 +189,7 @@ def test_op_known_answer(op, magnitude, mode):
 
 
 def test_level_to_arg_table():
-  """The §3.5 table, M = 10 and M = 15 (extrapolated, not clipped)."""
+  """The table of docs/fidelity.md (RandAugment), M = 10 and M = 15 (extrapolated, not clipped)."""
   want = {
       "Rotate": (30, 45), "Posterize": (4, 6), "Solarize": (256, 384),
       "Color": (1.9, 2.8), "Contrast": (1.9, 2.8), "Brightness": (1.9, 2.8),

@@ -1,4 +1,4 @@
-"""LR schedules against the formulas of fact sheet §4.3."""
+"""LR schedules against the formulas of docs/fidelity.md (LR schedule)."""
 
 import math
 
@@ -34,7 +34,7 @@ def test_peak_is_linear_scaling():
 def test_tf1_step_schedule_boundaries():
     lr = schedules.TF1StepSchedule(peak=1.6, total_steps=109475, num_train_images=1281167,
                                    global_batch_size=4096)
-    # §4.3: warm-up to epoch 19, x0.1 at 116, x0.01 at 233, x0.001 at 311.
+    # docs/fidelity.md (LR schedule): warm-up to epoch 19, x0.1 at 116, x0.01 at 233, x0.001 at 311.
     assert [b for _, b in lr.boundaries] == [19, 116, 233, 311]
     steps_per_epoch = 1281167 / 4096
     for epoch, want in [(0, 0.0), (9.5, 1.6 * 9.5 / 19), (19, 1.6), (115.9, 1.6), (116, 0.16),

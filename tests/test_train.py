@@ -1,7 +1,8 @@
 """The trainer end to end on generated ImageNet-format TFRecords (real JPEGs).
 
-Every run traces a ResNet-RS-50 train step (tens of seconds on 2 shared cores), so
-these tests are marked slow, except the start-up checks, which stop before any tracing.
+The runs train the small ResNet-RS (one block per stage: every kind of block, a train
+step that traces in seconds); what they check (checkpoints, resume bit-exactness,
+summaries, the export, faults) does not depend on the number of blocks.
 """
 
 import os
@@ -13,45 +14,29 @@ import time
 import numpy as np
 import pytest
 import skimage.data
-import skimage.transform
 import tensorflow as tf
 from tensorflow.python.util import _pywrap_util_port
 
-from configs import demo
+from conftest import ROOT, SMALL_FLAG, run_tool, small_demo_config, tool_env, write_photo_tfrecords
 from official import distribute
-from official import tfrecords
 from official import train_lib
 
 distribute.configure_logical_cpus(2)   # no-op when conftest.py did it first
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-PHOTOS = ("astronaut", "coffee", "chelsea", "rocket", "hubble_deep_field", "immunohistochemistry")
 
 
 @pytest.fixture(scope="module")
 def data_dir(tmp_path_factory):
     """16 train / 8 validation 48x48 JPEG crops of scikit-image's photos, labels 1..3."""
-    out = tmp_path_factory.mktemp("tfrecords")
-    rng = np.random.default_rng(0)
-    examples = {"train": [], "validation": []}
-    for i, name in enumerate(PHOTOS):
-        photo = getattr(skimage.data, name)()
-        for j in range(4):
-            y, x = rng.integers(0, photo.shape[0] - 64), rng.integers(0, photo.shape[1] - 64)
-            crop = skimage.transform.resize(photo[y:y + 64, x:x + 64], (48, 48), preserve_range=True)
-            split = "validation" if j == 3 else "train"
-            examples[split].append((crop.astype(np.uint8), i % 3 + 1, "", f"{name}_{j}.jpg"))
-    for split, items in examples.items():
-        tfrecords.write_tfrecords(items, str(out), split, num_shards=2, progress=False)
-    return str(out)
+    return write_photo_tfrecords(tmp_path_factory.mktemp("tfrecords"))
 
 
 def tiny_config(data_dir, export=True, **train):
-    """The demo recipe shrunk: 32 px, batch 4, 1000 classes (what the export serves).
+    """The demo recipe shrunk: the small model, 32 px, batch 4, 1000 classes (what the export serves).
 
-    `export=False` skips the SavedModel (tens of seconds): tests that compare
-    checkpoints leave the export to the tests that check it.
+    `export=False` skips the SavedModel: tests that compare checkpoints leave the export
+    to the tests that check it.
     """
-    c = demo.get_config()
+    c = small_demo_config()
     c.export.enabled = export
     c.data.update(dict(data_dir=data_dir, num_train_images=18, num_eval_images=6, shuffle_buffer=32))
     c.model.num_classes = 1000
@@ -108,15 +93,13 @@ def test_workdir_of_another_model(data_dir, tmp_path):
 
 
 def test_cli_rejects_bad_flags(tmp_path):
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
-    cmd = [sys.executable, os.path.join(ROOT, "tools", "train.py")]
-    bad_key = subprocess.run(cmd + [f"--workdir={tmp_path}", "--config.train.epochz=3"],
-                             capture_output=True, text=True, env=env, timeout=300)
+    env = tool_env(TF_CPP_MIN_LOG_LEVEL="3")
+    bad_key = run_tool("train.py", f"--workdir={tmp_path}", "--config.train.epochz=3", env=env, timeout=300)
     assert bad_key.returncode != 0 and "epochz" in bad_key.stderr
-    bad_type = subprocess.run(cmd + [f"--workdir={tmp_path}", "--config.train.epochs=many"],
-                              capture_output=True, text=True, env=env, timeout=300)
+    bad_type = run_tool("train.py", f"--workdir={tmp_path}", "--config.train.epochs=many", env=env,
+                        timeout=300)
     assert bad_type.returncode != 0 and "epochs" in bad_type.stderr
-    no_workdir = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300)
+    no_workdir = run_tool("train.py", env=env, timeout=300)
     assert no_workdir.returncode != 0 and "--workdir" in no_workdir.stderr
 
 
@@ -181,7 +164,7 @@ def test_resume_gives_identical_state(data_dir, tmp_path, straight_run):
 def test_sigterm_checkpoints_and_resume_is_identical(data_dir, tmp_path, straight_run):
     workdir = str(tmp_path / "killed")
     cmd = [sys.executable, os.path.join(ROOT, "tools", "train.py"), f"--workdir={workdir}",
-           f"--config.data.data_dir={data_dir}", "--config.data.num_train_images=18",
+           SMALL_FLAG, f"--config.data.data_dir={data_dir}", "--config.data.num_train_images=18",
            "--config.data.num_eval_images=6", "--config.data.shuffle_buffer=32",
            "--config.model.num_classes=1000", "--config.model.dropout_rate=0.2",
            "--config.demo_data_size=0", "--config.eval.global_batch_size=2",
@@ -191,8 +174,8 @@ def test_sigterm_checkpoints_and_resume_is_identical(data_dir, tmp_path, straigh
     # Same numerics as the in-process run: tools/train.py turns oneDNN on by default, while
     # this process has TensorFlow's own default (on only on AVX-512 CPUs). Pass on what it is.
     onednn = _pywrap_util_port.IsMklEnabled()
-    env = dict(os.environ, TF_ENABLE_ONEDNN_OPTS="1" if onednn else "0")
-    proc = subprocess.Popen(cmd, stderr=subprocess.PIPE, text=True, env=env)
+    env = tool_env(TF_ENABLE_ONEDNN_OPTS="1" if onednn else "0")
+    proc = subprocess.Popen(cmd, stderr=subprocess.PIPE, text=True, env=env, cwd=ROOT)
     deadline = time.time() + 500
     for line in proc.stderr:
         if "step 1/4" in line or time.time() > deadline:

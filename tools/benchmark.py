@@ -43,9 +43,14 @@ from absl import logging
 # `python tools/benchmark.py` from the repository root: make `official` importable.
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
+from official import families  # noqa: E402  (plain data: TensorFlow is not loaded yet)
+from official import published  # noqa: E402
+
 FLAGS = flags.FLAGS
 flags.DEFINE_enum("mode", "input", ["input", "train", "infer"], "What to measure.")
 flags.DEFINE_integer("depth", 50, "ResNet-RS depth (train/infer).")
+flags.DEFINE_list("block_counts", [], "Blocks per stage instead of --depth's (e.g. 1,1,1,1: a small "
+                  "model of the same blocks, for quick checks of the tool); empty: the depth's.")
 flags.DEFINE_enum("precision", "float32", ["float32", "bfloat16", "float16"],
                   "Activation dtype for train/infer (Keras mixed policy when not float32).")
 flags.DEFINE_bool("fused_batch_norm", True, "Fused batch norm (False: the plain-ops path).")
@@ -53,7 +58,7 @@ flags.DEFINE_integer("steps_per_call", 1, "Training steps per tf.function call."
 flags.DEFINE_integer("batch_splits", 2, "Inference: slices a batch runs as, side by side "
                      "(official/inference.py; 1: one call).", lower_bound=1)
 flags.DEFINE_bool("ema", True, "Train: keep the EMA of weights and BN statistics in the step (the "
-                  "recipe's); False measures the step without it, like ../shared/bench/garden_resnetrs.py.")
+                  "recipe's); False measures the step without it, like the Garden's and timm's training steps.")
 flags.DEFINE_integer("warmup_steps", 1, "Untimed calls after the first (train/infer).")
 flags.DEFINE_integer("threads", 0, "intra/inter-op threads (0: TensorFlow's default).")
 flags.DEFINE_integer("inter_op_threads", 0, "inter-op threads when not --threads (0: as --threads).")
@@ -74,7 +79,7 @@ flags.DEFINE_integer("label_offset", 1, "Subtracted from stored labels (0 for 0-
 flags.DEFINE_integer("num_images", 2000, "Images to generate when --data_dir is empty.")
 flags.DEFINE_integer("image_size", 160, "Output side.")
 flags.DEFINE_integer("batch_size", 32, "Batch size.")
-flags.DEFINE_enum("preprocessing", "tf1", ["tf1", "garden"], "Preprocessing family.")
+flags.DEFINE_enum("preprocessing", families.TF1.name, list(families.NAMES), "Preprocessing family.")
 flags.DEFINE_float("randaug_magnitude", 10, "RandAugment M (0 disables).")
 flags.DEFINE_integer("randaug_num_layers", 2, "RandAugment ops per image.")
 flags.DEFINE_list("pipelines", ["train", "eval"], "Which input pipelines to time.")
@@ -87,8 +92,8 @@ def make_bench_tfrecords(out_dir, num_images, num_shards=8, seed=0):
     """ImageNet-like JPEGs from scikit-image's photos, in the official layout.
 
     Random crops of the sample photos, 300..500 x 250..450 px, with per-channel
-    gain and sensor-like noise (sigma 8), JPEG quality 90: the data of
-    /work/shared/bench/input_pipeline.py (ANCHORS.md §4), so figures compare.
+    gain and sensor-like noise (sigma 8), JPEG quality 90: realistic JPEG decoding
+    and crop costs, the same data on every machine, so figures compare.
     """
     import numpy as np  # pylint: disable=g-import-not-at-top
     from PIL import Image  # pylint: disable=g-import-not-at-top
@@ -197,10 +202,8 @@ def _cpu_model():
     return platform.processor()
 
 
-# TF1 release top-1 of the published checkpoints (fact sheet §5.1), for --pareto.
-PUBLISHED = [(50, 160, 78.8), (101, 160, 80.3), (101, 192, 81.2), (152, 192, 82.0),
-             (152, 224, 82.2), (152, 256, 83.0), (200, 256, 83.4), (270, 256, 83.8),
-             (350, 256, 84.0), (350, 320, 84.2), (420, 320, 84.4)]
+# (depth, size, TF1 release top-1) of every published checkpoint, for --pareto.
+PUBLISHED = [(c.depth, c.image_size, c.top1["tf1"]) for c in published.CHECKPOINTS.values()]
 
 
 def _settings():
@@ -238,10 +241,11 @@ def time_calls(fn, images_per_call, reps, rep_seconds, warmup_steps):
 def _model_config(depth, image_size):
     from configs import common  # pylint: disable=g-import-not-at-top
 
-    # Published recipe of that depth (dropout; stochastic depth from RS-200 on, §4.1).
-    config = common.recipe(depth=depth, image_size=image_size, dropout_rate=0.25,
-                           drop_connect_rate=0.1 if depth >= 200 else 0.0, randaug_magnitude=10)
+    # The published recipe of that depth (its first checkpoint's dropout and stochastic
+    # depth), at the size asked for.
+    config = common.recipe(**{**published.of_depth(depth)[0].recipe("tf1"), "image_size": image_size})
     config.model.fused_batch_norm = FLAGS.fused_batch_norm     # a key of every recipe
+    config.model.block_counts = tuple(int(n) for n in FLAGS.block_counts)
     config.train.global_batch_size = FLAGS.batch_size
     config.train.precision = FLAGS.precision
     return config
@@ -291,6 +295,8 @@ def bench_model(mode, depth, image_size, batch_size):
                   batch_splits=FLAGS.batch_splits if mode == "infer" else None,
                   batch_norm_folded=bool(model.get_config().get("fold_batch_norm")),
                   build_s=round(build_s, 2))
+    if FLAGS.block_counts:     # not a published model: say so in the result
+        result["block_counts"] = list(model.block_counts)
     result.update(time_calls(fn, images_per_call, FLAGS.reps, FLAGS.rep_seconds, FLAGS.warmup_steps))
     if FLAGS.conv_floor:
         result["maxrss_mib"] = _maxrss_mib()      # before the floor's own tensors
@@ -401,6 +407,8 @@ def main(argv):
     del argv
     if FLAGS.conv_floor and (FLAGS.pareto or FLAGS.mode == "input"):
         raise app.UsageError("--conv_floor needs --mode=train or --mode=infer (without --pareto)")
+    if FLAGS.block_counts and (FLAGS.pareto or FLAGS.mode == "input"):
+        raise app.UsageError("--block_counts needs --mode=train or --mode=infer (without --pareto)")
     # oneDNN must be chosen before TensorFlow is first imported (all imports here are lazy).
     if FLAGS.onednn != "default":
         os.environ["TF_ENABLE_ONEDNN_OPTS"] = "1" if FLAGS.onednn == "on" else "0"

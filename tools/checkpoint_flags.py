@@ -10,22 +10,27 @@ import sys
 from absl import flags
 from absl import logging
 
+from official import families
+
 
 def define():
     """--checkpoint, --checkpoint_format, --depth, --image_size, --family, --crop_padding, --ema, --cache_dir."""
     flags.DEFINE_string("checkpoint", None, "Checkpoint prefix, directory, or official name (resnet-rs-50-i160).")
-    flags.DEFINE_enum("checkpoint_format", "tf1", ["tf1", "garden", "native"], "Checkpoint format.")
+    flags.DEFINE_enum("checkpoint_format", families.TF1.checkpoint_format, list(families.FORMATS),
+                      "Checkpoint format.")
     flags.DEFINE_integer("depth", 50, "Network depth: 50, 101, 152, 200, 270, 350 or 420.")
     flags.DEFINE_integer("image_size", None, "Resolution; default: the checkpoint's own (from its name).")
-    flags.DEFINE_enum("family", None, ["tf1", "garden"],
+    flags.DEFINE_enum("family", None, list(families.NAMES),
                       "Architecture and preprocessing family; default: tf1 for tf1/native, garden for garden.")
-    flags.DEFINE_integer("crop_padding", 32, "P of the TF1 centre crop S/(S+P) (32 as in the published results).")
+    flags.DEFINE_integer("crop_padding", families.TF1_CROP_PADDING,
+                         "P of the TF1 centre crop S/(S+P) (32 as in the published results).")
     flags.DEFINE_boolean("ema", True, "Use the moving averages (False: the raw training weights).")
     flags.DEFINE_string("cache_dir", None, "Download cache for official names.")
 
 
 def family_of(F):
-    return F.family or ("garden" if F.checkpoint_format == "garden" else "tf1")
+    """The family name: --family, else the one --checkpoint_format implies (tf1 for native)."""
+    return families.of_format(F.checkpoint_format, F.family).name
 
 
 def load_or_exit(F, include_top=True, precision="float32"):

@@ -15,6 +15,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from absl import app, flags  # noqa: E402
 
+from official import families  # noqa: E402
 from tools import checkpoint_flags  # noqa: E402
 
 checkpoint_flags.define()
@@ -27,12 +28,13 @@ flags.mark_flags_as_required(["checkpoint", "output"])
 def describe(family, image_size, crop_padding):
     """One paragraph: the preprocessing that goes with the converted weights."""
     size = image_size or "S"
-    if family == "tf1":
+    fraction = families.get(family).eval_crop_fraction
+    if fraction is None:
         crop = (f"centre crop of side int({size}/({size}+{crop_padding}) x short side), offset "
                 "((dim - side) + 1) // 2, cropped while decoding JPEGs; TF1 legacy bicubic resize "
                 f"(half_pixel_centers=False) to {size}x{size}")
     else:
-        crop = (f"centre crop of side int(0.875 x short side), offset int((dim - 0.875 x short) / 2); "
+        crop = (f"centre crop of side int({fraction} x short side), offset int((dim - {fraction} x short) / 2); "
                 f"TF2 bilinear resize to {size}x{size}")
     return (f"{crop}; then (x - 255*[0.485, 0.456, 0.406]) / (255*[0.229, 0.224, 0.225]) on RGB 0..255. "
             f"In code: official.preprocessing.preprocess_for_eval(image_bytes, {size}, family={family!r}, "

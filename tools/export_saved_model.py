@@ -32,21 +32,24 @@ flags.mark_flags_as_required(["checkpoint", "export_dir"])
 
 def main(argv):
     del argv
-    from official import checkpoints, export, resnet_rs
+    from official import checkpoints, export, published, resnet_rs
 
     F = flags.FLAGS
     if F.depth not in resnet_rs.SPECS:
         raise app.UsageError(f"--depth={F.depth} is not one of {sorted(resnet_rs.SPECS)}")
-    image_size = F.image_size or checkpoints.image_size_of(F.checkpoint)
+    entry = published.CHECKPOINTS.get(F.checkpoint)
+    # An official name brings the resolution its published top-1 was measured at.
+    image_size = F.image_size or (entry.image_size if entry else checkpoints.image_size_of(F.checkpoint))
     if not image_size:
         raise app.UsageError(f"--image_size is required: {F.checkpoint!r} does not name its resolution")
-    if F.checkpoint in checkpoints.OFFICIAL and checkpoints.OFFICIAL[F.checkpoint][0] != F.depth:
-        raise app.UsageError(f"--depth={F.depth} but {F.checkpoint} is depth {checkpoints.OFFICIAL[F.checkpoint][0]}")
+    if entry and entry.depth != F.depth:
+        raise app.UsageError(f"--depth={F.depth} but {F.checkpoint} is depth {entry.depth}")
     family = checkpoint_flags.family_of(F)
     prefix, model = checkpoint_flags.load_or_exit(F, precision=F.precision)
     path = export.export_saved_model(model, F.export_dir, image_size, preprocessing=family,
                                      crop_padding=F.crop_padding, warmup=F.warmup,
-                                     batch_splits=F.batch_splits)
+                                     batch_splits=F.batch_splits,
+                                     published_name=entry.name if entry else None)
     print(f"exported {prefix} ({F.checkpoint_format}, depth {F.depth}, {family} preprocessing at "
           f"{image_size}x{image_size}, {F.precision}) to {path}")
 

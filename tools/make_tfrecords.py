@@ -1,7 +1,7 @@
 r"""Writes image classification data as ImageNet TFRecords in the official layout.
 
 Shards ``{split}-00000-of-0NNNN`` with the keys of the official converter
-(fact sheet §3.1); labels are 1-based (1 + index in the sorted synset / class
+(docs/fidelity.md: TFRecords); labels are 1-based (1 + index in the sorted synset / class
 list); PNG, CMYK and other non-RGB-JPEG images are re-encoded as RGB JPEG.
 
 ImageNet, as distributed (per-synset tars or folders; flat validation files):

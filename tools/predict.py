@@ -25,12 +25,15 @@ os.environ.setdefault("TF_ONEDNN_ASSUME_FROZEN_WEIGHTS", "1")
 
 from absl import app, flags  # noqa: E402
 
+from official import families  # noqa: E402
+
 flags.DEFINE_string("model", None, "SavedModel dir, .keras/.weights.h5 file, or checkpoint / official name.")
-flags.DEFINE_enum("checkpoint_format", "tf1", ["tf1", "garden", "native"], "Format when --model is a checkpoint.")
+flags.DEFINE_enum("checkpoint_format", families.TF1.checkpoint_format, list(families.FORMATS),
+                  "Format when --model is a checkpoint.")
 flags.DEFINE_integer("depth", 50, "Depth when --model is a checkpoint or .weights.h5 without sidecar.")
 flags.DEFINE_integer("image_size", None, "Resolution; default: from the export / sidecar / official name.")
-flags.DEFINE_enum("family", None, ["tf1", "garden"], "Preprocessing family; default: from the model's source.")
-flags.DEFINE_integer("crop_padding", 32, "P of the TF1 centre crop S/(S+P).")
+flags.DEFINE_enum("family", None, list(families.NAMES), "Preprocessing family; default: from the model's source.")
+flags.DEFINE_integer("crop_padding", families.TF1_CROP_PADDING, "P of the TF1 centre crop S/(S+P).")
 flags.DEFINE_enum("precision", "float32", ["float32", "bfloat16"],
                   "Compute precision when --model is a checkpoint or .weights.h5 (a SavedModel keeps "
                   "the one it was exported in); see official/precision.py.")
@@ -51,7 +54,7 @@ def _classifier(F):
     if os.path.isfile(path + ".preprocessing.json"):
         with open(path + ".preprocessing.json") as f:
             sidecar = json.load(f)
-    family = F.family or sidecar.get("family") or ("garden" if F.checkpoint_format == "garden" else "tf1")
+    family = families.of_format(F.checkpoint_format, F.family or sidecar.get("family")).name
     image_size = F.image_size or sidecar.get("image_size") or checkpoints.image_size_of(path)
     if not image_size:
         raise app.UsageError(f"--image_size is required: nothing says at which resolution {path!r} runs")
