@@ -119,8 +119,8 @@ def _reserved_ports(n):
     """`n` free ports, each held by a bound (not listening) SO_REUSEPORT socket until the block ends.
 
     Picking a free port and closing it before the workers bind it is a race: any process
-    on the machine may take the port in between (and one worker then fails to start, which
-    its peer reports only as missing heartbeats). Held bound, the ports cannot be given to
+    on the machine may take the port in between (one worker then cannot start, which its
+    peer may report only as missing heartbeats). Held bound, the ports cannot be given to
     anyone else; TensorFlow's gRPC server binds them beside these sockets when
     TF_GRPC_REUSE_PORT=1, and only its listening socket receives connections.
     """
