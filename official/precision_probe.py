@@ -143,8 +143,9 @@ def measure(probe_fn=probe, path=None, refresh=False, key=None):
     f32, bf16 = (float(v) for v in probe_fn())
     if not (f32 > 0 and bf16 > 0):
         raise ValueError(f"precision probe returned non-positive speeds: float32 {f32}, bfloat16 {bf16}")
-    table.setdefault("machines", {})[key] = dict(float32_gflops=round(f32, 3), bfloat16_gflops=round(bf16, 3),
-                                                 measured=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
+    table.setdefault("machines", {})[key] = dict(
+        float32_gflops=round(f32, 3), bfloat16_gflops=round(bf16, 3),
+        measured=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
     try:
         os.makedirs(os.path.dirname(path), exist_ok=True)
         tmp = f"{path}.{os.getpid()}.tmp"

@@ -543,7 +543,8 @@ def train_and_evaluate(config, workdir, strategy=None, handle_signals=True, stop
         if precision_probe.choose(measured) == "bfloat16":
             logging.info("%s: --config.train.precision=bfloat16 (or auto) may train faster here "
                          "(float32 variables and checkpoints; tools/benchmark.py --mode=train "
-                         "--precision=bfloat16 measures the whole step)", precision_probe.describe(measured))
+                         "--precision=bfloat16 measures the whole step)",
+                         precision_probe.describe(measured))
 
     previous_policy = keras.config.dtype_policy()
     keras.utils.set_random_seed(config.train.seed)
