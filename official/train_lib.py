@@ -144,13 +144,19 @@ def resolve_precision(config, strategy, probe_fn=None):
     """The float type of the activations: config.train.precision, or by device for "auto".
 
     "auto" is bfloat16 on TPU, float16 on GPU and, on CPU, bfloat16 only where a short
-    measurement found it faster (official/precision_probe.py; cached per machine, logged).
+    measurement found it faster (official/precision_probe.py; cached per machine, logged);
+    float32 for multi-worker CPU runs, whose workers must all pick the same.
     """
     precision = config.train.precision
     if precision != "auto":
         return precision
     precision = distribute.default_precision(strategy)
-    if precision == "float32":
+    if precision == "float32" and isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
+        # Each worker would measure its own machine, and noise could split them between two
+        # precisions (two different graphs): every worker must build the same one.
+        logging.info("precision auto: float32 (several CPU workers; set train.precision=bfloat16 "
+                     "explicitly where `python -m official.precision_probe` finds it faster)")
+    elif precision == "float32":
         precision = precision_probe.auto_precision(probe_fn or precision_probe.probe)
     return precision
 
@@ -533,7 +539,8 @@ def _train_and_evaluate(config, workdir, strategy, handle_signals, stop_at_step)
         if precision_probe.choose(measured) == "bfloat16":
             logging.info("%s: --config.train.precision=bfloat16 (or auto) may train faster here "
                          "(float32 variables and checkpoints; tools/benchmark.py --mode=train "
-                         "--precision=bfloat16 measures the whole step)", precision_probe.describe(measured))
+                         "--precision=bfloat16 measures the whole step)",
+                         precision_probe.describe(measured))
 
     previous_policy = keras.config.dtype_policy()
     keras.utils.set_random_seed(config.train.seed)

@@ -102,3 +102,4 @@ def test_resolve_keeps_explicit_precisions_and_measures_auto(tmp_path):
     assert precision_probe.resolve("float32", FAST, path, log) == "float32" and not lines
     assert precision_probe.resolve("auto", FAST, path, log) == "bfloat16"
     assert "1.60x float32" in lines[0]
+

@@ -75,6 +75,8 @@ flags.DEFINE_float("rep_seconds", 0, "Seconds per repetition (0: 8 for training,
 flags.DEFINE_integer("ceiling_n", 4096, "Side of the matrices of the CPU ceiling's product.")
 flags.DEFINE_string("input_data_dir", "", "Mode input: TFRecords both pipelines read ('' : "
                     "2000 generated JPEGs in a temporary folder, removed after).")
+flags.DEFINE_integer("input_label_offset", 1, "Mode input: our --label_offset for those TFRecords (1: "
+                     "the official 1-based layout, as the generated ones; 0 for 0-based labels).")
 flags.DEFINE_integer("gpu_batch", 128, "GPU: training batch size.")
 flags.DEFINE_list("gpu_precisions", ["float16", "bfloat16"], "GPU: mixed precisions measured.")
 
@@ -135,7 +137,8 @@ def ours(mode, batch, extra=()):
            f"--batch_size={batch}", f"--image_size={FLAGS.image_size}", f"--threads={FLAGS.threads}",
            f"--reps={FLAGS.reps}", f"--rep_seconds={_rep_seconds(mode)}"]
     if mode == "input":
-        cmd += ["--pipelines=train", f"--data_dir={FLAGS.input_data_dir}", "--label_offset=0"]
+        cmd += ["--pipelines=train", f"--data_dir={FLAGS.input_data_dir}",
+                f"--label_offset={FLAGS.input_label_offset}"]
         cmd = [c for c in cmd if not c.startswith("--threads")]   # tf.data sizes its own pools
     cmd += list(extra) + ([FLAGS.extra] if FLAGS.extra and mode != "input" else [])
     r = _last_json(_run(cmd))

@@ -62,7 +62,8 @@ def _classifier(F):
         raise app.UsageError(f"--image_size is required: nothing says at which resolution {path!r} runs")
     compute = F.precision
     if not path.endswith(".keras"):
-        compute = precision_probe.resolve(F.precision, log=lambda fmt, *a: print(fmt % a, file=sys.stderr))
+        compute = precision_probe.resolve(
+            F.precision, log=lambda fmt, *a: print(fmt % a, file=sys.stderr))
     if path.endswith(".keras"):
         import keras
         from official import resnet_rs  # noqa: F401  (registers the ResNetRS class)
