@@ -68,7 +68,7 @@ def small_demo_config(**train):
 
 def tool_env(**extra):
     """The environment of a child process: this one's, quiet, CPU only, plus `extra`."""
-    return dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", CUDA_VISIBLE_DEVICES="", **extra)
+    return {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "CUDA_VISIBLE_DEVICES": "", **extra}
 
 
 def run_tool(script, *flags, timeout=600, env=None):
