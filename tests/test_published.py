@@ -54,8 +54,8 @@ def test_table_matches_the_releases():
 def test_views_derive_from_the_table():
     """checkpoints.OFFICIAL, the benchmark's Pareto list and the recipe files read the table."""
     assert checkpoints.OFFICIAL == {n: v[:2] for n, v in RELEASED.items()}
-    from tools import benchmark
-    assert benchmark.PUBLISHED == [v[:2] + (v[6],) for v in RELEASED.values()]
+    from official import benchmarking
+    assert benchmarking.PUBLISHED == [v[:2] + (v[6],) for v in RELEASED.values()]
     for name, (depth, size, dropout, sd, m_tf1, m_garden, top1, _) in RELEASED.items():
         module = importlib.import_module(f"configs.resnetrs{depth}_i{size}")
         for family, magnitude in (("", m_tf1), ("garden", m_garden)):
