@@ -4,7 +4,7 @@
 pair; each `configs/resnetrs*_i*.py` file is `published_config(name)`, which takes what
 differs per checkpoint from the table in official/published.py. Every field can be
 overridden on the command line, `--config.train.epochs=90`; unknown keys and wrong
-types are rejected by ConfigDict, bad values by `official.train_lib.validate_config`.
+types are rejected by ConfigDict, bad values by `official.train_config.check_config`.
 
 Two families (choose with the config-file argument, `--config=configs/X.py:garden`);
 their values come from official/families.py:

@@ -25,6 +25,7 @@ from official import labels
 from official import resnet_rs
 from official import tfrecords
 from official import train_lib
+from official import train_state
 
 SMALL = (1, 1, 1, 1)
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -76,7 +77,7 @@ def test_loading_fills_every_backbone_variable_and_keeps_a_new_head(monkeypatch,
     config = _config(family, photo_tree[1], prefix)
     model = train_lib.build_model(config)
     head = [w.copy() for w in model.get_layer("logits").get_weights()]
-    train_lib._init_from_checkpoint(config, model)  # pylint: disable=protected-access
+    train_state.init_from_checkpoint(config, model)
     ours = resnet_rs.block_layer_names(50, SMALL)
     n = 0
     for mine, theirs in zip(ours[:-1], [name for name, _, _ in official_layers][:-1]):
@@ -94,12 +95,12 @@ def test_fine_tuning_checkpoint_of_the_wrong_depth_is_refused(monkeypatch, tmp_p
     model = train_lib.build_model(config)
     before = [w.numpy().copy() for w in model.weights]
     with pytest.raises(ValueError, match="ResNet-RS-101 checkpoint but config.model.depth=50"):
-        train_lib._init_from_checkpoint(config, model)  # pylint: disable=protected-access
+        train_state.init_from_checkpoint(config, model)
     monkeypatch.setitem(layouts.BLOCKS, 50, (1, 1, 2, 1))      # a deeper net on disk
     layouts.write_tf1(str(tmp_path / "model.ckpt-1"), depth=50)
     config.init_checkpoint = str(tmp_path / "model.ckpt-1")
     with pytest.raises(ValueError, match="shape mismatch|does not account for|lacks"):
-        train_lib._init_from_checkpoint(config, model)  # pylint: disable=protected-access
+        train_state.init_from_checkpoint(config, model)
     for b, w in zip(before, model.weights):
         np.testing.assert_array_equal(b, w.numpy())        # nothing loaded half-way
 

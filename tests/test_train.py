@@ -20,6 +20,7 @@ from tensorflow.python.util import _pywrap_util_port
 from conftest import ROOT, SMALL_FLAG, run_tool, small_demo_config, tool_env, write_photo_tfrecords
 from official import distribute
 from official import train_lib
+from official import train_state
 
 distribute.configure_logical_cpus(2)   # no-op when conftest.py did it first
 
@@ -85,7 +86,7 @@ def test_empty_dataset_stops_at_startup(tmp_path):
 def test_workdir_of_another_model(data_dir, tmp_path):
     workdir = str(tmp_path / "w")
     c = tiny_config(data_dir)
-    train_lib._check_workdir_model(c, workdir, chief=True)   # what a first run writes
+    train_state.check_workdir_model(c, workdir, chief=True)   # what a first run writes
     other = tiny_config(data_dir)
     other.model.depth = 101
     with pytest.raises(train_lib.TrainingError, match="another model.*depth"):

@@ -20,7 +20,7 @@ from absl import flags  # noqa: E402
 from ml_collections import config_flags  # noqa: E402
 
 from official import distribute  # noqa: E402
-from official import train_lib  # noqa: E402
+from official import evaluation  # noqa: E402
 
 _CONFIG = config_flags.DEFINE_config_file(
     "config", os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
@@ -39,8 +39,8 @@ def main(argv):
         config.data.data_dir = os.path.join(_CHECKPOINT.value, "digits_tfrecords")
     try:
         strategy = distribute.make_strategy(_STRATEGY.value, tpu=_TPU.value)
-        metrics = train_lib.evaluate_checkpoint(config, _CHECKPOINT.value, strategy,
-                                                use_ema=not _RAW.value)
+        metrics = evaluation.evaluate_checkpoint(config, _CHECKPOINT.value, strategy,
+                                                 use_ema=not _RAW.value)
     except (ValueError, FileNotFoundError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 1
