@@ -43,11 +43,11 @@ def test_table_matches_the_releases():
 
 
 def test_views_derive_from_the_table():
-    """checkpoints.OFFICIAL and the benchmark's Pareto list read the table (the recipe files:
+    """checkpoints.OFFICIAL and the benchmark's Pareto list (official/benchmarking.py) read the table (the recipe files:
     tests/test_configs.py)."""
     assert checkpoints.OFFICIAL == {n: v[:2] for n, v in RELEASED.items()}
-    from tools import benchmark
-    assert benchmark.PUBLISHED == [v[:2] + (v[6],) for v in RELEASED.values()]
+    from official import benchmarking
+    assert benchmarking.PUBLISHED == [v[:2] + (v[6],) for v in RELEASED.values()]
     # RS-420: the Garden released none, and its recipe file does not pretend otherwise.
     assert "Model Garden" not in importlib.import_module("configs.resnetrs420_i320").__doc__
 
