@@ -8,6 +8,8 @@ Example:
 
 import os
 
+import warnings
+
 import tensorflow as tf
 
 from official import distribute
@@ -28,19 +30,21 @@ def make_eval_fn(model, strategy):
         return top1, top5, tf.cast(tf.shape(labels)[0], tf.float32)
 
     @tf.function
-    def eval_pass(iterator):
+    def eval_pass(dataset):
         sums = [tf.constant(0.0)] * 3
-        for images, labels in iterator:
+        for images, labels in dataset:
             out = strategy.run(replica_eval, args=(images, labels))
             sums = [s + strategy.reduce(tf.distribute.ReduceOp.SUM, o, axis=None)
                     for s, o in zip(sums, out)]
         return sums
 
     def evaluate(dataset):
-        # The iterator is made eagerly: a `for` over the dataset itself inside the
-        # tf.function makes tf.distribute ask for its options while tracing, and tf.data
-        # then warns (UserWarning) that graph-mode options may be stale.
-        top1, top5, count = (float(x) for x in eval_pass(iter(dataset)))
+        with warnings.catch_warnings():
+            # Tracing the `for` above, tf.distribute asks the dataset for its options and
+            # tf.data warns (UserWarning) that graph-mode options may be stale; ours are set
+            # when the dataset is built, so the warning says nothing here.
+            warnings.filterwarnings("ignore", message="To make it possible to preserve tf.data options")
+            top1, top5, count = (float(x) for x in eval_pass(dataset))
         if count == 0:
             raise train_state.TrainingError("the evaluation split yielded no images")
         return {"top_1": top1 / count, "top_5": top5 / count, "count": int(count)}
