@@ -15,6 +15,8 @@ import tensorflow as tf
 
 from conftest import ROOT, SMALL_FLAG, small_demo_config, small_model, tool_env
 from official import distribute
+from official import ema as ema_lib
+from official import schedules
 from official import train_lib
 
 distribute.configure_logical_cpus(2)   # no-op when conftest.py did it first
@@ -69,14 +71,14 @@ def test_mirrored_step_equals_single_device_step():
     images = rng.normal(size=(8, 32, 32, 3)).astype("float32")
     labels = rng.integers(0, 10, size=8).astype("int32")
     _, total, warmup = train_lib.run_lengths(config)
-    schedule = train_lib.schedules.make_schedule(
+    schedule = schedules.make_schedule(
         "cosine", peak=0.1 * 8 / 256, total_steps=total, warmup_steps=warmup,
         num_train_images=80, global_batch_size=8)
 
     with mirrored.scope():
         model = train_lib.build_model(config)
         optimizer = train_lib.make_optimizer(config, schedule, "float32", model)
-        ema = train_lib.ema_lib.ExponentialMovingAverage(model, 0.9)
+        ema = ema_lib.ExponentialMovingAverage(model, 0.9)
     initial = [v.numpy() for v in model.weights]
     wd = train_lib.weight_decay_variables(model, config.optimizer.weight_decay_rule)
     loop = train_lib.make_train_loop(model, optimizer, ema, wd, config, mirrored, "float32")

@@ -16,6 +16,7 @@ import tensorflow as tf
 from tensorflow.core.protobuf import trackable_object_graph_pb2
 
 from official import optimizer as optimizer_lib
+from official import schedules
 from official import train_lib
 from test_train import data_dir, tiny_config  # noqa: F401  pylint: disable=unused-import
 
@@ -94,7 +95,7 @@ def test_old_checkpoint_is_converted_once_and_the_next_step_is_the_old_rules(
         np.testing.assert_allclose(got, want, rtol=1e-3, err_msg=k,
                                    atol=8 * np.finfo(np.float32).eps * np.max(np.abs(keras_3[k])))
     # ... and hold TF1's accumulator a = -v/lr(2) from then on (lr(2) = half the peak).
-    lr = float(train_lib.schedules.WarmupCosine(0.1 * 4 / 256, 4, 0)(2))
+    lr = float(schedules.WarmupCosine(0.1 * 4 / 256, 4, 0)(2))
     assert lr == pytest.approx(0.1 * 4 / 256 / 2)
     moved = 0
     for k in slots:
