@@ -299,7 +299,8 @@ _FREE_ON_RESUME = ("dropout_rate", "drop_connect_rate", "fused_batch_norm")
 def _check_workdir_model(config, workdir, chief):
     """A workdir holding another model's checkpoint stops the run before anything is lost."""
     path = os.path.join(workdir, "model_config.json")
-    mine = _config_fingerprint(config)
+    # Compared as JSON reads it back (a tuple such as block_counts=() comes back a list).
+    mine = json.loads(json.dumps(_config_fingerprint(config)))
     if tf.io.gfile.exists(path):
         with tf.io.gfile.GFile(path) as f:
             theirs = json.load(f)
