@@ -33,6 +33,8 @@ import os
 import tensorflow as tf
 
 from official import checkpoints
+from official import families
+from official import published
 from official import resnet_rs
 
 FAMILIES = {"tf1": resnet_rs.TF1_FAMILY, "garden": resnet_rs.GARDEN_FAMILY}
@@ -41,16 +43,17 @@ DEFAULT_BN_MOMENTUM = 0.9
 IMAGENET_CLASSES = 1000
 
 
-def published_checkpoints():
-    """{official name: (depth, training image size)} of the published checkpoints.
+def published_checkpoints(family="tf1"):
+    """{official name: (depth, training image size)} of the checkpoints `family` published.
 
-    The one place this module reads the table from.
+    Read from the one table of releases (official/published.py).
 
     Example:
         >>> published_checkpoints()["resnet-rs-50-i160"]
         (50, 160)
     """
-    return dict(checkpoints.OFFICIAL)
+    name = families.get(family).name
+    return {c.name: (c.depth, c.image_size) for c in published.CHECKPOINTS.values() if name in c.top1}
 
 
 def imagenet_checkpoint(depth, image_size=None, family="tf1"):
@@ -63,8 +66,7 @@ def imagenet_checkpoint(depth, image_size=None, family="tf1"):
         >>> imagenet_checkpoint(152), imagenet_checkpoint(152, 224)
         ('resnet-rs-152-i256', 'resnet-rs-152-i224')
     """
-    sizes = {s: name for name, (d, s) in published_checkpoints().items() if d == depth
-             and not (family == "garden" and name in checkpoints.GARDEN_MISSING)}
+    sizes = {s: name for name, (d, s) in published_checkpoints(family).items() if d == depth}
     if not sizes:
         raise ValueError(f"the {'Model Garden' if family == 'garden' else 'TF1 release'} published no ImageNet "
                          f"checkpoint of ResNet-RS-{depth}; its checkpoints: {', '.join(valid_weights(family))}")
@@ -73,8 +75,7 @@ def imagenet_checkpoint(depth, image_size=None, family="tf1"):
 
 def valid_weights(family="tf1"):
     """Every official name `weights=` accepts in `family` (besides None, "imagenet", a path)."""
-    return [name for name in published_checkpoints()
-            if not (family == "garden" and name in checkpoints.GARDEN_MISSING)]
+    return list(published_checkpoints(family))
 
 
 def checkpoint_layout(prefix):
@@ -106,12 +107,12 @@ def _resolve_weights(weights, depth, family, image_size):
     if weights == "imagenet":
         weights = imagenet_checkpoint(depth, image_size, family)
     name = os.fspath(weights)
-    if name in published_checkpoints():
-        published_depth = published_checkpoints()[name][0]
+    if name in published.CHECKPOINTS:
+        published_depth = published.CHECKPOINTS[name].depth
         if published_depth != depth:
             raise ValueError(f"weights={name!r} is a ResNet-RS-{published_depth} checkpoint; this is "
                              f"ResNet-RS-{depth}: use ResNetRS{published_depth}(weights={name!r})")
-        if family == "garden" and name in checkpoints.GARDEN_MISSING:
+        if name not in published_checkpoints(family):
             raise ValueError(f"weights={name!r}: the Model Garden published no such checkpoint; use "
                              "family='tf1'")
         return name, family
