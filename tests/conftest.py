@@ -164,3 +164,15 @@ def write_photo_tfrecords(out_dir, names=("astronaut", "coffee", "chelsea", "roc
     for split, items in examples.items():
         tfrecords.write_tfrecords(items, str(out_dir), split, num_shards=2, progress=False)
     return str(out_dir)
+
+
+def tar_bytes(members):
+    """An uncompressed tar archive of (name, bytes) members, as the ImageNet tars TFDS reads."""
+    import tarfile  # pylint: disable=g-import-not-at-top
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as tar:
+        for name, payload in members:
+            info = tarfile.TarInfo(name)
+            info.size = len(payload)
+            tar.addfile(info, io.BytesIO(payload))
+    return buf.getvalue()

@@ -1,8 +1,6 @@
 """End to end: real photographs in ImageNet-format TFRecords through build_dataset."""
 
-import io
 import os
-import tarfile
 
 import ml_collections
 import numpy as np
@@ -10,7 +8,7 @@ import pytest
 import skimage.data
 import tensorflow as tf
 
-from conftest import encode, write_raw_tfrecord
+from conftest import encode, tar_bytes, write_raw_tfrecord
 from official import data
 from official import preprocessing as pp
 from official import tfrecords
@@ -191,15 +189,6 @@ def test_synthetic():
   assert int(tf.reduce_max(y)) < 10
 
 
-def _tar_bytes(members):
-  buf = io.BytesIO()
-  with tarfile.open(fileobj=buf, mode="w") as tar:
-    for name, payload in members:
-      info = tarfile.TarInfo(name)
-      info.size = len(payload)
-      tar.addfile(info, io.BytesIO(payload))
-  return buf.getvalue()
-
 
 def test_tfds_imagenet2012_from_manual_dir(tmp_path):
   """imagenet2012 prepared by TFDS from tars in the distributed layout."""
@@ -207,10 +196,10 @@ def test_tfds_imagenet2012_from_manual_dir(tmp_path):
   manual = tmp_path / "manual"
   manual.mkdir()
   synsets = ["n01440764", "n01443537"]  # classes 0 and 1 of ImageNet
-  inner = [(f"{s}.tar", _tar_bytes([(f"{s}_{k}.JPEG", photos[k][0]) for k in range(3)]))
+  inner = [(f"{s}.tar", tar_bytes([(f"{s}_{k}.JPEG", photos[k][0]) for k in range(3)]))
            for s in synsets]
-  (manual / "ILSVRC2012_img_train.tar").write_bytes(_tar_bytes(inner))
-  (manual / "ILSVRC2012_img_val.tar").write_bytes(_tar_bytes(
+  (manual / "ILSVRC2012_img_train.tar").write_bytes(tar_bytes(inner))
+  (manual / "ILSVRC2012_img_val.tar").write_bytes(tar_bytes(
       [(f"ILSVRC2012_val_{k:08d}.JPEG", photos[k][0]) for k in (1, 2)]))
   cfg = _cfg(str(tmp_path / "tfds"), source="tfds", tfds_name="imagenet2012",
              tfds_manual_dir=str(manual), label_offset=0)

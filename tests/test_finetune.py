@@ -7,17 +7,16 @@ The images are real photographs (three scikit-image samples, one class each) as
 augmented crops in a folder-per-class tree; held-out crops come from another seed.
 """
 
-import io
 import os
 import subprocess
 import sys
-import tarfile
 
 import numpy as np
 import pytest
 import tensorflow as tf
 
 import official_layouts as layouts
+from conftest import tar_bytes
 import photo_folders
 from configs import common
 from configs import finetune
@@ -151,15 +150,6 @@ def test_fine_tuning_beats_chance_and_the_export_serves_the_class_names(monkeypa
 SYNSETS = ("n01440764", "n01443537", "n01484850")        # ImageNet classes 0, 1, 2
 
 
-def _tar_bytes(members):
-    buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode="w") as tar:
-        for name, payload in members:
-            info = tarfile.TarInfo(name)
-            info.size = len(payload)
-            tar.addfile(info, io.BytesIO(payload))
-    return buf.getvalue()
-
 
 def test_garden_recipe_on_tfds_labels_exports_columns_0_to_999(tmp_path):
     """TFDS labels are 0-based: the Garden's 1001-way head then never sees column 1000,
@@ -167,10 +157,10 @@ def test_garden_recipe_on_tfds_labels_exports_columns_0_to_999(tmp_path):
     manual = tmp_path / "manual"
     manual.mkdir()
     jpegs = [photo_folders.jpeg(c) for c in photo_folders.crops("chelsea", 6, seed=0, size=64)]
-    inner = [(f"{s}.tar", _tar_bytes([(f"{s}_{k}.JPEG", jpegs[2 * i + k]) for k in range(2)]))
+    inner = [(f"{s}.tar", tar_bytes([(f"{s}_{k}.JPEG", jpegs[2 * i + k]) for k in range(2)]))
              for i, s in enumerate(SYNSETS)]
-    (manual / "ILSVRC2012_img_train.tar").write_bytes(_tar_bytes(inner))
-    (manual / "ILSVRC2012_img_val.tar").write_bytes(_tar_bytes(
+    (manual / "ILSVRC2012_img_train.tar").write_bytes(tar_bytes(inner))
+    (manual / "ILSVRC2012_img_val.tar").write_bytes(tar_bytes(
         [(f"ILSVRC2012_val_{k:08d}.JPEG", jpegs[k]) for k in (1, 2)]))
     config = common.recipe(50, 64, 0.0, 0.0, 0, family="garden")
     config.model.block_counts = SMALL
