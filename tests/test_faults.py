@@ -271,7 +271,7 @@ def test_second_trainer_is_refused_evaluation_reads_and_stale_lock_taken_over(
 
 @pytest.mark.slow
 def test_full_disk_mid_run_clear_error_no_leftover_and_exact_resume(data_dir, tmp_path, straight):  # noqa: F811
-    checkpoint_mib = sum(v.nbytes for v in straight.values()) / 2**20
+    checkpoint_mib = sum(np.asarray(v).nbytes for v in straight.values()) / 2**20
     # Room for the keep_checkpoints=2 kept and the one being written, as the rerun needs.
     with small_filesystem(tmp_path / "small", int(3.3 * checkpoint_mib) + 8) as mount:
         workdir = os.path.join(mount, "run")
