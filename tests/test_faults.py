@@ -331,7 +331,8 @@ def test_sigkill_during_checkpoint_save_then_resume_is_exact(data_dir, tmp_path,
     assert partial, "the trainer finished before a save could be caught in progress"
     complete = latest_step(workdir)
     assert os.path.basename(partial) == f"ckpt-{complete + 1}_temp" and os.listdir(partial)
-    with caplog.at_level(logging.INFO):
+    # absl's own logger: an earlier test in the process may have raised its level.
+    with caplog.at_level(logging.INFO, logger="absl"):
         result = train_lib.train_and_evaluate(small_config(data_dir, max_steps=STEPS), workdir)
     assert f"removed the leftovers of an interrupted checkpoint save in {workdir}/checkpoints: " \
            f"ckpt-{complete + 1}_temp" in caplog.text

@@ -8,6 +8,7 @@ augmented crops in a folder-per-class tree; held-out crops come from another see
 """
 
 import os
+import re
 import subprocess
 import sys
 
@@ -132,7 +133,10 @@ def test_fine_tuning_beats_chance_and_the_export_serves_the_class_names(monkeypa
         run = subprocess.run([sys.executable, os.path.join(ROOT, "tools", "train.py")] + flags,
                              capture_output=True, text=True, timeout=600, cwd=str(tmp_path))
         assert run.returncode == 0, run.stderr[-3000:]
-        result = eval(run.stdout.strip().splitlines()[-1])  # the dict train.py prints  # pylint: disable=eval-used
+        # train.py ends with "done: step N, ..., ema_top_1 X, ...; SavedModel in DIR".
+        done = [line for line in run.stdout.splitlines() if line.startswith("done: ")][-1]
+        result = {"ema_top_1": float(re.search(r"ema_top_1 ([0-9.]+)", done).group(1)),
+                  "export_dir": done.split("; SavedModel in ")[1].strip()}
     else:
         result = train_lib.train_and_evaluate(_config(family, data_dir, prefix), workdir, handle_signals=False)
     assert result["ema_top_1"] > 0.6, result        # chance: 1/3 on the 18 held-out crops
