@@ -36,6 +36,8 @@ if a.device == "cpu":
     os.environ["CUDA_VISIBLE_DEVICES"] = ""
 
 import tensorflow as tf  # noqa: E402
+# The Model Garden is built on tf_keras (Keras 2); this script runs only in the Garden's own venv
+# (tools/compare_performance.py), never in ours, which keeps tf_keras out of requirements.txt.
 import tf_keras  # noqa: E402
 from official.core import exp_factory  # noqa: E402  (the Garden's package, not ours)
 from official.vision.modeling import factory  # noqa: E402
