@@ -44,11 +44,18 @@ def _single(model, images):
     return model(images, training=False)
 
 
-def _traced_once(model, images):
-    """The model call as one tf.function for all call sites below: tracing ResNet-RS
-    takes seconds, and every call site is still its own op, which the executor runs
-    alongside the others."""
-    spec = tf.TensorSpec([None] + images.shape[1:].as_list(), images.dtype)
+def traced_call(model, image_shape, dtype=tf.float32):
+    """`model(images, training=False)` as one tf.function for [N, *image_shape] images.
+
+    Tracing ResNet-RS takes seconds and each trace is stored in a SavedModel, so every
+    call site (the slices, the signatures of an export) calls this one function; each
+    call is still its own op, which the executor runs alongside the others.
+
+    Example:
+        >>> call = traced_call(model, (160, 160, 3))
+        >>> logits(model, images, call=call)   # traced once, however many call sites
+    """
+    spec = tf.TensorSpec([None] + list(tf.TensorShape(image_shape)), dtype)
     return tf.function(lambda x: _single(model, x), input_signature=[spec])
 
 
@@ -60,13 +67,15 @@ def _sliced(call, images, batch_splits):
     return tf.concat([call(part) for part in parts], axis=0)
 
 
-def logits(model, images, batch_splits=DEFAULT_BATCH_SPLITS):
+def logits(model, images, batch_splits=DEFAULT_BATCH_SPLITS, call=None):
     """`model(images, training=False)`, computed in `batch_splits` slices.
 
     Args:
         model: a ResNet-RS model whose output is the logits (`serving_model(model)`).
         images: [N, H, W, 3] normalised images; N may be unknown until run time.
         batch_splits: slices run side by side (1: a single call).
+        call: `traced_call(model, ...)` to reuse across several functions (the
+            signatures of one export): the network is then traced once for all of them.
 
     Returns:
         [N, classes] logits, the single call's (up to float rounding).
@@ -74,9 +83,11 @@ def logits(model, images, batch_splits=DEFAULT_BATCH_SPLITS):
     if batch_splits < 1:
         raise ValueError(f"batch_splits must be >= 1, got {batch_splits}")
     batch = images.shape[0]
-    if batch_splits == 1 or (batch is not None and batch < batch_splits):
+    if call is None and (batch_splits == 1 or (batch is not None and batch < batch_splits)):
         return _single(model, images)
-    call = _traced_once(model, images)
+    call = call or traced_call(model, images.shape[1:], images.dtype)
+    if batch_splits == 1 or (batch is not None and batch < batch_splits):
+        return call(images)
     if batch is not None:
         return _sliced(call, images, batch_splits)
     return tf.cond(tf.shape(images)[0] >= batch_splits,
