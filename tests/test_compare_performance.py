@@ -61,13 +61,17 @@ def test_gpu_mode_needs_a_gpu_and_plans_every_precision_with_and_without_xla():
 
 @pytest.mark.slow
 def test_cpu_path_measures_ours_against_the_ceiling_and_prints_the_table():
-    out = _run("--modes=infer_b1", "--pairs=1", "--image_size=32", "--conv_floor=false", "--reps=2",
-               "--rep_seconds=0.3", "--ceiling_n=256")
+    # Mode input with no --input_data_dir writes its own TFRecords (and removes them).
+    out = _run("--modes=infer_b1,input", "--input_num_images=64", "--pairs=1", "--image_size=32",
+               "--conv_floor=false", "--reps=2", "--rep_seconds=0.3", "--ceiling_n=256")
     assert out.returncode == 0, out.stderr[-3000:]
     lines = out.stdout.strip().splitlines()
     result = json.loads(lines[-1])
     assert result["device"] == "cpu" and result["ceiling_gflops"] > 0
-    (row,) = result["rows"]
-    assert row["mode"] == "infer_b1" and row["img_s"]["ours"] > 0 and row["ratio_vs"] == {}
+    rows = {row["mode"]: row for row in result["rows"]}
+    assert sorted(rows) == ["infer_b1", "input"]
+    for row in rows.values():
+        assert row["img_s"]["ours"] > 0 and row["ratio_vs"] == {}
+    assert "writing 64 JPEGs to " in out.stderr
     assert any(line.startswith("| infer_b1 | ") for line in lines)
     assert any(line.startswith("CPU: ") for line in lines)

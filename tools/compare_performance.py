@@ -46,6 +46,8 @@ from absl import flags
 
 FLAGS = flags.FLAGS
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+if not __package__:  # `python tools/x.py` in a checkout; installed, `tools` is a package
+    sys.path.insert(0, ROOT)
 PEERS = os.path.join(ROOT, "tools", "peers")
 VENV_HELP = {
     "garden": "python3 -m venv /work/peervenvs/garden && "
@@ -74,7 +76,9 @@ flags.DEFINE_integer("reps", 4, "Timed repetitions inside each process.")
 flags.DEFINE_float("rep_seconds", 0, "Seconds per repetition (0: 8 for training, 4 otherwise).")
 flags.DEFINE_integer("ceiling_n", 4096, "Side of the matrices of the CPU ceiling's product.")
 flags.DEFINE_string("input_data_dir", "", "Mode input: TFRecords both pipelines read ('' : "
-                    "2000 generated JPEGs in a temporary folder, removed after).")
+                    "--input_num_images generated JPEGs in a temporary folder, removed after).")
+flags.DEFINE_integer("input_num_images", 2000, "Mode input: JPEGs to generate when --input_data_dir "
+                     "is empty.", lower_bound=1)
 flags.DEFINE_integer("input_label_offset", 1, "Mode input: our --label_offset for those TFRecords (1: "
                      "the official 1-based layout, as the generated ones; 0 for 0-based labels).")
 flags.DEFINE_integer("gpu_batch", 128, "GPU: training batch size.")
@@ -195,11 +199,11 @@ def cpu_description():
 
 
 def _make_input_data():
-    sys.path.insert(0, os.path.join(ROOT, "tools"))
-    import benchmark  # pylint: disable=g-import-not-at-top
+    # The library's writer, not tools/benchmark.py: importing a CLI defines its flags twice.
+    from official import benchmarking  # pylint: disable=g-import-not-at-top
     folder = tempfile.mkdtemp(prefix="compare_input_")
-    print(f"writing 2000 JPEGs to {folder}", file=sys.stderr, flush=True)
-    benchmark.make_bench_tfrecords(folder, 2000)
+    print(f"writing {FLAGS.input_num_images} JPEGs to {folder}", file=sys.stderr, flush=True)
+    benchmarking.make_bench_tfrecords(folder, FLAGS.input_num_images)
     return folder
 
 

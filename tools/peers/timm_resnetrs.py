@@ -65,7 +65,19 @@ class _StubFinder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
         module.__path__ = []
 
 
-if a.stub_torchvision:
+def _torchvision_imports():
+    try:
+        import torchvision  # noqa: F401  pylint: disable=import-outside-toplevel,unused-import
+        return True
+    except Exception:  # pylint: disable=broad-except   (a torchvision built for another torch)
+        return False
+
+
+# Only where the venv's own torchvision cannot be imported: timm reads attributes of the
+# real one (InterpolationMode.NEAREST, ...) that an empty stand-in does not have.
+if a.stub_torchvision and not _torchvision_imports():
+    for name in [m for m in sys.modules if m.split(".")[0] == "torchvision"]:
+        del sys.modules[name]
     sys.meta_path.insert(0, _StubFinder())
 import torch  # noqa: E402
 import timm  # noqa: E402
