@@ -91,11 +91,9 @@ def _decodes(data):
 
 def run():
     """The console script (pyproject.toml [project.scripts])."""
-    if __package__:  # installed: --help should list this tool's flags, not the stub's
-        from tools import show_flags_in_help  # pylint: disable=g-import-not-at-top
-        show_flags_in_help(__name__)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    app.run(main)
+    import tools  # pylint: disable=g-import-not-at-top
+    tools.run_main(__name__, main)
 
 
 if __name__ == "__main__":

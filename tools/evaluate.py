@@ -15,7 +15,6 @@ if not __package__:  # `python tools/x.py` in a checkout; installed, `tools` is 
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")   # see tools/train.py
 
-from absl import app  # noqa: E402
 from absl import flags  # noqa: E402
 from ml_collections import config_flags  # noqa: E402
 
@@ -50,10 +49,8 @@ def main(argv):
 
 def run():
     """The console script (pyproject.toml [project.scripts])."""
-    if __package__:  # installed: --help should list this tool's flags, not the stub's
-        from tools import show_flags_in_help  # pylint: disable=g-import-not-at-top
-        show_flags_in_help(__name__)
-    app.run(lambda argv: sys.exit(main(argv)))
+    import tools  # pylint: disable=g-import-not-at-top
+    tools.run_main(__name__, main)
 
 
 if __name__ == "__main__":

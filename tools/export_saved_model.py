@@ -64,10 +64,8 @@ def main(argv):
 
 def run():
     """The console script (pyproject.toml [project.scripts])."""
-    if __package__:  # installed: --help should list this tool's flags, not the stub's
-        from tools import show_flags_in_help  # pylint: disable=g-import-not-at-top
-        show_flags_in_help(__name__)
-    app.run(main)
+    import tools  # pylint: disable=g-import-not-at-top
+    tools.run_main(__name__, main)
 
 
 if __name__ == "__main__":

@@ -12,7 +12,6 @@ import sys
 if not __package__:  # `python tools/x.py` in a checkout; installed, `tools` is a package
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from absl import app  # noqa: E402
 from absl import flags  # noqa: E402
 
 from official import demo_data  # noqa: E402
@@ -38,10 +37,8 @@ def main(argv):
 
 def run():
     """The console script (pyproject.toml [project.scripts])."""
-    if __package__:  # installed: --help should list this tool's flags, not the stub's
-        from tools import show_flags_in_help  # pylint: disable=g-import-not-at-top
-        show_flags_in_help(__name__)
-    app.run(main)
+    import tools  # pylint: disable=g-import-not-at-top
+    tools.run_main(__name__, main)
 
 
 if __name__ == "__main__":
