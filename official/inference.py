@@ -83,10 +83,11 @@ def logits(model, images, batch_splits=DEFAULT_BATCH_SPLITS, call=None):
     if batch_splits < 1:
         raise ValueError(f"batch_splits must be >= 1, got {batch_splits}")
     batch = images.shape[0]
-    if call is None and (batch_splits == 1 or (batch is not None and batch < batch_splits)):
+    whole = batch_splits == 1 or (batch is not None and batch < batch_splits)
+    if whole and call is None:
         return _single(model, images)
     call = call or traced_call(model, images.shape[1:], images.dtype)
-    if batch_splits == 1 or (batch is not None and batch < batch_splits):
+    if whole:
         return call(images)
     if batch is not None:
         return _sliced(call, images, batch_splits)
