@@ -206,13 +206,14 @@ def model_config(depth, image_size, batch_size, precision="float32", fused_batch
 
 def bench_model(mode, depth, image_size, batch_size, precision="float32", fused_batch_norm=True,
                 block_counts=(), steps_per_call=1, batch_splits=2, ema=True, reps=5,
-                rep_seconds=4.0, warmup_steps=1, conv_floor=False):
+                rep_seconds=4.0, warmup_steps=1, conv_floor=False, op_profile=False):
     """images/s of the training step or of inference, on a fixed random batch.
 
     train: the trainer's own state (official/train_state.py) and step
     (official/train_step.py): forward, backward, coupled L2, SGD momentum and, unless
     `ema` is False, the EMA update. infer: the serving model of an export.
     conv_floor: also the images/s if every op but the convolutions were free.
+    op_profile: also where the call's op time goes (official/op_profile.py), over 2 calls.
     """
     import keras  # pylint: disable=g-import-not-at-top
     import tensorflow as tf  # pylint: disable=g-import-not-at-top
@@ -263,6 +264,9 @@ def bench_model(mode, depth, image_size, batch_size, precision="float32", fused_
                            rep_seconds, warmup_steps)["img_s_median"]
         result.update(conv_floor_img_s=floor,
                       of_conv_floor=round(result["img_s_median"] / floor, 3))
+    if op_profile:
+        from official import op_profile as op_profile_lib  # pylint: disable=g-import-not-at-top
+        result["op_profile"] = op_profile_lib.profile(fn, calls=2)
     keras.config.set_dtype_policy("float32")
     return result
 

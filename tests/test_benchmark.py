@@ -20,7 +20,8 @@ def _run(*flags):
 def test_model_modes_report_throughput_settings_and_memory(mode):
     # The small model: the tool's plumbing is the same at any block count.
     r = _run(f"--mode={mode}", "--image_size=32", "--batch_size=2", "--reps=2", "--rep_seconds=0.2",
-             "--warmup_steps=1", "--block_counts=" + ",".join(map(str, SMALL)))
+             "--warmup_steps=1", "--block_counts=" + ",".join(map(str, SMALL)),
+             *(["--op_profile"] if mode == "train" else []))
     assert r["mode"] == mode and r["depth"] == 50 and r["batch_size"] == 2
     assert r["block_counts"] == list(SMALL)
     assert len(r["img_s"]) == 2 and r["img_s_min"] <= r["img_s_median"] <= r["img_s_max"]
@@ -30,6 +31,14 @@ def test_model_modes_report_throughput_settings_and_memory(mode):
         assert r["batch_splits"] == 2 and r["onednn_frozen_weights"] == "1"
     else:                 # the recipe's step: EMA included, and no frozen-weights assumption
         assert r["ema"] is True and r["onednn_frozen_weights"] is None
+        # The profile sees the step's kernels: forward and both gradients of the
+        # convolutions, batch norm both ways, and the SGD/EMA updates of the variables.
+        kinds = r["op_profile"]["kinds"]
+        for kind in ("convolution", "convolution filter gradient", "convolution input gradient",
+                     "batch norm", "batch norm gradient", "variable update"):
+            assert kinds[kind]["s"] > 0, kind
+        assert sum(k["share"] for k in kinds.values()) == pytest.approx(1, abs=0.01)
+        assert r["op_profile"]["calls"] == 2 and r["op_profile"]["op_s_per_call"] > 0
 
 
 def test_library_measures_the_trainers_step_from_explicit_arguments():

@@ -11,6 +11,10 @@ Modes:
     --conv_floor   with train/infer: also the images/s if every op but the
                    convolutions were free (each Conv2D of the model alone, forward, or
                    forward + input and filter gradients), and the share of it reached.
+    --op_profile   with train/infer: also the op time per call by kind of work
+                   (convolutions, their gradients, batch norm, activations, updates...)
+                   and the largest op types, from TensorFlow's profiler
+                   (official/op_profile.py).
     --pareto       latency (batch 1) and throughput (--batch_size) of every published
                    (depth, size), plotted against the published top-1 (PNG): the
                    paper's speed-accuracy Pareto curve on this machine.
@@ -67,6 +71,8 @@ flags.DEFINE_enum("frozen_weights", "auto", ["auto", "on", "off"],
                   "2-core EPYC), off above (same speed at batch 32, 300 MiB less memory).")
 flags.DEFINE_bool("conv_floor", False, "Train/infer: also time the model's convolutions alone "
                   "(conv_floor_img_s: the speed if all else were free; of_conv_floor).")
+flags.DEFINE_bool("op_profile", False, "Train/infer: also profile 2 calls and report the op "
+                  "time per kind of work (convolutions, batch norm, element-wise, update...).")
 flags.DEFINE_bool("pareto", False, "Measure every published (depth, size); see --pareto_png.")
 flags.DEFINE_string("pareto_png", "pareto.png", "Where --pareto writes its plot.")
 flags.DEFINE_string("data_dir", "", "TFRecord folder ({split}-*); empty: generate one.")
@@ -93,8 +99,9 @@ def _timing():
 
 def main(argv):
     del argv
-    if FLAGS.conv_floor and (FLAGS.pareto or FLAGS.mode == "input"):
-        raise app.UsageError("--conv_floor needs --mode=train or --mode=infer (without --pareto)")
+    for name in ("conv_floor", "op_profile"):
+        if FLAGS[name].value and (FLAGS.pareto or FLAGS.mode == "input"):
+            raise app.UsageError(f"--{name} needs --mode=train or --mode=infer (without --pareto)")
     if FLAGS.block_counts and (FLAGS.pareto or FLAGS.mode == "input"):
         raise app.UsageError("--block_counts needs --mode=train or --mode=infer (without --pareto)")
     # oneDNN must be chosen before TensorFlow is first imported (all imports here are lazy).
@@ -122,7 +129,7 @@ def main(argv):
         result = benchmarking.bench_model(
             FLAGS.mode, FLAGS.depth, FLAGS.image_size, FLAGS.batch_size, FLAGS.precision,
             block_counts=FLAGS.block_counts, steps_per_call=FLAGS.steps_per_call, ema=FLAGS.ema,
-            conv_floor=FLAGS.conv_floor, **_timing())
+            conv_floor=FLAGS.conv_floor, op_profile=FLAGS.op_profile, **_timing())
     result.update(benchmarking.settings())
     result["onednn_frozen_weights"] = os.environ.get("TF_ONEDNN_ASSUME_FROZEN_WEIGHTS")
     result.setdefault("maxrss_mib", benchmarking.maxrss_mib())
