@@ -275,3 +275,23 @@ def test_bad_input_errors():
     ra.distort_image_with_randaugment(IMAGE, 2, 10, variant="keras")
   with pytest.raises(ValueError, match="unknown RandAugment op"):
     ra.level_to_arg("Blur", 10)
+
+
+@pytest.mark.parametrize("threshold", [0, 1, 128, 255, 256, 384])
+def test_solarize_every_value_and_threshold(threshold):
+  # Every uint8 value, against the TPU code's rule written in numpy: values at or above
+  # the threshold (taken modulo 256, the uint8 wrap-around) become 255 - x.
+  x = np.arange(256, dtype=np.uint8).reshape(16, 16, 1).repeat(3, -1)
+  want = np.where(x < threshold % 256, x, 255 - x)
+  np.testing.assert_array_equal(ra.solarize(tf.constant(x), threshold).numpy(), want)
+
+
+@pytest.mark.parametrize("addition", [0, 1, 110, 165, 255, 300, -40])
+@pytest.mark.parametrize("threshold", [0, 128, 255])
+def test_solarize_add_every_value(addition, threshold):
+  # Below the threshold: x + addition clipped to 0..255 (in int32, as the TPU code
+  # computes it); at or above it: unchanged. Every uint8 value.
+  x = np.arange(256, dtype=np.uint8).reshape(16, 16, 1).repeat(3, -1)
+  added = np.clip(x.astype(np.int32) + addition, 0, 255).astype(np.uint8)
+  want = np.where(x < threshold, added, x)
+  np.testing.assert_array_equal(ra.solarize_add(tf.constant(x), addition, threshold).numpy(), want)
