@@ -272,16 +272,41 @@ def shear_y(image, level, fill_value=FILL_VALUE, fill_mode="CONSTANT"):
     return transform(image, [1.0, 0.0, 0.0, level, 1.0, 0.0, 0.0, 0.0], fill_value, fill_mode)
 
 
+def _shift(image, pixels, axis, fill_value):
+    """What the nearest-neighbour transform gives for a whole-pixel translation along
+    `axis` (0 rows, 1 columns) with a constant fill: a slice and a pad."""
+    n = tf.shape(image)[axis]
+    p = tf.clip_by_value(tf.cast(pixels, tf.int32), -n, n)
+    begin, size, pad = [0, 0, 0], [-1, -1, -1], [[0, 0], [0, 0], [0, 0]]
+    begin[axis], size[axis] = tf.maximum(p, 0), n - tf.abs(p)
+    pad[axis] = [tf.maximum(-p, 0), tf.maximum(p, 0)]
+    out = tf.pad(tf.slice(image, tf.stack(begin), tf.stack(size)),
+                 tf.stack([tf.stack(q) for q in pad]), constant_values=tf.cast(fill_value, image.dtype))
+    out.set_shape(image.shape)
+    return out
+
+
+def _translate(image, pixels, axis, fill_value, fill_mode):
+    pixels = tf.cast(pixels, tf.float32)
+    matrix = ([1.0, 0.0, pixels, 0.0, 1.0, 0.0, 0.0, 0.0] if axis == 1
+              else [1.0, 0.0, 0.0, 0.0, 1.0, pixels, 0.0, 0.0])
+    general = lambda: transform(image, matrix, fill_value, fill_mode)  # noqa: E731
+    if fill_mode != "CONSTANT":
+        return general()
+    # Whole pixels (every integer magnitude of both codes) read exact source pixels: the
+    # same bytes without the transform kernel (~1.3 against 0.5 ms per 160x160 image).
+    return tf.cond(tf.equal(tf.round(pixels), pixels),
+                   lambda: _shift(image, pixels, axis, fill_value), general)
+
+
 def translate_x(image, pixels, fill_value=FILL_VALUE, fill_mode="CONSTANT"):
     """Output (x, y) reads input (x + pixels, y): the picture moves left by ``pixels``."""
-    pixels = tf.cast(pixels, tf.float32)
-    return transform(image, [1.0, 0.0, pixels, 0.0, 1.0, 0.0, 0.0, 0.0], fill_value, fill_mode)
+    return _translate(image, pixels, 1, fill_value, fill_mode)
 
 
 def translate_y(image, pixels, fill_value=FILL_VALUE, fill_mode="CONSTANT"):
     """Output (x, y) reads input (x, y + pixels): the picture moves up by ``pixels``."""
-    pixels = tf.cast(pixels, tf.float32)
-    return transform(image, [1.0, 0.0, 0.0, 0.0, 1.0, pixels, 0.0, 0.0], fill_value, fill_mode)
+    return _translate(image, pixels, 0, fill_value, fill_mode)
 
 
 def cutout(image, pad_size, center, fill_value=FILL_VALUE):

@@ -295,3 +295,18 @@ def test_solarize_add_every_value(addition, threshold):
   added = np.clip(x.astype(np.int32) + addition, 0, 255).astype(np.uint8)
   want = np.where(x < threshold, added, x)
   np.testing.assert_array_equal(ra.solarize_add(tf.constant(x), addition, threshold).numpy(), want)
+
+
+@pytest.mark.parametrize("op, axis", [(ra.translate_x, 1), (ra.translate_y, 0)])
+def test_translate_is_the_nearest_neighbour_transform(op, axis):
+  # Against TensorFlow's projective-transform kernel (what the TPU code calls) with the
+  # TPU code's matrix: every whole-pixel shift, past both edges, and some fractional ones.
+  x = tf.constant(IMAGE)
+  for pixels in list(range(-W - 3, W + 4, 7)) + [-1, 0, 1, 0.5, -0.5, 10.4, -10.6]:
+    m = [1.0, 0.0, pixels, 0.0, 1.0, 0.0] if axis == 1 else [1.0, 0.0, 0.0, 0.0, 1.0, pixels]
+    want = tf.raw_ops.ImageProjectiveTransformV3(
+        images=x[tf.newaxis], transforms=tf.constant([m + [0.0, 0.0]], tf.float32),
+        output_shape=tf.shape(x)[:2], fill_value=128.0, interpolation="NEAREST",
+        fill_mode="CONSTANT")[0]
+    np.testing.assert_array_equal(op(x, tf.constant(float(pixels))).numpy(), want.numpy(),
+                                  err_msg=f"shift {pixels}")
