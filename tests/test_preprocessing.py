@@ -142,3 +142,19 @@ def test_train_png_input():
 def test_unknown_family():
   with pytest.raises(ValueError, match="family"):
     pp.preprocess_for_eval(tf.constant(JPEG), 160, family="timm")
+
+
+def test_normalize_is_the_exact_float32_division():
+  # The training input (a tf.data map) and eager give numpy's float32 (x - mean) / std
+  # bit for bit, whatever shape the mean and std are spelled out to. (A graph with static
+  # shapes may still have the division folded into a reciprocal multiply by TensorFlow's
+  # optimiser: the last bit of ~1/4 of the values.)
+  x = np.random.RandomState(0).uniform(0, 255, (64, 48, 3)).astype(np.float32)
+  want = (x - np.float32(pp.MEAN_RGB)) / np.float32(pp.STDDEV_RGB)
+  via_data = next(iter(tf.data.Dataset.from_tensors(x).map(pp.normalize))).numpy()
+  for got in (pp.normalize(x).numpy(), via_data):
+    np.testing.assert_array_equal(got, want)
+  u8 = x.astype(np.uint8)     # what the training input normalises after RandAugment
+  np.testing.assert_array_equal(
+      next(iter(tf.data.Dataset.from_tensors(u8).map(pp.normalize))).numpy(),
+      (u8.astype(np.float32) - np.float32(pp.MEAN_RGB)) / np.float32(pp.STDDEV_RGB))
