@@ -95,8 +95,15 @@ def test_workdir_of_another_model(data_dir, tmp_path):
 
 def test_cli_rejects_bad_flags(tmp_path):
     env = tool_env(TF_CPP_MIN_LOG_LEVEL="3")
-    bad_key = run_tool("train.py", f"--workdir={tmp_path}", "--config.train.epochz=3", env=env, timeout=300)
-    assert bad_key.returncode != 0 and "epochz" in bad_key.stderr
+    # An unknown field: one line naming the flag and the nearest field, no traceback, with
+    # the default recipe (checked while the flag is defined) and with --config given
+    # (checked while absl parses the flags).
+    for config in ([], ["--config=configs/demo.py"]):
+        bad_key = run_tool("train.py", f"--workdir={tmp_path}", *config, "--config.train.epochz=3",
+                           env=env, timeout=300)
+        assert bad_key.returncode != 0 and "Traceback" not in bad_key.stderr, bad_key.stderr
+        assert ("--config.train.epochz=3: no field 'epochz' in the recipe. "
+                'Did you mean "epochs"') in bad_key.stderr
     bad_type = run_tool("train.py", f"--workdir={tmp_path}", "--config.train.epochs=many", env=env,
                         timeout=300)
     assert bad_type.returncode != 0 and "epochs" in bad_type.stderr

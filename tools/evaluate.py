@@ -16,14 +16,12 @@ if not __package__:  # `python tools/x.py` in a checkout; installed, `tools` is 
 os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")   # see tools/train.py
 
 from absl import flags  # noqa: E402
-from ml_collections import config_flags  # noqa: E402
 
 from official import distribute  # noqa: E402
 from official import evaluation  # noqa: E402
+import tools  # noqa: E402  (the CLIs' shared pieces; imports no TensorFlow)
 
-_CONFIG = config_flags.DEFINE_config_file(
-    "config", os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
-                           "configs", "demo.py"), "Recipe file (configs/*.py).", lock_config=True)
+_CONFIG = tools.define_config_flag("Recipe file (configs/*.py).")
 _CHECKPOINT = flags.DEFINE_string("checkpoint", None, "Workdir or checkpoint prefix.", required=True)
 _STRATEGY = flags.DEFINE_enum("strategy", "auto", distribute.STRATEGIES, "tf.distribute strategy.")
 _TPU = flags.DEFINE_string("tpu", None, "TPU name or address (--strategy=tpu).")
@@ -49,7 +47,6 @@ def main(argv):
 
 def run():
     """The console script (pyproject.toml [project.scripts])."""
-    import tools  # pylint: disable=g-import-not-at-top
     tools.run_main(__name__, main)
 
 

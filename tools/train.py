@@ -22,9 +22,9 @@ os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")
 from absl import app  # noqa: E402
 from absl import flags  # noqa: E402
 from absl import logging  # noqa: E402
-from ml_collections import config_flags  # noqa: E402
 
 from official import quiet  # noqa: E402  (imports no TensorFlow)
+import tools  # noqa: E402  (the CLIs' shared pieces; imports no TensorFlow)
 
 _VERBOSE_ARGV = quiet.before_tensorflow()
 with quiet.startup(_VERBOSE_ARGV):
@@ -32,10 +32,7 @@ with quiet.startup(_VERBOSE_ARGV):
     from official import train_lib  # noqa: E402
     from official import workdir  # noqa: E402
 
-_CONFIG = config_flags.DEFINE_config_file(
-    "config", os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
-                           "configs", "demo.py"),
-    "Recipe file (configs/*.py), optionally ':garden'.", lock_config=True)
+_CONFIG = tools.define_config_flag("Recipe file (configs/*.py), optionally ':garden'.")
 _WORKDIR = flags.DEFINE_string("workdir", None, "Checkpoints, summaries and the export (local or gs://).")
 _STRATEGY = flags.DEFINE_enum("strategy", "auto", distribute.STRATEGIES, "tf.distribute strategy.")
 _TPU = flags.DEFINE_string("tpu", None, "TPU name or grpc:// address (--strategy=tpu).")
@@ -100,7 +97,6 @@ def main(argv):
 
 def run():
     """The console script (pyproject.toml [project.scripts])."""
-    import tools  # pylint: disable=g-import-not-at-top
     tools.run_main(__name__, main)
 
 
