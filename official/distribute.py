@@ -6,6 +6,9 @@ mirrored; one GPU -> one_device on it; otherwise one_device on the CPU. Bad inpu
 unreachable TPU, a malformed TF_CONFIG, a global batch that does not split over the
 replicas) raises a ValueError naming it, before any work starts.
 
+TensorFlow is imported only when a strategy is made or inspected: the CLIs define
+`--strategy` from STRATEGIES and check every flag before the seconds-long import.
+
 Example:
     >>> strategy = make_strategy("one_device")
     >>> per_replica_batch_size(64, strategy)
@@ -16,8 +19,6 @@ import json
 import os
 import socket
 
-import tensorflow as tf
-
 STRATEGIES = ("auto", "tpu", "multi_worker_mirrored", "mirrored", "one_device")
 
 
@@ -27,6 +28,7 @@ def configure_logical_cpus(count):
     Must run before TensorFlow initialises its runtime; returns False (and changes
     nothing) when that already happened and the CPU count differs.
     """
+    import tensorflow as tf  # pylint: disable=g-import-not-at-top  (see the module docstring)
     cpus = tf.config.list_physical_devices("CPU")
     try:
         tf.config.set_logical_device_configuration(
@@ -72,6 +74,7 @@ def _check_reachable(address, timeout_s=10.0):
 
 
 def _tpu_strategy(tpu):
+    import tensorflow as tf  # pylint: disable=g-import-not-at-top  (see the module docstring)
     try:
         resolver = tf.distribute.cluster_resolver.TPUClusterResolver(tpu=tpu or "")
         master = resolver.master()
@@ -96,6 +99,7 @@ def make_strategy(name="auto", tpu=None, num_logical_cpus=0):
     """
     if name not in STRATEGIES:
         raise ValueError(f"--strategy must be one of {STRATEGIES}, got {name!r}")
+    import tensorflow as tf  # pylint: disable=g-import-not-at-top  (see the module docstring)
     gpus = tf.config.list_physical_devices("GPU")
     if name == "auto":
         if os.environ.get("TF_CONFIG"):
@@ -134,6 +138,7 @@ def per_replica_batch_size(global_batch_size, strategy):
 
 def default_precision(strategy):
     """bfloat16 on TPU, float16 (with loss scaling) on GPU, float32 on CPU."""
+    import tensorflow as tf  # pylint: disable=g-import-not-at-top  (see the module docstring)
     if isinstance(strategy, tf.distribute.TPUStrategy):
         return "bfloat16"
     devices = strategy.extended.worker_devices
@@ -144,6 +149,7 @@ def default_precision(strategy):
 
 def is_chief(strategy):
     """True on the worker that writes summaries and exports (task 0 / single host)."""
+    import tensorflow as tf  # pylint: disable=g-import-not-at-top  (see the module docstring)
     resolver = getattr(strategy, "cluster_resolver", None)
     if resolver is None or not isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
         return True

@@ -66,3 +66,51 @@ def test_framework_info_filter_keeps_ours_and_framework_warnings():
     assert not keep.filter(record(logging.INFO, tf_file))
     assert keep.filter(record(logging.WARNING, tf_file))
     assert keep.filter(record(logging.INFO, os.path.join(ROOT, "official", "train_lib.py")))
+
+
+# Runs a tool as `python tools/x.py ...` would and says, on exit, whether TensorFlow was imported.
+_TRACK_IMPORT = ("import atexit, runpy, sys\n"
+                 "atexit.register(lambda: print('tensorflow imported:', 'tensorflow' in sys.modules))\n"
+                 "sys.argv = sys.argv[1:]\n"
+                 "runpy.run_path(sys.argv[0], run_name='__main__')\n")
+
+
+@pytest.mark.parametrize("tool, bad_flag, named", [
+    ("train.py", "--strategy=tpuu", "--strategy"),
+    ("train.py", "--config.train.epochz=3", "epochz"),
+    ("evaluate.py", "--checkpoint_x=1", "checkpoint_x"),
+    ("predict.py", "--top_k=many", "--top_k"),
+    ("export_saved_model.py", "--checkpoint_format=tf3", "--checkpoint_format"),
+    ("convert_checkpoint.py", "--depth=fifty", "--depth"),
+    ("compare_precision.py", "--checkpoint_format=tf3", "--checkpoint_format"),
+    ("make_tfrecords.py", "--num_shards=x", "--num_shards"),
+    ("make_demo_data.py", "--image_size=4", "--image_size"),
+    ("benchmark.py", "--mode=fly", "--mode"),
+])
+def test_a_bad_flag_is_reported_before_tensorflow_is_imported(tool, bad_flag, named):
+    # TensorFlow's import takes seconds; a typo should not wait for it.
+    env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
+    result = subprocess.run([sys.executable, "-c", _TRACK_IMPORT, os.path.join(ROOT, "tools", tool),
+                             bad_flag],
+                            cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    assert result.returncode != 0, result.stdout + result.stderr
+    assert named in result.stderr and "Traceback" not in result.stderr, result.stderr[-2000:]
+    assert "tensorflow imported: False" in result.stdout, result.stdout + result.stderr[-2000:]
+
+
+def test_a_tool_prints_no_tensorflow_start_up_lines_unless_verbose(tmp_path):
+    env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
+    env["CUDA_VISIBLE_DEVICES"] = ""
+    runs = {}
+    for extra in ([], ["--verbose"]):
+        runs[bool(extra)] = subprocess.run(
+            [sys.executable, os.path.join(ROOT, "tools", "make_demo_data.py"),
+             f"--output_dir={tmp_path / str(bool(extra))}", "--image_size=8", *extra],
+            cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    for run in runs.values():
+        assert run.returncode == 0 and "wrote" in run.stdout, run.stdout + run.stderr[-2000:]
+    quiet_lines = (runs[False].stdout + runs[False].stderr).splitlines()
+    assert not [line for line in quiet_lines if FRAMEWORK_LINE.search(line)], quiet_lines
+    assert all("tfrecords.py" in line or line.startswith("wrote") for line in quiet_lines), quiet_lines
+    # The same start-up, verbose: TensorFlow's own lines are there (what the quiet run hid).
+    assert any(FRAMEWORK_LINE.search(line) for line in runs[True].stderr.splitlines()), runs[True].stderr

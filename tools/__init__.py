@@ -20,19 +20,41 @@ def show_flags_in_help(module_name):
         flags.FLAGS.register_key_flag_for_module(sys.argv[0], flag)
 
 
-def run_main(module_name, main):
+def run_main(module_name, main, tensorflow=True):
     """Runs `main` under absl, as `python tools/x.py` and as the installed console script.
 
-    absl's app.run exits with what `main` returns (0 or None: success).
+    absl's app.run exits with what `main` returns (0 or None: success). With
+    `tensorflow` (the tools that use it), the flags are checked first and TensorFlow is
+    imported after them, quietly (`official.quiet`): its start-up and INFO lines are
+    hidden unless `--verbose`, which every such tool gets. A tool should therefore
+    import TensorFlow (or a module that does) only inside `main`: then a bad flag is
+    reported at once, not after the seconds-long import.
 
     Example (the end of every tool):
         def run():   # the console script (pyproject.toml [project.scripts])
             tools.run_main(__name__, main)
     """
     from absl import app  # pylint: disable=g-import-not-at-top
+    from absl import flags  # pylint: disable=g-import-not-at-top
+    from official import quiet  # pylint: disable=g-import-not-at-top  (imports no TensorFlow)
+
+    run = main
+    if tensorflow:
+        quiet.before_tensorflow()        # reads --verbose from sys.argv: before any import
+        if "verbose" not in flags.FLAGS:
+            flags.DEFINE_bool("verbose", False, "Also print TensorFlow's own log lines (start-up, "
+                              "saver, SavedModel builder), which are off by default.")
+        flags.FLAGS.register_key_flag_for_module(sys.argv[0], flags.FLAGS["verbose"])  # in --help
+
+        def run(argv):
+            verbose = flags.FLAGS.verbose
+            with quiet.startup(verbose):
+                import tensorflow  # noqa: F401  pylint: disable=g-import-not-at-top,unused-import
+            quiet.after_flags(verbose)
+            return main(argv)
     if module_name != "__main__":  # installed: --help should list this tool's flags, not the stub's
         show_flags_in_help(module_name)
-    app.run(main, flags_parser=_parse_flags)
+    app.run(run, flags_parser=_parse_flags)
 
 
 def _parse_flags(argv):

@@ -45,6 +45,7 @@ if not __package__:  # `python tools/x.py` in a checkout; installed, `tools` is 
 # Plain Python until a measurement runs: TensorFlow is imported after the oneDNN choice.
 from official import benchmarking  # noqa: E402
 from official import families  # noqa: E402
+from official import quiet  # noqa: E402
 
 FLAGS = flags.FLAGS
 flags.DEFINE_enum("mode", "input", ["input", "train", "infer"], "What to measure.")
@@ -110,7 +111,8 @@ def main(argv):
     if FLAGS.pareto or FLAGS.mode == "infer":
         os.environ["TF_ONEDNN_ASSUME_FROZEN_WEIGHTS"] = benchmarking.frozen_weights_setting(
             FLAGS.frozen_weights, 1 if FLAGS.pareto else FLAGS.batch_size)
-    import tensorflow as tf  # pylint: disable=g-import-not-at-top
+    with quiet.startup():    # TensorFlow's start-up lines off (C++ INFO: TF_CPP_MIN_LOG_LEVEL in run())
+        import tensorflow as tf  # pylint: disable=g-import-not-at-top
     if FLAGS.threads:
         tf.config.threading.set_intra_op_parallelism_threads(FLAGS.threads)
         tf.config.threading.set_inter_op_parallelism_threads(FLAGS.inter_op_threads or FLAGS.threads)
@@ -140,7 +142,7 @@ def run():
     """The console script (pyproject.toml [project.scripts])."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     import tools  # pylint: disable=g-import-not-at-top
-    tools.run_main(__name__, main)
+    tools.run_main(__name__, main, tensorflow=False)   # main imports it, after the oneDNN choice
 
 
 if __name__ == "__main__":

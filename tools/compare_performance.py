@@ -392,7 +392,7 @@ def main(argv):
 def run():
     """The console script (pyproject.toml [project.scripts])."""
     import tools  # pylint: disable=g-import-not-at-top
-    tools.run_main(__name__, main)
+    tools.run_main(__name__, main, tensorflow=False)   # it runs the others' processes
 
 
 if __name__ == "__main__":

@@ -91,7 +91,6 @@ def _decodes(data):
 
 def run():
     """The console script (pyproject.toml [project.scripts])."""
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     import tools  # pylint: disable=g-import-not-at-top
     tools.run_main(__name__, main)
 

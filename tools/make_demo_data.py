@@ -14,9 +14,6 @@ if not __package__:  # `python tools/x.py` in a checkout; installed, `tools` is 
 
 from absl import flags  # noqa: E402
 
-from official import demo_data  # noqa: E402
-from official import workdir  # noqa: E402
-
 _OUT = flags.DEFINE_string("output_dir", None, "Where the shards go.", required=True)
 _SIZE = flags.DEFINE_integer("image_size", 32, "Side of the written images.", lower_bound=8)
 _VAL = flags.DEFINE_float("validation_fraction", 0.2, "Held-out share per class.",
@@ -25,6 +22,8 @@ _VAL = flags.DEFINE_float("validation_fraction", 0.2, "Held-out share per class.
 
 def main(argv):
     del argv
+    from official import demo_data  # pylint: disable=g-import-not-at-top  (after the flags: TensorFlow)
+    from official import workdir  # pylint: disable=g-import-not-at-top
     try:
         counts = demo_data.write_digits(_OUT.value, image_size=_SIZE.value,
                                         validation_fraction=_VAL.value)

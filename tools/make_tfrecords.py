@@ -26,9 +26,6 @@ from absl import logging
 if not __package__:  # `python tools/x.py` in a checkout; installed, `tools` is a package
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from official import tfrecords  # pylint: disable=g-import-not-at-top,wrong-import-position
-from official import workdir  # pylint: disable=g-import-not-at-top,wrong-import-position
-
 FLAGS = flags.FLAGS
 flags.DEFINE_string("output_dir", None, "Where the shards go.")
 flags.DEFINE_string("imagenet_train", "", "Folder of per-synset tars or folders.")
@@ -44,6 +41,7 @@ flags.mark_flag_as_required("output_dir")
 
 
 def main(argv):
+    from official import workdir  # pylint: disable=g-import-not-at-top  (after the flags: TensorFlow)
     try:
         return _write(argv)
     except workdir.WriteError as e:   # full disk: the message says where and how much
@@ -54,6 +52,7 @@ def main(argv):
 
 def _write(argv):
     del argv
+    from official import tfrecords  # pylint: disable=g-import-not-at-top
     if not (FLAGS.imagenet_train or FLAGS.imagenet_validation or FLAGS.image_dir):
         raise app.UsageError("give --imagenet_train and/or --imagenet_validation, or --image_dir")
     if FLAGS.imagenet_validation and not FLAGS.validation_labels:
@@ -79,7 +78,6 @@ def _write(argv):
 
 def run():
     """The console script (pyproject.toml [project.scripts])."""
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     import tools  # pylint: disable=g-import-not-at-top
     tools.run_main(__name__, main)
 

@@ -23,14 +23,9 @@ from absl import app  # noqa: E402
 from absl import flags  # noqa: E402
 from absl import logging  # noqa: E402
 
-from official import quiet  # noqa: E402  (imports no TensorFlow)
-import tools  # noqa: E402  (the CLIs' shared pieces; imports no TensorFlow)
-
-_VERBOSE_ARGV = quiet.before_tensorflow()
-with quiet.startup(_VERBOSE_ARGV):
-    from official import distribute  # noqa: E402
-    from official import train_lib  # noqa: E402
-    from official import workdir  # noqa: E402
+# None of these imports TensorFlow: the flags are checked before its import (tools.run_main).
+from official import distribute  # noqa: E402
+import tools  # noqa: E402  (the CLIs' shared pieces)
 
 _CONFIG = tools.define_config_flag("Recipe file (configs/*.py), optionally ':garden'.")
 _WORKDIR = flags.DEFINE_string("workdir", None, "Checkpoints, summaries and the export (local or gs://).")
@@ -38,8 +33,6 @@ _STRATEGY = flags.DEFINE_enum("strategy", "auto", distribute.STRATEGIES, "tf.dis
 _TPU = flags.DEFINE_string("tpu", None, "TPU name or grpc:// address (--strategy=tpu).")
 _LOGICAL_CPUS = flags.DEFINE_integer("num_logical_cpus", 0,
                                      "--strategy=mirrored on a CPU-only host: split the CPU.")
-_VERBOSE = flags.DEFINE_bool("verbose", False, "Also print TensorFlow's own log lines (start-up, saver, "
-                              "SavedModel builder), which are off by default.")
 _PREDICT = flags.DEFINE_bool("classify_example", None,
                              "After the export, classify one held-out image with the SavedModel "
                              "(default: on for the demo config).")
@@ -74,7 +67,8 @@ def main(argv):
         raise app.UsageError(f"unexpected arguments: {argv[1:]}")
     if not _WORKDIR.value:
         raise app.UsageError("--workdir is required: checkpoints, summaries and the export go there")
-    quiet.after_flags(_VERBOSE.value)
+    from official import train_lib  # pylint: disable=g-import-not-at-top  (after the flags)
+    from official import workdir  # pylint: disable=g-import-not-at-top
     config = _CONFIG.value
     try:
         config.unlock()
