@@ -174,16 +174,26 @@ def time_calls(fn, images_per_call, reps, rep_seconds, warmup_steps):
         fn()
     per_call = (time.perf_counter() - t0) / warmup_steps if warmup_steps else first
     calls = max(1, round(rep_seconds / max(per_call, 1e-6)))
-    rates = []
+    rates, busy = [], []
     for r in range(reps):
-        t0 = time.perf_counter()
+        c0, t0 = process_cpu_s(), time.perf_counter()
         for _ in range(calls):
             fn()
-        rates.append(images_per_call * calls / (time.perf_counter() - t0))
+        wall = time.perf_counter() - t0
+        rates.append(images_per_call * calls / wall)
+        busy.append((process_cpu_s() - c0) / wall)
         logging.info("rep %d: %.2f img/s", r, rates[-1])
+    # cores_busy: process CPU time over wall time; below the core count, cores sat idle.
     return dict(img_s_median=round(statistics.median(rates), 3), img_s_min=round(min(rates), 3),
                 img_s_max=round(max(rates), 3), img_s=[round(r, 3) for r in rates], reps=reps,
-                calls_per_rep=calls, first_call_s=round(first, 2))
+                calls_per_rep=calls, first_call_s=round(first, 2),
+                cores_busy=round(statistics.median(busy), 2))
+
+
+def process_cpu_s():
+    """This process's CPU time so far (user + system, all threads), seconds."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
 
 
 
@@ -213,7 +223,8 @@ def bench_model(mode, depth, image_size, batch_size, precision="float32", fused_
     (official/train_step.py): forward, backward, coupled L2, SGD momentum and, unless
     `ema` is False, the EMA update. infer: the serving model of an export.
     conv_floor: also the images/s if every op but the convolutions were free.
-    op_profile: also where the call's op time goes (official/op_profile.py), over 2 calls.
+    op_profile: also where the call's op time goes (official/op_profile.py), over 2 calls;
+        with conv_floor, the floor's too (its convolutions' op time against the call's).
     """
     import keras  # pylint: disable=g-import-not-at-top
     import tensorflow as tf  # pylint: disable=g-import-not-at-top
@@ -260,13 +271,15 @@ def bench_model(mode, depth, image_size, batch_size, precision="float32", fused_
     if conv_floor:
         result["maxrss_mib"] = maxrss_mib()      # before the floor's own tensors
         floor_fn = conv_floor_fn(model, mode, batch_size)
-        floor = time_calls(lambda: floor_fn().numpy(), batch_size, reps,
-                           rep_seconds, warmup_steps)["img_s_median"]
-        result.update(conv_floor_img_s=floor,
-                      of_conv_floor=round(result["img_s_median"] / floor, 3))
+        floor_call = lambda: floor_fn().numpy()  # pylint: disable=unnecessary-lambda-assignment  # noqa: E731
+        floor = time_calls(floor_call, batch_size, reps, rep_seconds, warmup_steps)
+        result.update(conv_floor_img_s=floor["img_s_median"], conv_floor_cores_busy=floor["cores_busy"],
+                      of_conv_floor=round(result["img_s_median"] / floor["img_s_median"], 3))
     if op_profile:
         from official import op_profile as op_profile_lib  # pylint: disable=g-import-not-at-top
         result["op_profile"] = op_profile_lib.profile(fn, calls=2)
+        if conv_floor:   # do the convolutions cost more inside the call than alone?
+            result["conv_floor_op_profile"] = op_profile_lib.profile(floor_call, calls=2)
     keras.config.set_dtype_policy("float32")
     return result
 

@@ -21,7 +21,7 @@ def test_model_modes_report_throughput_settings_and_memory(mode):
     # The small model: the tool's plumbing is the same at any block count.
     r = _run(f"--mode={mode}", "--image_size=32", "--batch_size=2", "--reps=2", "--rep_seconds=0.2",
              "--warmup_steps=1", "--block_counts=" + ",".join(map(str, SMALL)),
-             *(["--op_profile"] if mode == "train" else []))
+             *(["--op_profile", "--conv_floor"] if mode == "train" else []))
     assert r["mode"] == mode and r["depth"] == 50 and r["batch_size"] == 2
     assert r["block_counts"] == list(SMALL)
     assert len(r["img_s"]) == 2 and r["img_s_min"] <= r["img_s_median"] <= r["img_s_max"]
@@ -39,6 +39,13 @@ def test_model_modes_report_throughput_settings_and_memory(mode):
             assert kinds[kind]["s"] > 0, kind
         assert sum(k["share"] for k in kinds.values()) == pytest.approx(1, abs=0.01)
         assert r["op_profile"]["calls"] == 2 and r["op_profile"]["op_s_per_call"] > 0
+        # The floor's own profile: its op time is all convolution (what the step's is compared to).
+        floor_kinds = r["conv_floor_op_profile"]["kinds"]
+        assert sum(v["share"] for k, v in floor_kinds.items() if k.startswith("convolution")) > 0.95
+        assert r["conv_floor_img_s"] > 0 and r["of_conv_floor"] > 0
+        # CPU time over wall time: something was busy, and no more than every core.
+        for busy in (r["cores_busy"], r["conv_floor_cores_busy"]):
+            assert 0.2 < busy <= r["cpus"] + 0.1
 
 
 def test_library_measures_the_trainers_step_from_explicit_arguments():
