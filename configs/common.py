@@ -4,7 +4,7 @@
 pair; each `configs/resnetrs*_i*.py` file is `published_config(name)`, which takes what
 differs per checkpoint from the table in official/published.py. Every field can be
 overridden on the command line, `--config.train.epochs=90`; unknown keys and wrong
-types are rejected by ConfigDict, bad values by `official.train_config.check_config`.
+types are rejected by ConfigDict, bad values by `official.training.config.check_config`.
 
 Two families (choose with the config-file argument, `--config=configs/X.py:garden`);
 their values come from official/families.py:
@@ -41,7 +41,7 @@ def recipe(depth, image_size, dropout_rate, drop_connect_rate, randaug_magnitude
     fam = families.get(family, "config family (the part after ':' in --config)")
     config = ml_collections.ConfigDict()
 
-    # Architecture; keyword arguments of official.resnet_rs.ResNetRS. The family's
+    # Architecture; keyword arguments of official.modeling.resnet_rs.ResNetRS. The family's
     # options (activation, padding, shortcut pool, classes, inits) are those its
     # checkpoints were trained with.
     config.model = ml_collections.ConfigDict(dict(
@@ -60,7 +60,7 @@ def recipe(depth, image_size, dropout_rate, drop_connect_rate, randaug_magnitude
         fused_batch_norm=True,
     ))
 
-    # Input; fields of official.data.build_dataset.
+    # Input; fields of official.data.pipeline.build_dataset.
     config.data = ml_collections.ConfigDict(dict(
         source="tfrecord",
         data_dir="",                      # the official ImageNet TFRecords (docs/data.md)

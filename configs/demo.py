@@ -7,7 +7,7 @@ trains, evaluates, exports and classifies one image with the exported SavedModel
 
 (`configs/demo.py` is the default --config.) The digits (1797 images, 10 classes,
 shipped inside scikit-learn: no download) are upscaled to 32x32 RGB and written as
-ImageNet-format JPEG TFRecords by official/demo_data.py into
+ImageNet-format JPEG TFRecords by official/data/demo_data.py into
 `{workdir}/digits_tfrecords` when config.data.data_dir is empty. Expected: about 94%
 top-1 on the 359 held-out images (EMA weights) in a few minutes on 2 CPU cores.
 

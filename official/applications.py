@@ -1,12 +1,12 @@
 """keras.applications-style ResNet-RS constructors with the published weights.
 
 `ResNetRS50(...)` ... `ResNetRS420(...)` take the arguments Keras users know from
-`keras.applications` and return an `official.resnet_rs.ResNetRS` with ONE output
+`keras.applications` and return an `official.modeling.resnet_rs.ResNetRS` with ONE output
 (probabilities by default, or logits, pooled features, the stage-5 map), ready for
 `compile`/`fit`/`evaluate`/`predict`, `.keras` files and `model.export`. Endpoints for
-detection and transfer work: `official.resnet_rs.endpoints(model)`.
+detection and transfer work: `official.modeling.resnet_rs.endpoints(model)`.
 
-Weights come through `official.checkpoints` (the download-once cache and the
+Weights come through `official.checkpoints.readers` (the download-once cache and the
 checked readers): `weights=None` (random), `"imagenet"` (the published checkpoint of
 that depth, see `imagenet_checkpoint`), an official name (`"resnet-rs-152-i256"`) or
 a local checkpoint in the TF1, Model Garden or this project's own layout. The
@@ -32,10 +32,10 @@ import os
 
 import tensorflow as tf
 
-from official import checkpoints
+from official.checkpoints import readers as readers_lib
 from official import families
 from official import published
-from official import resnet_rs
+from official.modeling import resnet_rs
 
 FAMILIES = {"tf1": resnet_rs.TF1_FAMILY, "garden": resnet_rs.GARDEN_FAMILY}
 # See the module docstring for why not the paper's 0.
@@ -91,14 +91,14 @@ def checkpoint_layout(prefix):
     try:
         keys = tf.train.load_checkpoint(prefix).get_variable_to_shape_map()
     except (tf.errors.OpError, ValueError) as e:
-        raise checkpoints.CheckpointError(f"cannot read checkpoint {prefix!r}: {str(e).splitlines()[0]}") from e
+        raise readers_lib.CheckpointError(f"cannot read checkpoint {prefix!r}: {str(e).splitlines()[0]}") from e
     if any(k.startswith(("conv2d/", "conv2d_", "batch_normalization")) for k in keys):
         return "tf1"
     if any(k.startswith(("backbone/", "model/layer_with_weights-0/")) for k in keys):
         return "garden"
     if any(k.startswith("model/") for k in keys):
         return "native"
-    raise checkpoints.CheckpointError(f"{prefix!r} is not a ResNet-RS checkpoint of a known layout "
+    raise readers_lib.CheckpointError(f"{prefix!r} is not a ResNet-RS checkpoint of a known layout "
                                       "(tf1, garden or this project's trainer)")
 
 
@@ -119,7 +119,7 @@ def _resolve_weights(weights, depth, family, image_size):
     if not (os.path.exists(name) or os.path.exists(name + ".index")):
         raise ValueError(f"weights={name!r} is neither None, 'imagenet', an official name nor an existing "
                          f"checkpoint path; official names ({family}): {', '.join(valid_weights(family))}")
-    prefix = checkpoints.find_checkpoint(name)
+    prefix = readers_lib.find_checkpoint(name)
     layout = checkpoint_layout(prefix)
     if layout in FAMILIES and layout != family:
         raise ValueError(f"weights={name!r} is a {layout}-family checkpoint but family={family!r}: pass "
@@ -133,7 +133,7 @@ def build(depth, weights=None, include_top=True, pooling=None, classes=IMAGENET_
     """A ResNet-RS of `depth` as the keras.applications constructors build it (see ResNetRS50).
 
     Everything is checked before anything is built or downloaded, and the weights are
-    read in full and checked before any is assigned (official.checkpoints), so a bad
+    read in full and checked before any is assigned (official.checkpoints.readers), so a bad
     argument or checkpoint raises without a half-loaded model.
 
     Example:
@@ -157,7 +157,7 @@ def build(depth, weights=None, include_top=True, pooling=None, classes=IMAGENET_
         include_preprocessing=include_preprocessing, bn_momentum=bn_momentum, **{**preset, **kwargs})
     if source is not None:
         prefix, fmt = source
-        checkpoints.load_into(model, prefix, format=fmt, ema=ema, include_top=include_top, cache_dir=cache_dir)
+        readers_lib.load_into(model, prefix, format=fmt, ema=ema, include_top=include_top, cache_dir=cache_dir)
     return model
 
 
@@ -173,7 +173,7 @@ _ARGS_DOC = """
         classes: the head's classes (1000 with ImageNet weights).
         classifier_activation: "softmax" (probabilities) or None (logits).
         include_preprocessing: True: input RGB on the 0..255 scale, normalised in the
-            model; False: input already normalised (`official.preprocessing.normalize`).
+            model; False: input already normalised (`official.data.preprocessing.normalize`).
         input_shape: (H, W, 3), H and W >= 32, None for any size; default (None, None, 3).
         family: "tf1" (ReLU, the TPU release) or "garden" (swish, the Model Garden);
             must match the weights.
@@ -181,11 +181,11 @@ _ARGS_DOC = """
             batch-norm statistics, as the official trainers).
         ema: load the checkpoint's moving averages (the published accuracies).
         cache_dir: the download cache (default $RESNET_RS_CACHE or ~/.cache/resnet_rs).
-        **kwargs: any other `official.resnet_rs.ResNetRS` argument (dropout_rate,
+        **kwargs: any other `official.modeling.resnet_rs.ResNetRS` argument (dropout_rate,
             drop_connect_rate, name, ...).
 
     Returns:
-        An `official.resnet_rs.ResNetRS` (a keras.Model with one output).
+        An `official.modeling.resnet_rs.ResNetRS` (a keras.Model with one output).
     """
 
 

@@ -32,11 +32,11 @@ class Family:
 
     Attributes:
         name: "tf1" or "garden"; also the value of ``config.data.preprocessing``,
-            ``config.data.randaug_variant`` (official/randaugment.py holds what the
+            ``config.data.randaug_variant`` (official/data/randaugment.py holds what the
             Garden's RandAugment changes) and ``config.optimizer.weight_decay_rule``.
         title: the code base, for messages and docs.
         checkpoint_format: the format its checkpoints are read with
-            (official/checkpoints.py).
+            (official/checkpoints/readers.py).
         url_pattern: where its published checkpoints are, ``{name}`` the checkpoint name.
         activation: of the blocks (the SE's inner activation is ReLU in both).
         padding: of the strided convolutions: "fixed" (symmetric pad, then VALID)
@@ -59,7 +59,7 @@ class Family:
             falls back to the centre crop).
         weight_decay_on_biases: the L2 term covers SE and dense biases too.
         nesterov: Nesterov momentum.
-        momentum_rule: how its trainer kept the momentum slot (official/optimizer.py):
+        momentum_rule: how its trainer kept the momentum slot (official/training/optimizer.py):
             "tf1" (tf.train.MomentumOptimizer: a = mu*a + g, the current rate applied
             at update time) or "keras" (Keras SGD, which the Garden trained with:
             v = mu*v - lr*g, past rates carried in the slot).
@@ -87,7 +87,7 @@ class Family:
     momentum_rule: str
 
     def architecture(self):
-        """The keyword arguments of ``official.resnet_rs.ResNetRS`` this family's checkpoints need."""
+        """The keyword arguments of ``official.modeling.resnet_rs.ResNetRS`` this family's checkpoints need."""
         return dict(activation=self.activation, padding=self.padding,
                     stage2_shortcut_pool=self.stage2_shortcut_pool, num_classes=self.num_classes,
                     zero_init_last_bn=self.zero_init_last_bn, head_initializer=self.head_initializer)

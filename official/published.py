@@ -3,7 +3,7 @@
 Each entry holds what belongs to one released (depth, resolution) pair: the recipe
 values that differ between checkpoints, the top-1 each family published for it,
 where its weights are, and the eval preprocessing the weights go with. The configs
-(configs/resnetrs*.py), the checkpoint downloads (official/checkpoints.py), the
+(configs/resnetrs*.py), the checkpoint downloads (official/checkpoints/readers.py), the
 benchmark's speed-accuracy curve (tools/benchmark.py) and the exports read it here.
 
 Where the sources stand: the TF1 top-1 are those of the ``tensorflow/tpu`` README

@@ -22,7 +22,7 @@ sys.path.insert(0, ROOT)
 # Two logical CPUs for the MirroredStrategy tests (tests/test_distribute.py, test_train.py,
 # test_ema.py). Devices can only be configured before TensorFlow's runtime starts, i.e.
 # before the first test of any file touches a tensor, so it is done here, once.
-from official import distribute  # noqa: E402  pylint: disable=wrong-import-position
+from official.runtime import distribute  # noqa: E402  pylint: disable=wrong-import-position
 
 distribute.configure_logical_cpus(2)
 
@@ -46,7 +46,7 @@ def small_model(depth=50, **kwargs):
         >>> small_model(input_shape=(32, 32, 3), num_classes=10).block_counts
         (1, 1, 1, 1)
     """
-    from official import resnet_rs  # pylint: disable=import-outside-toplevel
+    from official.modeling import resnet_rs  # pylint: disable=import-outside-toplevel
     return resnet_rs.ResNetRS(depth, block_counts=SMALL, **kwargs)
 
 
@@ -151,7 +151,7 @@ def write_photo_tfrecords(out_dir, names=("astronaut", "coffee", "chelsea", "roc
     1..num_classes. Returns out_dir.
     """
     import skimage.transform  # pylint: disable=import-outside-toplevel
-    from official import tfrecords  # pylint: disable=import-outside-toplevel
+    from official.data import tfrecords  # pylint: disable=import-outside-toplevel
     rng = np.random.default_rng(seed)
     examples = {"train": [], "validation": []}
     for i, name in enumerate(names):

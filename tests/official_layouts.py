@@ -5,7 +5,7 @@ Written from the documented layouts alone (docs/fidelity.md: TF1 checkpoints, Ga
 are written with ``tf.raw_ops.SaveV2`` under the exact official keys, and
 :func:`reference_logits` computes the official network with plain ``tf.nn`` ops,
 reading every tensor by its official name straight from the checkpoint file. If
-``official/checkpoints.py`` and this file disagree, a test fails.
+``official/checkpoints/readers.py`` and this file disagree, a test fails.
 
 Example:
     >>> values = write_tf1("/tmp/ck/model.ckpt", depth=50)

@@ -8,9 +8,9 @@ import tensorflow as tf
 import official_layouts as layouts
 import photo_folders
 from official import applications
-from official import checkpoints
-from official import preprocessing
-from official import resnet_rs
+from official.checkpoints import readers
+from official.data import preprocessing
+from official.modeling import resnet_rs
 
 SMALL = dict(block_counts=(1, 1, 1, 1))
 SIZE = 64
@@ -89,7 +89,7 @@ def official_files(tmp_path_factory):
 @pytest.mark.parametrize("family", ["tf1", "garden"])
 def test_weights_file_in_each_official_layout_gives_checkpoints_load_logits(official_files, family):
     prefix = official_files[family]
-    reference = checkpoints.load(prefix, format=family, depth=50)
+    reference = readers.load(prefix, format=family, depth=50)
     raw = np.stack([tf.image.resize(tf.io.decode_jpeg(b), [160, 160]).numpy()
                     for b in photo_folders.jpeg_dataset(per_class=1, seed=3)[0]])
     expected = reference(preprocessing.normalize(raw)).numpy()

@@ -9,7 +9,7 @@ from PIL import Image
 from conftest import SMALL, last_json_line, run_tool, small_model
 from test_configs import TABLE   # the tests' own copy of the published checkpoints
 
-from official import benchmarking   # the measuring code of tools/benchmark.py
+from official.benchmarks import throughput   # the measuring code of tools/benchmark.py
 
 
 def _run(*flags):
@@ -51,7 +51,7 @@ def test_model_modes_report_throughput_settings_and_memory(mode):
 def test_library_measures_the_trainers_step_from_explicit_arguments():
     # No flags: the library takes every setting as an argument; the step is the trainer's
     # (train_state.create_train_state + train_step.make_train_loop), here without the EMA.
-    r = benchmarking.bench_model("train", 50, 32, 2, block_counts=SMALL, ema=False, reps=1,
+    r = throughput.bench_model("train", 50, 32, 2, block_counts=SMALL, ema=False, reps=1,
                                  rep_seconds=0.05, warmup_steps=0)
     assert r["ema"] is False and r["block_counts"] == list(SMALL) and r["steps_per_call"] == 1
     assert r["img_s_median"] > 0 and r["first_call_s"] > 0
@@ -59,20 +59,20 @@ def test_library_measures_the_trainers_step_from_explicit_arguments():
 
 
 def test_frozen_weights_only_for_small_batches():
-    assert [benchmarking.frozen_weights_setting("auto", b) for b in (1, 4, 8, 32)] == ["1", "1", "0", "0"]
-    assert benchmarking.frozen_weights_setting("on", 32) == "1"
-    assert benchmarking.frozen_weights_setting("off", 1) == "0"
+    assert [throughput.frozen_weights_setting("auto", b) for b in (1, 4, 8, 32)] == ["1", "1", "0", "0"]
+    assert throughput.frozen_weights_setting("on", 32) == "1"
+    assert throughput.frozen_weights_setting("off", 1) == "0"
 
 
 def test_pareto_points_are_the_published_checkpoints():
     """The benchmark measures the 11 published (depth, size) pairs with their published top-1."""
     want = sorted((depth, size, top1) for depth, size, *_, top1, _ in TABLE.values())
-    assert sorted(benchmarking.PUBLISHED) == want
+    assert sorted(throughput.PUBLISHED) == want
 
 
 def _plot(tmp_path, rows, name):
     path = tmp_path / name
-    benchmarking.plot_pareto(rows, str(path), "test")
+    throughput.plot_pareto(rows, str(path), "test")
     with Image.open(path) as im:
         assert im.format == "PNG" and im.size[0] > 800
         return np.asarray(im.convert("RGB")).astype(int)
@@ -80,7 +80,7 @@ def _plot(tmp_path, rows, name):
 
 def test_pareto_plot_draws_the_points(tmp_path):
     rows = [dict(depth=d, image_size=s, top1=t, img_s=100.0 / (i + 1), latency_ms=10.0 * (i + 1))
-            for i, (d, s, t) in enumerate(sorted(benchmarking.PUBLISHED))]
+            for i, (d, s, t) in enumerate(sorted(throughput.PUBLISHED))]
     pixels = _plot(tmp_path, rows, "pareto.png")
     # Both panels hold the line and markers (matplotlib's first colour, #1f77b4).
     blue = (np.abs(pixels - [31, 119, 180]).sum(-1) < 60)
@@ -100,7 +100,7 @@ def test_conv_floor_runs_every_convolution_and_nothing_else(mode, policy):
     keras.config.set_dtype_policy(policy)
     try:
         model = small_model(input_shape=(32, 32, 3), num_classes=10)
-        graph = benchmarking.conv_floor_fn(model, mode, 2).get_concrete_function().graph
+        graph = throughput.conv_floor_fn(model, mode, 2).get_concrete_function().graph
     finally:
         keras.config.set_dtype_policy("float32")
     seen, todo, ops = set(), [t.op for t in graph.outputs], []

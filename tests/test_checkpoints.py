@@ -17,7 +17,8 @@ import pytest
 import tensorflow as tf
 
 import official_layouts as layouts
-from official import checkpoints, resnet_rs
+from official.checkpoints import readers as readers_lib
+from official.modeling import resnet_rs
 
 
 @pytest.fixture(scope="module")
@@ -36,7 +37,7 @@ def garden_ckpt(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def tf1_model():
-    return checkpoints.build_model("tf1", 50)
+    return readers_lib.build_model("tf1", 50)
 
 
 @pytest.fixture(scope="module")
@@ -47,7 +48,7 @@ def tf1_same_padding_model():
 
 @pytest.fixture(scope="module")
 def garden_model():
-    return checkpoints.build_model("garden", 50)
+    return readers_lib.build_model("garden", 50)
 
 
 def _official_to_ours(official_layers):
@@ -76,18 +77,18 @@ def _assert_model_holds(model, pairs, values, head_transform=lambda v: v):
     (270, "conv2d_457", "batch_normalization_277", 1752), (350, "conv2d_587", "batch_normalization_355", 2246),
     (420, "conv2d_702", "batch_normalization_424", 2683)])
 def test_tf1_table_matches_fact_sheet_counts(depth, last_conv, last_bn, model_vars):
-    table = checkpoints.tf1_table(depth)
+    table = readers_lib.tf1_table(depth)
     convs = [t for o, t in table if t.startswith("conv2d")]
     bns = [t for o, t in table if t.startswith("batch_norm")]
     assert convs[-1] == last_conv and bns[-1] == last_bn
-    assert sum(len(checkpoints._layer_variables(o)) for o, _ in table) == model_vars
+    assert sum(len(readers_lib._layer_variables(o)) for o, _ in table) == model_vars
     # The helper's independent counter walk agrees name for name.
     assert [t for _, t in table] == [n for n, _, _ in layouts.tf1_layers(depth)]
 
 
 def test_tf1_table_worked_example():
     """The worked example of docs/fidelity.md (TF1 checkpoints): projection first, SE convs on the conv counter."""
-    table = dict(checkpoints.tf1_table(50))
+    table = dict(readers_lib.tf1_table(50))
     assert table["stage2_block0_shortcut_conv"] == "conv2d_4"
     assert table["stage2_block0_conv1"] == "conv2d_5"
     assert table["stage2_block0_se_reduce"] == "conv2d_8"
@@ -99,7 +100,7 @@ def test_tf1_table_worked_example():
 
 
 def test_garden_table_keys():
-    table = dict(checkpoints.garden_table(50))
+    table = dict(readers_lib.garden_table(50))
     assert table["stem_conv1"] == "backbone/layer_with_weights-0"
     assert table["stem_bn4"] == "backbone/layer_with_weights-7"
     assert table["stage2_block0_shortcut_conv"] == "backbone/layer_with_weights-8/_shortcut1"
@@ -120,7 +121,7 @@ def test_tf1_layout_has_official_counts(tf1_ckpt):
 def test_tf1_loads_every_shadow_bit_exactly(tf1_ckpt, tf1_model):
     prefix, raw, shadow = tf1_ckpt
     # A directory without a `checkpoint` index file resolves to its only prefix (docs/fidelity.md #14).
-    checkpoints.load_into(tf1_model, os.path.dirname(prefix), format="tf1")
+    readers_lib.load_into(tf1_model, os.path.dirname(prefix), format="tf1")
     pairs = _official_to_ours(layouts.tf1_layers(50))
     _assert_model_holds(tf1_model, pairs, shadow)
     # Including the BN moving statistics, which differ from their raw last-batch values (docs/fidelity.md #1).
@@ -130,13 +131,13 @@ def test_tf1_loads_every_shadow_bit_exactly(tf1_ckpt, tf1_model):
 
 def test_tf1_ema_false_loads_raw(tf1_ckpt, tf1_model):
     prefix, raw, _ = tf1_ckpt
-    checkpoints.load_into(tf1_model, prefix, format="tf1", ema=False)
+    readers_lib.load_into(tf1_model, prefix, format="tf1", ema=False)
     _assert_model_holds(tf1_model, _official_to_ours(layouts.tf1_layers(50)), raw)
 
 
 def test_tf1_forward_matches_independent_reference(tf1_ckpt, tf1_model, tf1_same_padding_model):
     prefix, _, _ = tf1_ckpt
-    checkpoints.load_into(tf1_model, prefix, format="tf1")
+    readers_lib.load_into(tf1_model, prefix, format="tf1")
     images = np.random.default_rng(1).standard_normal((2, 64, 96, 3)).astype(np.float32)
     ours = tf1_model(images).numpy()
     reference = layouts.reference_logits(prefix, "tf1", 50, images)
@@ -151,14 +152,14 @@ def test_tf1_forward_matches_independent_reference(tf1_ckpt, tf1_model, tf1_same
 def test_tf1_rejects_wrong_family(tf1_ckpt, tf1_same_padding_model):
     prefix, _, _ = tf1_ckpt
     model = tf1_same_padding_model
-    with pytest.raises(checkpoints.CheckpointError, match="padding='same'.*padding='fixed'"):
-        checkpoints.load_into(model, prefix, format="tf1")
+    with pytest.raises(readers_lib.CheckpointError, match="padding='same'.*padding='fixed'"):
+        readers_lib.load_into(model, prefix, format="tf1")
 
 
 def test_tf1_backbone_only(tf1_ckpt):
     prefix, _, shadow = tf1_ckpt
-    model = checkpoints.build_model("tf1", 50, include_top=False)
-    checkpoints.load_into(model, prefix, format="tf1")
+    model = readers_lib.build_model("tf1", 50, include_top=False)
+    readers_lib.load_into(model, prefix, format="tf1")
     pairs = _official_to_ours(layouts.tf1_layers(50))[:-1]
     _assert_model_holds(model, pairs, shadow)
 
@@ -166,31 +167,31 @@ def test_tf1_backbone_only(tf1_ckpt):
 @pytest.mark.slow  # builds an RS-101 (~15 s)
 def test_tf1_wrong_depth_is_named(tf1_ckpt):
     prefix, _, _ = tf1_ckpt
-    model = checkpoints.build_model("tf1", 101)
-    with pytest.raises(checkpoints.CheckpointError, match="depth 50"):
-        checkpoints.load_into(model, prefix, format="tf1")
+    model = readers_lib.build_model("tf1", 101)
+    with pytest.raises(readers_lib.CheckpointError, match="depth 50"):
+        readers_lib.load_into(model, prefix, format="tf1")
 
 
 def test_tf1_read_as_garden_is_refused(tf1_ckpt, garden_model):
-    with pytest.raises(checkpoints.CheckpointError, match="not a Model Garden checkpoint"):
-        checkpoints.load_into(garden_model, tf1_ckpt[0], format="garden")
+    with pytest.raises(readers_lib.CheckpointError, match="not a Model Garden checkpoint"):
+        readers_lib.load_into(garden_model, tf1_ckpt[0], format="garden")
 
 
 def test_tf1_unknown_and_missing_tensors_are_named(tmp_path, tf1_model):
     tensors, _, _ = layouts.tf1_tensors(momentum=False)
     extra = dict(tensors, **{"conv2d_5/weird_slot": np.zeros(3, np.float32)})
     layouts._save(str(tmp_path / "extra"), extra)
-    with pytest.raises(checkpoints.CheckpointError, match="conv2d_5/weird_slot"):
-        checkpoints.load_into(tf1_model, str(tmp_path / "extra"), format="tf1")
+    with pytest.raises(readers_lib.CheckpointError, match="conv2d_5/weird_slot"):
+        readers_lib.load_into(tf1_model, str(tmp_path / "extra"), format="tf1")
     missing = {k: v for k, v in tensors.items() if k != "batch_normalization_7/gamma/ExponentialMovingAverage"}
     layouts._save(str(tmp_path / "missing"), missing)
-    with pytest.raises(checkpoints.CheckpointError, match="batch_normalization_7/gamma/ExponentialMovingAverage"):
-        checkpoints.load_into(tf1_model, str(tmp_path / "missing"), format="tf1")
+    with pytest.raises(readers_lib.CheckpointError, match="batch_normalization_7/gamma/ExponentialMovingAverage"):
+        readers_lib.load_into(tf1_model, str(tmp_path / "missing"), format="tf1")
     wrong = dict(tensors)
     wrong["conv2d_9/kernel/ExponentialMovingAverage"] = np.zeros((1, 1, 256, 65), np.float32)
     layouts._save(str(tmp_path / "shape"), wrong)
-    with pytest.raises(checkpoints.CheckpointError, match=r"stage2_block0_se_expand/kernel.*conv2d_9"):
-        checkpoints.load_into(tf1_model, str(tmp_path / "shape"), format="tf1")
+    with pytest.raises(readers_lib.CheckpointError, match=r"stage2_block0_se_expand/kernel.*conv2d_9"):
+        readers_lib.load_into(tf1_model, str(tmp_path / "shape"), format="tf1")
 
 
 def test_corrupt_and_truncated_checkpoints_are_named(tmp_path, tf1_model):
@@ -199,14 +200,14 @@ def test_corrupt_and_truncated_checkpoints_are_named(tmp_path, tf1_model):
     data = prefix + ".data-00000-of-00001"
     with open(data, "r+b") as f:
         f.truncate(os.path.getsize(data) // 2)
-    with pytest.raises(checkpoints.CheckpointError, match="model.ckpt"):
-        checkpoints.load_into(tf1_model, prefix, format="tf1", ema=False)
+    with pytest.raises(readers_lib.CheckpointError, match="model.ckpt"):
+        readers_lib.load_into(tf1_model, prefix, format="tf1", ema=False)
     with open(prefix + ".index", "wb") as f:
         f.write(b"not an index")
-    with pytest.raises(checkpoints.CheckpointError, match="cannot read checkpoint.*model.ckpt"):
-        checkpoints.load_into(tf1_model, prefix, format="tf1")
+    with pytest.raises(readers_lib.CheckpointError, match="cannot read checkpoint.*model.ckpt"):
+        readers_lib.load_into(tf1_model, prefix, format="tf1")
     with pytest.raises(FileNotFoundError, match="nowhere"):
-        checkpoints.load_into(tf1_model, str(tmp_path / "nowhere"), format="tf1")
+        readers_lib.load_into(tf1_model, str(tmp_path / "nowhere"), format="tf1")
 
 
 # ------------------------------------------------------------------------------ Garden -----
@@ -218,7 +219,7 @@ def test_garden_layout_has_official_counts(garden_ckpt):
 
 def test_garden_ckpt_loads_averages_and_drops_background(garden_ckpt, garden_model):
     prefix, raw, average = garden_ckpt
-    checkpoints.load_into(garden_model, prefix, format="garden")
+    readers_lib.load_into(garden_model, prefix, format="garden")
     pairs = _official_to_ours(layouts.garden_layers(50))
     _assert_model_holds(garden_model, pairs, average, head_transform=lambda v: v[..., 1:])
     images = np.random.default_rng(2).standard_normal((2, 64, 64, 3)).astype(np.float32)
@@ -232,9 +233,9 @@ def test_garden_ema_checkpoint_has_averages_in_model(tmp_path, garden_model):
     prefix = str(tmp_path / "ema_checkpoints" / "average_weights-109200")
     raw, average = layouts.write_garden(prefix, depth=50, averages_in_model=True)
     pairs = _official_to_ours(layouts.garden_layers(50))
-    checkpoints.load_into(garden_model, prefix, format="garden")
+    readers_lib.load_into(garden_model, prefix, format="garden")
     _assert_model_holds(garden_model, pairs, average, head_transform=lambda v: v[..., 1:])
-    checkpoints.load_into(garden_model, prefix, format="garden", ema=False)
+    readers_lib.load_into(garden_model, prefix, format="garden", ema=False)
     _assert_model_holds(garden_model, pairs, raw, head_transform=lambda v: v[..., 1:])
 
 
@@ -243,41 +244,41 @@ def test_garden_backbone_only_and_model_only_layouts(tmp_path, garden_model):
     prefix = str(tmp_path / "backbone" / "ckpt-1")
     _, average = layouts.write_garden(prefix, depth=50, head=False)
     full = garden_model
-    with pytest.raises(checkpoints.CheckpointError, match="include_top=False"):
-        checkpoints.load_into(full, prefix, format="garden")
-    features = checkpoints.build_model("garden", 50, include_top=False)
-    checkpoints.load_into(features, prefix, format="garden")
+    with pytest.raises(readers_lib.CheckpointError, match="include_top=False"):
+        readers_lib.load_into(full, prefix, format="garden")
+    features = readers_lib.build_model("garden", 50, include_top=False)
+    readers_lib.load_into(features, prefix, format="garden")
     _assert_model_holds(features, _official_to_ours(layouts.garden_layers(50))[:-1], average)
     # Checkpoint(model=...) only: the backbone sits under model/layer_with_weights-0/ (docs/fidelity.md: Garden checkpoints).
     prefix = str(tmp_path / "model_only" / "ckpt-1")
     raw, _ = layouts.write_garden(prefix, depth=50, slots=False, backbone="model/layer_with_weights-0/")
-    checkpoints.load_into(full, prefix, format="garden")  # no averages: the raw weights, with a warning
+    readers_lib.load_into(full, prefix, format="garden")  # no averages: the raw weights, with a warning
     pairs = _official_to_ours(layouts.garden_layers(50, backbone="model/layer_with_weights-0/"))
     _assert_model_holds(full, pairs, raw, head_transform=lambda v: v[..., 1:])
 
 
 def test_garden_rejects_tf1_model(garden_ckpt, tf1_model):
-    with pytest.raises(checkpoints.CheckpointError, match="activation='relu'.*'swish'"):
-        checkpoints.load_into(tf1_model, garden_ckpt[0], format="garden")
+    with pytest.raises(readers_lib.CheckpointError, match="activation='relu'.*'swish'"):
+        readers_lib.load_into(tf1_model, garden_ckpt[0], format="garden")
 
 
 def test_garden_read_as_tf1_is_refused(garden_ckpt, tf1_model):
-    with pytest.raises(checkpoints.CheckpointError, match="not a TF1"):
-        checkpoints.load_into(tf1_model, garden_ckpt[0], format="tf1")
+    with pytest.raises(readers_lib.CheckpointError, match="not a TF1"):
+        readers_lib.load_into(tf1_model, garden_ckpt[0], format="tf1")
 
 
 # ------------------------------------------------------------------------------ names, download --
 def test_official_names_and_urls():
-    assert len(checkpoints.OFFICIAL) == 11
-    assert checkpoints.official_url("resnet-rs-50-i160") == (
+    assert len(readers_lib.OFFICIAL) == 11
+    assert readers_lib.official_url("resnet-rs-50-i160") == (
         "https://storage.googleapis.com/cloud-tpu-checkpoints/resnet-rs/resnet-rs-50-i160.tar.gz")
-    assert checkpoints.official_url("resnet-rs-350-i320", "garden") == (
+    assert readers_lib.official_url("resnet-rs-350-i320", "garden") == (
         "https://storage.googleapis.com/tf_model_garden/vision/resnet-rs/resnet-rs-350-i320.tar.gz")
-    assert checkpoints.official_info("resnet-rs-420-i320") == (420, 320)
-    with pytest.raises(checkpoints.CheckpointError, match="no resnet-rs-420-i320"):
-        checkpoints.official_url("resnet-rs-420-i320", "garden")
-    with pytest.raises(checkpoints.CheckpointError, match="unknown official checkpoint name 'resnet-rs-51-i160'"):
-        checkpoints.resolve("resnet-rs-51-i160")
+    assert readers_lib.official_info("resnet-rs-420-i320") == (420, 320)
+    with pytest.raises(readers_lib.CheckpointError, match="no resnet-rs-420-i320"):
+        readers_lib.official_url("resnet-rs-420-i320", "garden")
+    with pytest.raises(readers_lib.CheckpointError, match="unknown official checkpoint name 'resnet-rs-51-i160'"):
+        readers_lib.resolve("resnet-rs-51-i160")
 
 
 class _Server:
@@ -348,10 +349,10 @@ def test_download_once_into_cache(tmp_path, small_tarball):
     server = _Server({"/rs50.tar.gz": small_tarball})
     try:
         cache = str(tmp_path / "cache")
-        prefix = checkpoints.resolve("resnet-rs-50-i160", "tf1", cache, url=server.url + "/rs50.tar.gz")
+        prefix = readers_lib.resolve("resnet-rs-50-i160", "tf1", cache, url=server.url + "/rs50.tar.gz")
         assert prefix == os.path.join(cache, "tf1", "resnet-rs-50-i160", "resnet-rs-50-i160", "model.ckpt")
         assert tf.train.load_checkpoint(prefix).get_tensor("global_step") == 7
-        again = checkpoints.resolve("resnet-rs-50-i160", "tf1", cache, url=server.url + "/rs50.tar.gz")
+        again = readers_lib.resolve("resnet-rs-50-i160", "tf1", cache, url=server.url + "/rs50.tar.gz")
         assert again == prefix and server.hits == ["/rs50.tar.gz"]
         assert not [f for f in os.listdir(os.path.join(cache, "tf1")) if f.startswith(".")]  # temp files gone
     finally:
@@ -374,8 +375,8 @@ def test_bad_downloads_leave_nothing(tmp_path, small_tarball, route, members, er
     server = _Server({route: body} if body is not None else {})
     cache = tmp_path / "cache"
     try:
-        with pytest.raises(checkpoints.DownloadError, match=error):
-            checkpoints.resolve("resnet-rs-50-i160", "tf1", str(cache), url=server.url + route)
+        with pytest.raises(readers_lib.DownloadError, match=error):
+            readers_lib.resolve("resnet-rs-50-i160", "tf1", str(cache), url=server.url + route)
     finally:
         server.close()
     assert _cache_files(cache) == []
@@ -385,9 +386,9 @@ def test_bad_downloads_leave_nothing(tmp_path, small_tarball, route, members, er
 # ------------------------------------------------------------------------------ native -----
 def test_native_checkpoint_loads_ema_averages(tmp_path, tf1_model):
     import keras
-    from official import ema as ema_lib
+    from official.training import ema as ema_lib
 
-    trained = checkpoints.build_model("native", 50)
+    trained = readers_lib.build_model("native", 50)
     ema = ema_lib.ExponentialMovingAverage(trained)
     rng = np.random.default_rng(5)
     for average in ema.averages:  # averages that differ from the model's values
@@ -396,14 +397,14 @@ def test_native_checkpoint_loads_ema_averages(tmp_path, tf1_model):
     optimizer.build(trained.trainable_variables)
     prefix = tf.train.Checkpoint(step=tf.Variable(3, dtype=tf.int64), model=trained, optimizer=optimizer,
                                  ema=ema).write(str(tmp_path / "ckpt-3"))
-    checkpoints.load_into(tf1_model, prefix, format="native")
+    readers_lib.load_into(tf1_model, prefix, format="native")
     for v, average in zip(ema_lib.averaged_variables(tf1_model), ema.averages):
         np.testing.assert_array_equal(v.numpy(), average.numpy(), err_msg=v.path)
-    checkpoints.load_into(tf1_model, prefix, format="native", ema=False)
+    readers_lib.load_into(tf1_model, prefix, format="native", ema=False)
     for v, w in zip(tf1_model.weights, trained.weights):
         np.testing.assert_array_equal(v.numpy(), w.numpy(), err_msg=v.path)
-    with pytest.raises(checkpoints.CheckpointError, match="not a checkpoint written by tools/train.py"):
-        checkpoints.load_into(tf1_model, _tiny_tf1(tmp_path), format="native")
+    with pytest.raises(readers_lib.CheckpointError, match="not a checkpoint written by tools/train.py"):
+        readers_lib.load_into(tf1_model, _tiny_tf1(tmp_path), format="native")
 
 
 def _tiny_tf1(tmp_path):

@@ -5,8 +5,8 @@ import inspect
 
 import pytest
 
-from official import resnet_rs
-from official import train_lib
+from official.modeling import resnet_rs
+from official.training import loop
 
 # The TF1 configs' values, the Garden's RandAugment magnitude and both published top-1s.
 TABLE = {
@@ -44,9 +44,9 @@ def test_recipe_values(name):
         _assert_typed((c.optimizer.weight_decay, c.ema.decay, c.model.bn_momentum, c.model.bn_epsilon,
                        c.data.randaug_num_layers, c.model.se_ratio), (4e-5, 0.9999, 0.0, 1e-5, 2, 0.25))
         c.data.data_dir = "/data/imagenet"
-        train_lib.validate_config(c)
+        loop.validate_config(c)
         # 312 steps/epoch, the TF1 configs' 109475 steps, the Garden's 1560 warm-up steps.
-        assert train_lib.run_lengths(c) == (312, 109475, 1560)
+        assert loop.run_lengths(c) == (312, 109475, 1560)
         # Every model key is a ResNetRS argument.
         assert set(c.model) <= set(inspect.signature(resnet_rs.ResNetRS).parameters)
     tf1, garden = module.get_config(""), module.get_config("garden")
@@ -95,12 +95,12 @@ def test_validate_config_names_the_field(field, value, message):
     section, _, key = field.rpartition(".")
     (c[section] if section else c)[key] = value
     with pytest.raises(ValueError, match=message.replace(".", r"\.")):
-        train_lib.validate_config(c)
+        loop.validate_config(c)
 
 
 def test_demo_config_is_valid():
     from configs import demo
     c = demo.get_config()
     c.data.data_dir = "/tmp/x"
-    train_lib.validate_config(c)
+    loop.validate_config(c)
     assert c.model.depth == 50 and c.model.num_classes == 10 and c.data.label_offset == 1

@@ -9,9 +9,9 @@ import skimage.data
 import tensorflow as tf
 
 from conftest import encode, tar_bytes, write_raw_tfrecord
-from official import data
-from official import preprocessing as pp
-from official import tfrecords
+from official.data import pipeline
+from official.data import preprocessing as pp
+from official.data import tfrecords
 
 NUM_CLASSES = 5
 LO = float(np.min(pp.normalize(tf.zeros([3])).numpy()))
@@ -57,7 +57,7 @@ def _cfg(data_dir, **kw):
 
 def test_training_pipeline(imagenet_dir):
   d, photos = imagenet_dir
-  ds = data.build_dataset(_cfg(d), split="train", is_training=True, batch_size=8,
+  ds = pipeline.build_dataset(_cfg(d), split="train", is_training=True, batch_size=8,
                           num_classes=NUM_CLASSES, seed=1)
   assert ds.element_spec[0].shape.as_list() == [8, 96, 96, 3]  # drop_remainder
   labels = []
@@ -73,7 +73,7 @@ def test_training_pipeline(imagenet_dir):
 def test_eval_pipeline_matches_preprocess_for_eval(imagenet_dir):
   d, photos = imagenet_dir
   cfg = _cfg(d, eval_image_size=64)
-  ds = data.build_dataset(cfg, split="validation", is_training=False, batch_size=4,
+  ds = pipeline.build_dataset(cfg, split="validation", is_training=False, batch_size=4,
                           num_classes=NUM_CLASSES)
   batches = list(ds)
   assert [b[0].shape[0] for b in batches] == [4, 4, 4, 3]  # one pass, remainder kept
@@ -83,7 +83,7 @@ def test_eval_pipeline_matches_preprocess_for_eval(imagenet_dir):
   assert sorted(labels) == sorted(p[1] - 1 for p in photos)
   # The first element is the first record of the first shard (round-robin writer).
   stored = next(iter(tf.data.TFRecordDataset(os.path.join(d, "validation-00000-of-00002"))))
-  image_bytes, label, _ = data.parse_example(stored)
+  image_bytes, label, _ = pipeline.parse_example(stored)
   want = pp.normalize(pp.preprocess_for_eval(image_bytes, 64)).numpy()
   np.testing.assert_allclose(images[0], want, atol=1e-5)
   assert labels[0] == label.numpy() - 1
@@ -93,7 +93,7 @@ def test_deterministic_mode_repeats_exactly(imagenet_dir):
   d, _ = imagenet_dir
   runs = []
   for _ in range(2):
-    ds = data.build_dataset(_cfg(d), split="train", is_training=True, batch_size=4,
+    ds = pipeline.build_dataset(_cfg(d), split="train", is_training=True, batch_size=4,
                             num_classes=NUM_CLASSES, seed=3)
     runs.append([(x.numpy(), y.numpy()) for x, y in ds.take(3)])
   for (xa, ya), (xb, yb) in zip(*runs):
@@ -105,7 +105,7 @@ def test_garden_bfloat16_and_sharding(imagenet_dir):
   d, _ = imagenet_dir
   cfg = _cfg(d, preprocessing="garden", randaug_variant="garden", randaug_magnitude=10,
              dtype="bfloat16")
-  x, _ = next(iter(data.build_dataset(cfg, split="train", is_training=True, batch_size=2,
+  x, _ = next(iter(pipeline.build_dataset(cfg, split="train", is_training=True, batch_size=2,
                                       num_classes=NUM_CLASSES)))
   assert x.dtype == tf.bfloat16
   # Two input pipelines split the 2 validation files between them.
@@ -113,7 +113,7 @@ def test_garden_bfloat16_and_sharding(imagenet_dir):
   for i in range(2):
     ctx = tf.distribute.InputContext(num_input_pipelines=2, input_pipeline_id=i,
                                      num_replicas_in_sync=2)
-    ds = data.build_dataset(_cfg(d), split="validation", is_training=False, batch_size=16,
+    ds = pipeline.build_dataset(_cfg(d), split="validation", is_training=False, batch_size=16,
                             num_classes=NUM_CLASSES, input_context=ctx)
     counts.append(sum(int(b[1].shape[0]) for b in ds))
   assert sorted(counts) == [7, 8]
@@ -138,7 +138,7 @@ def corrupt_dir(tmp_path_factory, imagenet_dir):
 
 @pytest.mark.parametrize("is_training", [False, True])
 def test_corrupt_records_are_skipped_and_counted(corrupt_dir, capfd, is_training):
-  ds = data.build_dataset(_cfg(corrupt_dir, deterministic=False), split=(
+  ds = pipeline.build_dataset(_cfg(corrupt_dir, deterministic=False), split=(
       "train" if is_training else "validation"), is_training=is_training, batch_size=1,
       num_classes=NUM_CLASSES, seed=0)
   n = sum(1 for _ in ds.take(18 if is_training else -1))
@@ -150,7 +150,7 @@ def test_corrupt_records_are_skipped_and_counted(corrupt_dir, capfd, is_training
 
 
 def test_corrupt_record_fatal_when_asked(corrupt_dir):
-  ds = data.build_dataset(_cfg(corrupt_dir, skip_corrupt=False), split="validation",
+  ds = pipeline.build_dataset(_cfg(corrupt_dir, skip_corrupt=False), split="validation",
                           is_training=False, batch_size=1, num_classes=NUM_CLASSES)
   with pytest.raises(tf.errors.InvalidArgumentError):
     for _ in ds:
@@ -161,7 +161,7 @@ def test_label_out_of_range_names_label_and_file(tmp_path):
   jpeg = _photos()[0][0]
   _write_raw(str(tmp_path / "validation-00000-of-00001"),
              [(jpeg, 1, b"ok.JPEG"), (jpeg, 9, b"bad_label.JPEG")])
-  ds = data.build_dataset(_cfg(str(tmp_path)), split="validation", is_training=False,
+  ds = pipeline.build_dataset(_cfg(str(tmp_path)), split="validation", is_training=False,
                           batch_size=1, num_classes=NUM_CLASSES)
   with pytest.raises(tf.errors.InvalidArgumentError, match=r"(?s)label.*8.*bad_label\.JPEG"):
     for _ in ds:
@@ -170,20 +170,20 @@ def test_label_out_of_range_names_label_and_file(tmp_path):
 
 def test_missing_inputs_have_clear_errors(tmp_path):
   with pytest.raises(FileNotFoundError, match="does not exist"):
-    data.build_dataset(_cfg(str(tmp_path / "nope")), split="train", is_training=True,
+    pipeline.build_dataset(_cfg(str(tmp_path / "nope")), split="train", is_training=True,
                        batch_size=2, num_classes=5)
   (tmp_path / "other-00000-of-00001").write_bytes(b"")
   with pytest.raises(FileNotFoundError, match=r"no TFRecord shards match .*train-\*"):
-    data.build_dataset(_cfg(str(tmp_path)), split="train", is_training=True, batch_size=2,
+    pipeline.build_dataset(_cfg(str(tmp_path)), split="train", is_training=True, batch_size=2,
                        num_classes=5)
   with pytest.raises(ValueError, match="data.source"):
-    data.build_dataset(_cfg(str(tmp_path), source="csv"), split="train", is_training=True,
+    pipeline.build_dataset(_cfg(str(tmp_path), source="csv"), split="train", is_training=True,
                        batch_size=2, num_classes=5)
 
 
 def test_synthetic():
   cfg = _cfg("", source="synthetic", image_size=32)
-  x, y = next(iter(data.build_dataset(cfg, split="train", is_training=True, batch_size=4,
+  x, y = next(iter(pipeline.build_dataset(cfg, split="train", is_training=True, batch_size=4,
                                       num_classes=10)))
   assert x.shape == (4, 32, 32, 3) and y.dtype == tf.int32
   assert int(tf.reduce_max(y)) < 10
@@ -203,11 +203,11 @@ def test_tfds_imagenet2012_from_manual_dir(tmp_path):
       [(f"ILSVRC2012_val_{k:08d}.JPEG", photos[k][0]) for k in (1, 2)]))
   cfg = _cfg(str(tmp_path / "tfds"), source="tfds", tfds_name="imagenet2012",
              tfds_manual_dir=str(manual), label_offset=0)
-  ds = data.build_dataset(cfg, split="train", is_training=True, batch_size=3,
+  ds = pipeline.build_dataset(cfg, split="train", is_training=True, batch_size=3,
                           num_classes=1000)
   x, y = next(iter(ds))
   assert x.shape == (3, 96, 96, 3) and set(y.numpy()) <= {0, 1}
-  ds = data.build_dataset(cfg, split="validation", is_training=False, batch_size=4,
+  ds = pipeline.build_dataset(cfg, split="validation", is_training=False, batch_size=4,
                           num_classes=1000)
   labels = np.concatenate([b[1].numpy() for b in ds])
   assert sorted(labels) == [65, 970]  # the real labels of val images 1 and 2

@@ -14,10 +14,10 @@ import pytest
 import tensorflow as tf
 
 from conftest import ROOT, SMALL_FLAG, small_demo_config, small_model, tool_env
-from official import distribute
-from official import ema as ema_lib
-from official import schedules
-from official import train_lib
+from official.runtime import distribute
+from official.training import ema as ema_lib
+from official.training import schedules
+from official.training import loop as loop_lib
 
 distribute.configure_logical_cpus(2)   # no-op when conftest.py did it first
 
@@ -70,32 +70,32 @@ def test_mirrored_step_equals_single_device_step():
     rng = np.random.default_rng(0)
     images = rng.normal(size=(8, 32, 32, 3)).astype("float32")
     labels = rng.integers(0, 10, size=8).astype("int32")
-    _, total, warmup = train_lib.run_lengths(config)
+    _, total, warmup = loop_lib.run_lengths(config)
     schedule = schedules.make_schedule(
         "cosine", peak=0.1 * 8 / 256, total_steps=total, warmup_steps=warmup,
         num_train_images=80, global_batch_size=8)
 
     with mirrored.scope():
-        model = train_lib.build_model(config)
-        optimizer = train_lib.make_optimizer(config, schedule, "float32", model)
+        model = loop_lib.build_model(config)
+        optimizer = loop_lib.make_optimizer(config, schedule, "float32", model)
         ema = ema_lib.ExponentialMovingAverage(model, 0.9)
     initial = [v.numpy() for v in model.weights]
-    wd = train_lib.weight_decay_variables(model, config.optimizer.weight_decay_rule)
-    loop = train_lib.make_train_loop(model, optimizer, ema, wd, config, mirrored, "float32")
+    wd = loop_lib.weight_decay_variables(model, config.optimizer.weight_decay_rule)
+    loop = loop_lib.make_train_loop(model, optimizer, ema, wd, config, mirrored, "float32")
     dataset = mirrored.experimental_distribute_dataset(
         tf.data.Dataset.from_tensors((images, labels)).repeat())
     loss = float(loop(iter(dataset), tf.constant(1)))
 
-    reference = train_lib.build_model(config)
+    reference = loop_lib.build_model(config)
     reference.set_weights(initial)
-    ref_optimizer = train_lib.make_optimizer(config, schedule, "float32", reference)
-    ref_wd = train_lib.weight_decay_variables(reference, config.optimizer.weight_decay_rule)
+    ref_optimizer = loop_lib.make_optimizer(config, schedule, "float32", reference)
+    ref_wd = loop_lib.weight_decay_variables(reference, config.optimizer.weight_decay_rule)
     losses, grads = [], []
     for half in (slice(0, 4), slice(4, 8)):
         with tf.GradientTape() as tape:
             logits = reference(images[half], training=True)
-            half_loss = (tf.reduce_mean(train_lib.cross_entropy(labels[half], logits, 0.1))
-                         + train_lib.l2_term(ref_wd, config.optimizer.weight_decay))
+            half_loss = (tf.reduce_mean(loop_lib.cross_entropy(labels[half], logits, 0.1))
+                         + loop_lib.l2_term(ref_wd, config.optimizer.weight_decay))
         losses.append(float(half_loss))
         grads.append(tape.gradient(half_loss, reference.trainable_variables))
     mean_grads = [(a + b) / 2 for a, b in zip(*grads)]
@@ -147,7 +147,7 @@ def _logs(paths):
 
 @pytest.mark.slow
 def test_two_multi_worker_processes_train_together(tmp_path):
-    from official import demo_data
+    from official.data import demo_data
     data_dir = str(tmp_path / "digits")
     demo_data.write_digits(data_dir, image_size=32)
     workdir = str(tmp_path / "work")

@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from official import distribute
-from official import ema as ema_lib
+from official.runtime import distribute
+from official.training import ema as ema_lib
 
 # Before TF starts its runtime: two logical CPUs for the MirroredStrategy test.
 distribute.configure_logical_cpus(2)   # no-op when conftest.py did it first

@@ -20,7 +20,9 @@ import tensorflow as tf
 
 import official_layouts as layouts
 from conftest import ROOT, SMALL, jpeg as _jpeg, run_python, small_model, tool_env
-from official import checkpoints, export, preprocessing
+from official.checkpoints import readers
+from official.serving import export
+from official.data import preprocessing
 
 SIZE = 64  # small serving size keeps the RS-50 forward passes fast
 
@@ -75,8 +77,8 @@ def _serve_in_fresh_process(export_dir, jpegs, tmp_path):
 
 def test_reload_in_fresh_process_matches_in_process_model(tf1_export, tf1_served, jpegs):
     prefix, _ = tf1_export
-    model = checkpoints.build_model("tf1", 50)
-    checkpoints.load_into(model, prefix, format="tf1")
+    model = readers.build_model("tf1", 50)
+    readers.load_into(model, prefix, format="tf1")
     images = tf.stack([preprocessing.preprocess_for_eval(b, SIZE, "tf1", 32) for b in jpegs])
     in_process = model(preprocessing.normalize(images)).numpy()
     served = tf1_served
@@ -148,7 +150,7 @@ def test_export_rejects_headless_models_and_keeps_previous_export(tmp_path):
     previous.mkdir(parents=True)
     (previous / "saved_model.pb").write_bytes(b"previous export")
     with pytest.raises(ValueError, match="include_top"):
-        export.export_saved_model(checkpoints.build_model("tf1", 50, include_top=False, block_counts=SMALL),
+        export.export_saved_model(readers.build_model("tf1", 50, include_top=False, block_counts=SMALL),
                                   str(previous), SIZE)
     assert (previous / "saved_model.pb").read_bytes() == b"previous export"
     assert os.listdir(tmp_path / "serving") == ["1"]

@@ -6,10 +6,10 @@ import tensorflow as tf
 
 import official_layouts as layouts
 from official import applications
-from official import demo_data
-from official import export
-from official import preprocessing
-from official import tflite
+from official.data import demo_data
+from official.serving import export
+from official.data import preprocessing
+from official.serving import tflite
 
 SMALL = (1, 1, 1, 1)
 SIZE = 64

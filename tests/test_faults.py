@@ -25,11 +25,11 @@ import pytest
 import tensorflow as tf
 from tensorflow.python.util import _pywrap_util_port
 
-from official import export
-from official import resnet_rs
-from official import tfrecords
-from official import train_lib
-from official import workdir as workdir_lib
+from official.serving import export
+from official.modeling import resnet_rs
+from official.data import tfrecords
+from official.training import loop
+from official.runtime import workdir as workdir_lib
 # Shared helpers of the training tests (data_dir is a module-scoped fixture there).
 from test_train import ROOT, assert_same_state, checkpoint_values, data_dir, tiny_config  # noqa: F401
 
@@ -62,7 +62,7 @@ def train_cmd(data_dir, workdir, max_steps=STEPS):  # noqa: F811
 def straight_workdir(data_dir, tmp_path_factory):  # noqa: F811
     """A workdir after STEPS uninterrupted steps."""
     workdir = str(tmp_path_factory.mktemp("straight"))
-    train_lib.train_and_evaluate(small_config(data_dir, max_steps=STEPS), workdir)
+    loop.train_and_evaluate(small_config(data_dir, max_steps=STEPS), workdir)
     return workdir
 
 
@@ -258,7 +258,7 @@ def test_second_trainer_is_refused_evaluation_reads_and_stale_lock_taken_over(
         assert f"--workdir={workdir} is in use by another training run (PID {first.pid} on host" in second.stderr
         assert "Traceback" not in second.stderr
         # Reading a held workdir is fine.
-        metrics = train_lib.evaluate_checkpoint(small_config(data_dir), workdir)
+        metrics = loop.evaluate_checkpoint(small_config(data_dir), workdir)
         assert metrics["count"] == 6
     finally:
         first.kill()
@@ -301,7 +301,7 @@ def test_full_disk_mid_run_clear_error_no_leftover_and_exact_resume(data_dir, tm
         assert latest_step(workdir) == good
         assert_same_state(good_values, checkpoint_values(workdir, good))
         os.remove(ballast)
-        result = train_lib.train_and_evaluate(small_config(data_dir, max_steps=STEPS), workdir)
+        result = loop.train_and_evaluate(small_config(data_dir, max_steps=STEPS), workdir)
         assert result["step"] == STEPS
         assert_same_state(straight, checkpoint_values(workdir, STEPS))
 
@@ -312,7 +312,7 @@ def test_full_disk_for_the_summaries_is_a_clear_error(data_dir, tmp_path):  # no
         # Two pages free: the lock file and model_config.json fit, the first event file not.
         fill(mount, leave_bytes=2 * 4096)
         with pytest.raises(workdir_lib.WriteError) as error:
-            train_lib.train_and_evaluate(small_config(data_dir), workdir)
+            loop.train_and_evaluate(small_config(data_dir), workdir)
         message = str(error.value)
         assert f"cannot write the TensorBoard summaries (train/, eval/) to {workdir}: No space left" in message
         assert "the checkpoints are untouched" in message
@@ -333,7 +333,7 @@ def test_sigkill_during_checkpoint_save_then_resume_is_exact(data_dir, tmp_path,
     assert os.path.basename(partial) == f"ckpt-{complete + 1}_temp" and os.listdir(partial)
     # absl's own logger: an earlier test in the process may have raised its level.
     with caplog.at_level(logging.INFO, logger="absl"):
-        result = train_lib.train_and_evaluate(small_config(data_dir, max_steps=STEPS), workdir)
+        result = loop.train_and_evaluate(small_config(data_dir, max_steps=STEPS), workdir)
     assert f"removed the leftovers of an interrupted checkpoint save in {workdir}/checkpoints: " \
            f"ckpt-{complete + 1}_temp" in caplog.text
     assert f"resumed from {workdir}/checkpoints/ckpt-{complete} at step {complete}" in caplog.text
@@ -345,7 +345,8 @@ def test_sigkill_during_checkpoint_save_then_resume_is_exact(data_dir, tmp_path,
 _EXPORT_SCRIPT = """
 import sys
 sys.path.insert(0, {root!r})
-from official import export, resnet_rs
+from official.serving import export
+from official.modeling import resnet_rs
 import keras
 keras.utils.set_random_seed(1)
 model = resnet_rs.ResNetRS(50, block_counts=(1, 1, 1, 1), input_shape=(32, 32, 3), num_classes=10)

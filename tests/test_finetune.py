@@ -21,11 +21,11 @@ from conftest import tar_bytes
 import photo_folders
 from configs import common
 from configs import finetune
-from official import labels
-from official import resnet_rs
-from official import tfrecords
-from official import train_lib
-from official import train_state
+from official.data import labels
+from official.modeling import resnet_rs
+from official.data import tfrecords
+from official.training import loop as loop_lib
+from official.training import state
 
 SMALL = (1, 1, 1, 1)
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -75,9 +75,9 @@ def test_loading_fills_every_backbone_variable_and_keeps_a_new_head(monkeypatch,
     prefix = str(tmp_path / ("model.ckpt-1" if family == "tf1" else "ckpt-1"))
     values, official_layers = _small_checkpoint(monkeypatch, family, prefix)
     config = _config(family, photo_tree[1], prefix)
-    model = train_lib.build_model(config)
+    model = loop_lib.build_model(config)
     head = [w.copy() for w in model.get_layer("logits").get_weights()]
-    train_state.init_from_checkpoint(config, model)
+    state.init_from_checkpoint(config, model)
     ours = resnet_rs.block_layer_names(50, SMALL)
     n = 0
     for mine, theirs in zip(ours[:-1], [name for name, _, _ in official_layers][:-1]):
@@ -92,15 +92,15 @@ def test_loading_fills_every_backbone_variable_and_keeps_a_new_head(monkeypatch,
 
 def test_fine_tuning_checkpoint_of_the_wrong_depth_is_refused(monkeypatch, tmp_path, photo_tree):
     config = _config("tf1", photo_tree[1], "resnet-rs-101-i160")
-    model = train_lib.build_model(config)
+    model = loop_lib.build_model(config)
     before = [w.numpy().copy() for w in model.weights]
     with pytest.raises(ValueError, match="ResNet-RS-101 checkpoint but config.model.depth=50"):
-        train_state.init_from_checkpoint(config, model)
+        state.init_from_checkpoint(config, model)
     monkeypatch.setitem(layouts.BLOCKS, 50, (1, 1, 2, 1))      # a deeper net on disk
     layouts.write_tf1(str(tmp_path / "model.ckpt-1"), depth=50)
     config.init_checkpoint = str(tmp_path / "model.ckpt-1")
     with pytest.raises(ValueError, match="shape mismatch|does not account for|lacks"):
-        train_state.init_from_checkpoint(config, model)
+        state.init_from_checkpoint(config, model)
     for b, w in zip(before, model.weights):
         np.testing.assert_array_equal(b, w.numpy())        # nothing loaded half-way
 
@@ -138,7 +138,7 @@ def test_fine_tuning_beats_chance_and_the_export_serves_the_class_names(monkeypa
         result = {"ema_top_1": float(re.search(r"ema_top_1 ([0-9.]+)", done).group(1)),
                   "export_dir": done.split("; SavedModel in ")[1].strip()}
     else:
-        result = train_lib.train_and_evaluate(_config(family, data_dir, prefix), workdir, handle_signals=False)
+        result = loop_lib.train_and_evaluate(_config(family, data_dir, prefix), workdir, handle_signals=False)
     assert result["ema_top_1"] > 0.6, result        # chance: 1/3 on the 18 held-out crops
     served = tf.saved_model.load(result["export_dir"]).signatures["serving_default"]
     held_out = _held_out(root)
@@ -176,14 +176,14 @@ def test_garden_recipe_on_tfds_labels_exports_columns_0_to_999(tmp_path):
     config.eval.global_batch_size = 2
     assert labels.unused_logit_column(config) == 1000
     config.export.enabled = False
-    train_lib.train_and_evaluate(config, str(tmp_path / "run"), handle_signals=False)
-    model = train_lib.build_model(config)
+    loop_lib.train_and_evaluate(config, str(tmp_path / "run"), handle_signals=False)
+    model = loop_lib.build_model(config)
     tf.train.Checkpoint(model=model).read(tf.train.latest_checkpoint(str(tmp_path / "run" / "checkpoints"))
                                           ).expect_partial()
-    export_dir = train_lib.export_model(config, model, None, str(tmp_path / "export"))
+    export_dir = loop_lib.export_model(config, model, None, str(tmp_path / "export"))
     served = tf.saved_model.load(export_dir).signatures["serving_default"]
     out = served(image_bytes=tf.constant(jpegs[:2]))
-    from official import preprocessing  # pylint: disable=import-outside-toplevel
+    from official.data import preprocessing  # pylint: disable=import-outside-toplevel
     images = tf.stack([preprocessing.preprocess_for_eval(b, 64, "garden") for b in jpegs[:2]])
     in_process = model(preprocessing.normalize(images)).numpy()
     assert out["logits"].shape == (2, 1000)

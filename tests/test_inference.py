@@ -1,4 +1,4 @@
-"""official/inference.py: the sliced inference call gives the single call's logits.
+"""official/serving/inference.py: the sliced inference call gives the single call's logits.
 
 Equal up to float rounding: oneDNN computes each image alike at any batch size (0.0
 difference measured), Eigen's GEMM blocking depends on the batch (~2e-8 here).
@@ -10,7 +10,7 @@ import pytest
 import tensorflow as tf
 
 from conftest import small_model
-from official import inference
+from official.serving import inference
 
 
 @pytest.fixture(scope="module")
@@ -53,7 +53,7 @@ def test_one_split_is_the_plain_call_and_zero_is_refused(model):
 
 
 def test_serving_model_folds_batch_norm_only_below_float32(model):
-    from official import precision  # pylint: disable=import-outside-toplevel
+    from official.runtime import precision  # pylint: disable=import-outside-toplevel
     # float32: the model itself, so float32 outputs stay exactly what they were.
     assert inference.serving_model(model) is model
     with precision.policy("bfloat16"):

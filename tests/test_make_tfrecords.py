@@ -10,7 +10,7 @@ import skimage.data
 import tensorflow as tf
 
 from conftest import encode, run_tool
-from official import tfrecords
+from official.data import tfrecords
 
 KEYS = ("image/encoded", "image/class/label", "image/class/synset", "image/format",
         "image/filename", "image/height", "image/width", "image/colorspace", "image/channels")

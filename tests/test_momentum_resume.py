@@ -15,9 +15,9 @@ import pytest
 import tensorflow as tf
 from tensorflow.core.protobuf import trackable_object_graph_pb2
 
-from official import optimizer as optimizer_lib
-from official import schedules
-from official import train_lib
+from official.training import optimizer as optimizer_lib
+from official.training import schedules
+from official.training import loop
 from test_train import data_dir, tiny_config  # noqa: F401  pylint: disable=unused-import
 
 RULE_KEY = "momentum_rule/.ATTRIBUTES/VARIABLE_VALUE"
@@ -56,7 +56,7 @@ def _without_rule_record(source_prefix, target_prefix):
 def keras_rule_workdir(data_dir, tmp_path_factory):  # noqa: F811  pylint: disable=redefined-outer-name
     """2 real steps under the Keras rule (of a 4-step run): ckpt-2 records 'keras'."""
     workdir = str(tmp_path_factory.mktemp("keras_rule"))
-    result = train_lib.train_and_evaluate(_config(data_dir, "keras"), workdir, stop_at_step=2)
+    result = loop.train_and_evaluate(_config(data_dir, "keras"), workdir, stop_at_step=2)
     assert result["step"] == 2
     return workdir
 
@@ -67,7 +67,7 @@ def _resume(source, workdir, data_dir, rule, stop_at_step, strip=False):  # noqa
         prefix = os.path.join("checkpoints", "ckpt-2")
         _without_rule_record(os.path.join(source, prefix), os.path.join(workdir, prefix))
         assert not tf.train.load_checkpoint(os.path.join(workdir, prefix)).has_tensor(RULE_KEY)
-    train_lib.train_and_evaluate(_config(data_dir, rule), workdir, stop_at_step=stop_at_step)
+    loop.train_and_evaluate(_config(data_dir, rule), workdir, stop_at_step=stop_at_step)
     return _values(workdir, stop_at_step)
 
 
@@ -109,4 +109,4 @@ def test_old_checkpoint_is_converted_once_and_the_next_step_is_the_old_rules(
 
 def test_bad_rule_stops_at_startup(data_dir, tmp_path):  # noqa: F811  pylint: disable=redefined-outer-name
     with pytest.raises(ValueError, match=r"config\.optimizer\.momentum_rule.*'nesterov'"):
-        train_lib.train_and_evaluate(_config(data_dir, "nesterov"), str(tmp_path / "bad"))
+        loop.train_and_evaluate(_config(data_dir, "nesterov"), str(tmp_path / "bad"))

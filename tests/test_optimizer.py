@@ -1,4 +1,4 @@
-"""official/optimizer.py: TF1's momentum rule against an independent NumPy reference,
+"""official/training/optimizer.py: TF1's momentum rule against an independent NumPy reference,
 FusedSGD bit for bit against keras.optimizers.SGD, the rule per family, slot conversion
 and the rule recorded in checkpoints."""
 
@@ -10,9 +10,9 @@ import keras
 import tensorflow as tf
 
 from configs import common
-from official import distribute
-from official import optimizer as optimizer_lib
-from official import schedules
+from official.runtime import distribute
+from official.training import optimizer as optimizer_lib
+from official.training import schedules
 
 distribute.configure_logical_cpus(2)   # no-op when conftest.py did it first
 MU = 0.9

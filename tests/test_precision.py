@@ -14,7 +14,13 @@ import tensorflow as tf
 import official_layouts as layouts
 from conftest import ROOT, SMALL, small_model
 from configs import common
-from official import checkpoints, demo_data, export, precision, resnet_rs, schedules, train_lib
+from official.checkpoints import readers
+from official.data import demo_data
+from official.serving import export
+from official.runtime import precision
+from official.modeling import resnet_rs
+from official.training import schedules
+from official.training import loop as loop_lib
 
 
 def test_policy_builds_mixed_models_and_restores_the_global_policy():
@@ -79,12 +85,12 @@ def test_bfloat16_training_step_matches_float32_step():
     weights = None
     for p in ("float32", "bfloat16"):
         with precision.policy(p):
-            model = train_lib.build_model(config)
-            optimizer = train_lib.make_optimizer(config, schedule, p, model)
+            model = loop_lib.build_model(config)
+            optimizer = loop_lib.make_optimizer(config, schedule, p, model)
         if weights is None:
             weights = model.get_weights()
         model.set_weights(weights)
-        loop = train_lib.make_train_loop(model, optimizer, None, train_lib.weight_decay_variables(model, "tf1"),
+        loop = loop_lib.make_train_loop(model, optimizer, None, loop_lib.weight_decay_variables(model, "tf1"),
                                          config, strategy, p)
         loss = float(loop(iter(tf.data.Dataset.from_tensors((images, labels)).repeat()), tf.constant(1)))
         assert {v.dtype for v in model.weights} == {"float32"}
@@ -133,8 +139,8 @@ def test_official_checkpoint_on_photographs_in_bfloat16_differs_only_by_rounding
     # The bfloat16 SavedModel computes what the bfloat16 model computes in process (float32
     # logits), which is float32's up to rounding; and it says what it is.
     with precision.policy("bfloat16"):
-        model = checkpoints.build_model("tf1", 50)
-    checkpoints.load_into(model, prefix, format="tf1")
+        model = readers.build_model("tf1", 50)
+    readers.load_into(model, prefix, format="tf1")
     export_dir = export.export_saved_model(model, str(tmp_path / "bf16" / "1"), 160, warmup=False)
     metadata = export.read_metadata(export_dir)
     assert metadata["precision"] == "bfloat16" and metadata["batch_norm_folded"] is True
@@ -144,5 +150,5 @@ def test_official_checkpoint_on_photographs_in_bfloat16_differs_only_by_rounding
     in_process = export.serving_functions(model, 160)["serving_default"](jpegs)
     same = precision.agreement(in_process["logits"].numpy(), served["logits"].numpy())
     assert same["max_rel_diff"] < 1e-2 and same["top1_same"] == 1.0
-    float32 = export.serving_functions(checkpoints.load(prefix, "tf1", depth=50), 160)["serving_default"](jpegs)
+    float32 = export.serving_functions(readers.load(prefix, "tf1", depth=50), 160)["serving_default"](jpegs)
     assert 1e-3 < precision.agreement(float32["logits"].numpy(), served["logits"].numpy())["max_rel_diff"] < 0.1

@@ -8,7 +8,8 @@ import pytest
 import tensorflow as tf
 
 from configs import common
-from official import precision_probe, train_lib
+from official.runtime import precision_probe
+from official.training import loop
 
 FAST = lambda: (40.0, 64.0)    # noqa: E731  bfloat16 1.6x float32: an AVX512-BF16 EPYC
 SLOW = lambda: (266.0, 151.0)  # noqa: E731  bfloat16 0.57x: the Xeon whose flags said "native"
@@ -83,11 +84,11 @@ def test_trainer_auto_precision_follows_the_measurement_and_logs_it(monkeypatch,
                            randaug_magnitude=10)
     strategy = tf.distribute.OneDeviceStrategy("/cpu:0")
     assert config.train.precision == "auto"
-    assert train_lib.resolve_precision(config, strategy, probe_fn=probe) == expected
+    assert loop.resolve_precision(config, strategy, probe_fn=probe) == expected
     assert any(line.startswith(f"precision auto: {expected} (bfloat16 convolutions measured at")
                for line in lines), lines
     config.train.precision = "float32"       # an explicit choice is never overridden
-    assert train_lib.resolve_precision(config, strategy, probe_fn=FAST) == "float32"
+    assert loop.resolve_precision(config, strategy, probe_fn=FAST) == "float32"
 
 
 def test_the_real_probe_measures_both_dtypes():

@@ -7,7 +7,7 @@ import tensorflow as tf
 
 import official_layouts as layouts
 from conftest import run_python
-from official import imagenet_classes
+from official.data import imagenet_classes
 
 
 def test_class_names_are_the_1000_sorted_synsets():

@@ -6,7 +6,7 @@ import skimage.data
 import tensorflow as tf
 
 from conftest import encode
-from official import preprocessing as pp
+from official.data import preprocessing as pp
 
 
 _encode = encode

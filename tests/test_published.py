@@ -11,7 +11,7 @@ import importlib
 import pytest
 from test_configs import TABLE
 
-from official import checkpoints
+from official.checkpoints import readers
 from official import families
 from official import published
 
@@ -43,11 +43,11 @@ def test_table_matches_the_releases():
 
 
 def test_views_derive_from_the_table():
-    """checkpoints.OFFICIAL and the benchmark's Pareto list (official/benchmarking.py) read the table (the recipe files:
+    """readers.OFFICIAL and the benchmark's Pareto list (official/benchmarks/throughput.py) read the table (the recipe files:
     tests/test_configs.py)."""
-    assert checkpoints.OFFICIAL == {n: v[:2] for n, v in RELEASED.items()}
-    from official import benchmarking
-    assert benchmarking.PUBLISHED == [v[:2] + (v[6],) for v in RELEASED.values()]
+    assert readers.OFFICIAL == {n: v[:2] for n, v in RELEASED.items()}
+    from official.benchmarks import throughput as throughput_lib
+    assert throughput_lib.PUBLISHED == [v[:2] + (v[6],) for v in RELEASED.values()]
     # RS-420: the Garden released none, and its recipe file does not pretend otherwise.
     assert "Model Garden" not in importlib.import_module("configs.resnetrs420_i320").__doc__
 
@@ -75,8 +75,8 @@ def test_family_descriptions():
 @pytest.mark.slow   # a SavedModel export: ~30 s on 2 cores, more when they are shared
 def test_exported_metadata_names_the_published_checkpoint(tmp_path):
     """An export of an official checkpoint records its name and published top-1 (small model)."""
-    from official import export
-    from official import resnet_rs
+    from official.serving import export
+    from official.modeling import resnet_rs
     model = resnet_rs.ResNetRS(50, block_counts=(1, 1, 1, 1), input_shape=(None, None, 3))
     path = export.export_saved_model(model, tmp_path / "export", 64, warmup=False,
                                      published_name="resnet-rs-50-i160")

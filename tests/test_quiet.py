@@ -13,7 +13,7 @@ import sys
 
 import pytest
 
-from official import quiet
+from official.runtime import quiet
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # What TensorFlow, tf.data and Keras print when left alone: C++ log prefixes (I0000 ...,

@@ -11,7 +11,7 @@ import pytest
 import skimage.data
 import tensorflow as tf
 
-from official import randaugment as ra
+from official.data import randaugment as ra
 
 
 def _photo():

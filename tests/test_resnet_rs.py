@@ -6,7 +6,8 @@ import tensorflow as tf
 import keras
 
 from conftest import SMALL, small_model
-from official import layers, resnet_rs
+from official.modeling import layers
+from official.modeling import resnet_rs
 
 # Parameter counts (trainable, 1000 classes; + BN moving statistics) and TF1 variable counts
 # (docs/fidelity.md: parameter counts, TF1 checkpoints).
@@ -398,7 +399,7 @@ def test_fold_batch_norm_gives_the_same_logits_without_batch_norm_layers():
 
 
 def test_fold_batch_norm_in_bfloat16_stores_bfloat16_weights():
-    from official import precision  # pylint: disable=import-outside-toplevel
+    from official.runtime import precision  # pylint: disable=import-outside-toplevel
     model = _with_trained_statistics(small_model(input_shape=(64, 64, 3), num_classes=10))
     with precision.policy("bfloat16"):
         mixed = small_model(input_shape=(64, 64, 3), num_classes=10)

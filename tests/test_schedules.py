@@ -5,7 +5,7 @@ import math
 import numpy as np
 import pytest
 
-from official import schedules
+from official.training import schedules
 
 
 def _garden(t, peak=1.6, total=109200, warmup=1560):

@@ -18,9 +18,9 @@ import tensorflow as tf
 from tensorflow.python.util import _pywrap_util_port
 
 from conftest import ROOT, SMALL_FLAG, run_tool, small_demo_config, tool_env, write_photo_tfrecords
-from official import distribute
-from official import train_lib
-from official import train_state
+from official.runtime import distribute
+from official.training import loop
+from official.training import state as state_lib
 
 distribute.configure_logical_cpus(2)   # no-op when conftest.py did it first
 
@@ -69,7 +69,7 @@ def assert_same_state(a, b):
 
 def test_missing_workdir(data_dir):
     with pytest.raises(ValueError, match="workdir"):
-        train_lib.train_and_evaluate(tiny_config(data_dir), "")
+        loop.train_and_evaluate(tiny_config(data_dir), "")
 
 
 def test_empty_dataset_stops_at_startup(tmp_path):
@@ -78,19 +78,19 @@ def test_empty_dataset_stops_at_startup(tmp_path):
     for split in ("train", "validation"):
         tf.io.TFRecordWriter(str(empty / f"{split}-00000-of-00001")).close()
     with pytest.raises(ValueError, match="no records"):
-        train_lib.train_and_evaluate(tiny_config(str(empty)), str(tmp_path / "w"))
+        loop.train_and_evaluate(tiny_config(str(empty)), str(tmp_path / "w"))
     with pytest.raises(FileNotFoundError):
-        train_lib.train_and_evaluate(tiny_config(str(tmp_path / "nowhere")), str(tmp_path / "w2"))
+        loop.train_and_evaluate(tiny_config(str(tmp_path / "nowhere")), str(tmp_path / "w2"))
 
 
 def test_workdir_of_another_model(data_dir, tmp_path):
     workdir = str(tmp_path / "w")
     c = tiny_config(data_dir)
-    train_state.check_workdir_model(c, workdir, chief=True)   # what a first run writes
+    state_lib.check_workdir_model(c, workdir, chief=True)   # what a first run writes
     other = tiny_config(data_dir)
     other.model.depth = 101
-    with pytest.raises(train_lib.TrainingError, match="another model.*depth"):
-        train_lib.train_and_evaluate(other, workdir)
+    with pytest.raises(loop.TrainingError, match="another model.*depth"):
+        loop.train_and_evaluate(other, workdir)
 
 
 def test_cli_rejects_bad_flags(tmp_path):
@@ -131,7 +131,7 @@ def test_two_steps_write_checkpoint_summaries_savedmodel(data_dir, tmp_path, str
     workdir = str(tmp_path / strategy_name)
     # The export (a float32 clone outside any strategy) is the same code after either.
     config = tiny_config(data_dir, export=strategy_name == "one_device")
-    result = train_lib.train_and_evaluate(config, workdir, strategy)
+    result = loop.train_and_evaluate(config, workdir, strategy)
     assert result["step"] == 2 and np.isfinite(result["loss"])
     assert 0.0 <= result["ema_top_1"] <= result["ema_top_5"] <= 1.0 and result["count"] == 6
     assert tf.train.latest_checkpoint(os.path.join(workdir, "checkpoints")).endswith("ckpt-2")
@@ -152,7 +152,7 @@ def test_two_steps_write_checkpoint_summaries_savedmodel(data_dir, tmp_path, str
 def straight_run(data_dir, tmp_path_factory):
     """The state after 4 uninterrupted steps: what every resumed run must reproduce."""
     workdir = str(tmp_path_factory.mktemp("straight"))
-    train_lib.train_and_evaluate(tiny_config(data_dir, export=False, max_steps=4), workdir)
+    loop.train_and_evaluate(tiny_config(data_dir, export=False, max_steps=4), workdir)
     return checkpoint_values(workdir, 4)
 
 
@@ -161,9 +161,9 @@ def test_resume_gives_identical_state(data_dir, tmp_path, straight_run):
     resumed = str(tmp_path / "resumed")
     # Same config (the cosine spans 4 steps in both); the first run stops after 2.
     config = tiny_config(data_dir, export=False, max_steps=4)
-    first = train_lib.train_and_evaluate(config, resumed, stop_at_step=2)
+    first = loop.train_and_evaluate(config, resumed, stop_at_step=2)
     assert first["interrupted"] == "stop_at_step" and first["step"] == 2
-    result = train_lib.train_and_evaluate(config, resumed)
+    result = loop.train_and_evaluate(config, resumed)
     assert result["step"] == 4
     assert_same_state(straight_run, checkpoint_values(resumed, 4))
 
@@ -193,7 +193,7 @@ def test_sigterm_checkpoints_and_resume_is_identical(data_dir, tmp_path, straigh
     assert proc.wait(timeout=300) == 143
     stopped_at = int(tf.train.latest_checkpoint(os.path.join(workdir, "checkpoints")).rsplit("-", 1)[1])
     assert 1 <= stopped_at < 4
-    result = train_lib.train_and_evaluate(tiny_config(data_dir, export=False, max_steps=4), workdir)
+    result = loop.train_and_evaluate(tiny_config(data_dir, export=False, max_steps=4), workdir)
     assert result["step"] == 4
     assert_same_state(straight_run, checkpoint_values(workdir, 4))
 
@@ -202,12 +202,12 @@ def test_sigterm_checkpoints_and_resume_is_identical(data_dir, tmp_path, straigh
 def test_nonfinite_loss_stops_and_keeps_last_good_checkpoint(data_dir, tmp_path):
     workdir = str(tmp_path / "nan")
     c = tiny_config(data_dir, export=False, max_steps=1)
-    train_lib.train_and_evaluate(c, workdir)
+    loop.train_and_evaluate(c, workdir)
     good = checkpoint_values(workdir, 1)
     c = tiny_config(data_dir, export=False, max_steps=3)
     c.optimizer.base_lr_per_256 = 1e30
-    with pytest.raises(train_lib.TrainingError, match="loss is (nan|inf)"):
-        train_lib.train_and_evaluate(c, workdir)
+    with pytest.raises(loop.TrainingError, match="loss is (nan|inf)"):
+        loop.train_and_evaluate(c, workdir)
     directory = os.path.join(workdir, "checkpoints")
     latest = tf.train.latest_checkpoint(directory)
     assert latest.endswith("ckpt-1") or all(

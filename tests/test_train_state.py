@@ -5,7 +5,7 @@ import numpy as np
 import tensorflow as tf
 
 from conftest import small_demo_config
-from official import train_state
+from official.training import state as state_lib
 
 
 def _config(**overrides):
@@ -19,20 +19,20 @@ def _config(**overrides):
 
 def test_same_config_same_initial_state_and_the_policy_is_restored():
     strategy = tf.distribute.get_strategy()
-    first = train_state.create_train_state(_config(), strategy, "bfloat16")
+    first = state_lib.create_train_state(_config(), strategy, "bfloat16")
     assert keras.config.dtype_policy().name == "float32"       # restored after the build
     assert first.model.compute_dtype == "bfloat16" and first.manager is None
-    second = train_state.create_train_state(_config(), strategy, "bfloat16")
+    second = state_lib.create_train_state(_config(), strategy, "bfloat16")
     # Seeded with config.train.seed: a resumed run and the benchmark see the same weights.
     for a, b in zip(first.model.weights, second.model.weights):
         np.testing.assert_array_equal(a.numpy(), b.numpy(), err_msg=a.path)
-    other = train_state.create_train_state(_config(train__seed=1), strategy, "float32")
+    other = state_lib.create_train_state(_config(train__seed=1), strategy, "float32")
     assert not np.array_equal(first.model.weights[0].numpy(), other.model.weights[0].numpy())
 
 
 def test_state_holds_what_the_run_checkpoints(tmp_path):
     strategy = tf.distribute.get_strategy()
-    state = train_state.create_train_state(_config(ema__decay=0.0), strategy, "float32",
+    state = state_lib.create_train_state(_config(ema__decay=0.0), strategy, "float32",
                                            workdir=str(tmp_path))
     assert state.ema is None and state.manager is not None
     assert state.manager.directory == str(tmp_path / "checkpoints")
@@ -42,12 +42,12 @@ def test_state_holds_what_the_run_checkpoints(tmp_path):
 
     # A fresh workdir: nothing to resume, no init checkpoint, so step 0 and the weights as built.
     before = [v.numpy() for v in state.model.weights]
-    assert train_state.restore_or_initialize(state, _config(), str(tmp_path), total_steps=4) == 0
+    assert state_lib.restore_or_initialize(state, _config(), str(tmp_path), total_steps=4) == 0
     for b, v in zip(before, state.model.weights):
         np.testing.assert_array_equal(b, v.numpy())
     # What restore_or_initialize resumes from next time: the state's own checkpoint.
     state.optimizer.iterations.assign(3)
     state.manager.save(checkpoint_number=3)
-    again = train_state.create_train_state(_config(ema__decay=0.0), strategy, "float32",
+    again = state_lib.create_train_state(_config(ema__decay=0.0), strategy, "float32",
                                            workdir=str(tmp_path))
-    assert train_state.restore_or_initialize(again, _config(), str(tmp_path), total_steps=4) == 3
+    assert state_lib.restore_or_initialize(again, _config(), str(tmp_path), total_steps=4) == 3

@@ -25,7 +25,7 @@ def run_main(module_name, main, tensorflow=True):
 
     absl's app.run exits with what `main` returns (0 or None: success). With
     `tensorflow` (the tools that use it), the flags are checked first and TensorFlow is
-    imported after them, quietly (`official.quiet`): its start-up and INFO lines are
+    imported after them, quietly (`official.runtime.quiet`): its start-up and INFO lines are
     hidden unless `--verbose`, which every such tool gets. A tool should therefore
     import TensorFlow (or a module that does) only inside `main`: then a bad flag is
     reported at once, not after the seconds-long import.
@@ -36,7 +36,7 @@ def run_main(module_name, main, tensorflow=True):
     """
     from absl import app  # pylint: disable=g-import-not-at-top
     from absl import flags  # pylint: disable=g-import-not-at-top
-    from official import quiet  # pylint: disable=g-import-not-at-top  (imports no TensorFlow)
+    from official.runtime import quiet  # pylint: disable=g-import-not-at-top  (imports no TensorFlow)
 
     run = main
     if tensorflow:

@@ -14,7 +14,7 @@ Modes:
     --op_profile   with train/infer: also the op time per call by kind of work
                    (convolutions, their gradients, batch norm, activations, updates...)
                    and the largest op types, from TensorFlow's profiler
-                   (official/op_profile.py).
+                   (official/benchmarks/op_profile.py).
     --pareto       latency (batch 1) and throughput (--batch_size) of every published
                    (depth, size), plotted against the published top-1 (PNG): the
                    paper's speed-accuracy Pareto curve on this machine.
@@ -22,7 +22,7 @@ Modes:
 Warm-up and compile time (the first call traces the tf.function) are reported
 separately (`first_call_s`) and never mixed into the throughput. Compare two systems
 as a ratio of runs interleaved on the same machine (A B A B), with `lscpu` noted.
-The measuring code is official/benchmarking.py; this CLI parses flags and calls it.
+The measuring code is official/benchmarks/throughput.py; this CLI parses flags and calls it.
 
 Examples:
     python tools/benchmark.py --mode=train --depth=50 --image_size=160 --batch_size=32
@@ -43,9 +43,9 @@ if not __package__:  # `python tools/x.py` in a checkout; installed, `tools` is 
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 # Plain Python until a measurement runs: TensorFlow is imported after the oneDNN choice.
-from official import benchmarking  # noqa: E402
+from official.benchmarks import throughput as throughput_lib  # noqa: E402
 from official import families  # noqa: E402
-from official import quiet  # noqa: E402
+from official.runtime import quiet  # noqa: E402
 
 FLAGS = flags.FLAGS
 flags.DEFINE_enum("mode", "input", ["input", "train", "infer"], "What to measure.")
@@ -57,7 +57,7 @@ flags.DEFINE_enum("precision", "float32", ["float32", "bfloat16", "float16"],
 flags.DEFINE_bool("fused_batch_norm", True, "Fused batch norm (False: the plain-ops path).")
 flags.DEFINE_integer("steps_per_call", 1, "Training steps per tf.function call.")
 flags.DEFINE_integer("batch_splits", 2, "Inference: slices a batch runs as, side by side "
-                     "(official/inference.py; 1: one call).", lower_bound=1)
+                     "(official/serving/inference.py; 1: one call).", lower_bound=1)
 flags.DEFINE_bool("ema", True, "Train: keep the EMA of weights and BN statistics in the step (the "
                   "recipe's); False measures the step without it, like the Garden's and timm's training steps.")
 flags.DEFINE_integer("warmup_steps", 1, "Untimed calls after the first (train/infer).")
@@ -109,7 +109,7 @@ def main(argv):
     if FLAGS.onednn != "default":
         os.environ["TF_ENABLE_ONEDNN_OPTS"] = "1" if FLAGS.onednn == "on" else "0"
     if FLAGS.pareto or FLAGS.mode == "infer":
-        os.environ["TF_ONEDNN_ASSUME_FROZEN_WEIGHTS"] = benchmarking.frozen_weights_setting(
+        os.environ["TF_ONEDNN_ASSUME_FROZEN_WEIGHTS"] = throughput_lib.frozen_weights_setting(
             FLAGS.frozen_weights, 1 if FLAGS.pareto else FLAGS.batch_size)
     with quiet.startup():    # TensorFlow's start-up lines off (C++ INFO: TF_CPP_MIN_LOG_LEVEL in run())
         import tensorflow as tf  # pylint: disable=g-import-not-at-top
@@ -117,10 +117,10 @@ def main(argv):
         tf.config.threading.set_intra_op_parallelism_threads(FLAGS.threads)
         tf.config.threading.set_inter_op_parallelism_threads(FLAGS.inter_op_threads or FLAGS.threads)
     if FLAGS.pareto:
-        result = benchmarking.bench_pareto(FLAGS.batch_size, FLAGS.pareto_png, FLAGS.precision,
+        result = throughput_lib.bench_pareto(FLAGS.batch_size, FLAGS.pareto_png, FLAGS.precision,
                                            **_timing())
     elif FLAGS.mode == "input":
-        result = benchmarking.bench_input(
+        result = throughput_lib.bench_input(
             data_dir=FLAGS.data_dir, label_offset=FLAGS.label_offset, num_images=FLAGS.num_images,
             image_size=FLAGS.image_size, batch_size=FLAGS.batch_size,
             preprocessing=FLAGS.preprocessing, randaug_magnitude=FLAGS.randaug_magnitude,
@@ -128,13 +128,13 @@ def main(argv):
             split=FLAGS.split, reps=FLAGS.reps, rep_seconds=FLAGS.rep_seconds,
             warmup_seconds=FLAGS.warmup_seconds)
     else:
-        result = benchmarking.bench_model(
+        result = throughput_lib.bench_model(
             FLAGS.mode, FLAGS.depth, FLAGS.image_size, FLAGS.batch_size, FLAGS.precision,
             block_counts=FLAGS.block_counts, steps_per_call=FLAGS.steps_per_call, ema=FLAGS.ema,
             conv_floor=FLAGS.conv_floor, op_profile=FLAGS.op_profile, **_timing())
-    result.update(benchmarking.settings())
+    result.update(throughput_lib.settings())
     result["onednn_frozen_weights"] = os.environ.get("TF_ONEDNN_ASSUME_FROZEN_WEIGHTS")
-    result.setdefault("maxrss_mib", benchmarking.maxrss_mib())
+    result.setdefault("maxrss_mib", throughput_lib.maxrss_mib())
     print(json.dumps(result), flush=True)
 
 

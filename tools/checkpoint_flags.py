@@ -36,22 +36,22 @@ def family_of(F):
 def load_or_exit(F, include_top=True, precision="float32"):
     """Resolves (downloads) the checkpoint, builds the model and loads it: (prefix, model).
 
-    `precision` (official/precision.py) is the model's compute precision; the weights load
+    `precision` (official/runtime/precision.py) is the model's compute precision; the weights load
     the same (float32 variables) in every precision.
 
     A bad path, name or checkpoint prints one line naming --checkpoint and exits 1;
     the path is resolved first, so that fails before the model is built.
     """
-    from official import checkpoints  # pylint: disable=g-import-not-at-top  (after flag parsing)
-    from official import precision as precision_lib  # pylint: disable=g-import-not-at-top
+    from official.checkpoints import readers  # pylint: disable=g-import-not-at-top  (after flag parsing)
+    from official.runtime import precision as precision_lib  # pylint: disable=g-import-not-at-top
 
     try:
-        prefix = checkpoints.resolve(F.checkpoint, F.checkpoint_format, F.cache_dir)
+        prefix = readers.resolve(F.checkpoint, F.checkpoint_format, F.cache_dir)
         with precision_lib.policy(precision):
-            model = checkpoints.build_model(F.checkpoint_format, F.depth, include_top=include_top,
+            model = readers.build_model(F.checkpoint_format, F.depth, include_top=include_top,
                                             family=family_of(F))
-        checkpoints.load_into(model, prefix, format=F.checkpoint_format, ema=F.ema, include_top=include_top)
-    except (checkpoints.CheckpointError, checkpoints.DownloadError, FileNotFoundError) as e:
+        readers.load_into(model, prefix, format=F.checkpoint_format, ema=F.ema, include_top=include_top)
+    except (readers.CheckpointError, readers.DownloadError, FileNotFoundError) as e:
         logging.error("%s", e)
         print(f"error: --checkpoint={F.checkpoint}: {e}", file=sys.stderr)
         sys.exit(1)

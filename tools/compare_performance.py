@@ -200,10 +200,10 @@ def cpu_description():
 
 def _make_input_data():
     # The library's writer, not tools/benchmark.py: importing a CLI defines its flags twice.
-    from official import benchmarking  # pylint: disable=g-import-not-at-top
+    from official.benchmarks import throughput as throughput_lib  # pylint: disable=g-import-not-at-top
     folder = tempfile.mkdtemp(prefix="compare_input_")
     print(f"writing {FLAGS.input_num_images} JPEGs to {folder}", file=sys.stderr, flush=True)
-    benchmarking.make_bench_tfrecords(folder, FLAGS.input_num_images)
+    throughput_lib.make_bench_tfrecords(folder, FLAGS.input_num_images)
     return folder
 
 

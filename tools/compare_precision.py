@@ -3,8 +3,8 @@ r"""Does bfloat16 change what a checkpoint predicts? Top-5 of float32 against bf
 Loads one checkpoint twice, in float32 and in --precision (mixed bfloat16: float32
 weights and logits, bfloat16 compute), classifies the same images through the
 serving path (decode, the family's eval crop and resize, normalise, the model:
-official/export.py), and prints, per image, both top-5 lists; then one JSON line
-with the agreement (official/precision.py `agreement`). Exit status 1 when fewer
+official/serving/export.py), and prints, per image, both top-5 lists; then one JSON line
+with the agreement (official/runtime/precision.py `agreement`). Exit status 1 when fewer
 than --min_agreement of the images keep their top-5 set, so a script can gate a
 bfloat16 export on it.
 
@@ -45,10 +45,13 @@ def main(argv):
     import numpy as np  # pylint: disable=g-import-not-at-top
     import tensorflow as tf  # pylint: disable=g-import-not-at-top
 
-    from official import checkpoints, demo_data, export, precision  # pylint: disable=g-import-not-at-top
+    from official.checkpoints import readers  # pylint: disable=g-import-not-at-top
+    from official.data import demo_data  # pylint: disable=g-import-not-at-top
+    from official.serving import export  # pylint: disable=g-import-not-at-top
+    from official.runtime import precision  # pylint: disable=g-import-not-at-top
 
     F = flags.FLAGS
-    image_size = F.image_size or checkpoints.image_size_of(F.checkpoint)
+    image_size = F.image_size or readers.image_size_of(F.checkpoint)
     if not image_size:
         raise app.UsageError(f"--image_size is required: {F.checkpoint!r} does not name its resolution")
     images = []

@@ -38,19 +38,19 @@ def describe(family, image_size, crop_padding):
         crop = (f"centre crop of side int({fraction} x short side), offset int((dim - {fraction} x short) / 2); "
                 f"TF2 bilinear resize to {size}x{size}")
     return (f"{crop}; then (x - 255*[0.485, 0.456, 0.406]) / (255*[0.229, 0.224, 0.225]) on RGB 0..255. "
-            f"In code: official.preprocessing.preprocess_for_eval(image_bytes, {size}, family={family!r}, "
-            f"crop_padding={crop_padding}) followed by official.preprocessing.normalize().")
+            f"In code: official.data.preprocessing.preprocess_for_eval(image_bytes, {size}, family={family!r}, "
+            f"crop_padding={crop_padding}) followed by official.data.preprocessing.normalize().")
 
 
 def main(argv):
     del argv
-    from official import checkpoints
+    from official.checkpoints import readers
 
     F = flags.FLAGS
     if not F.output.endswith((".keras", ".weights.h5")):
         raise app.UsageError(f"--output={F.output!r} must end in .keras or .weights.h5")
     family = checkpoint_flags.family_of(F)
-    image_size = F.image_size or checkpoints.image_size_of(F.checkpoint)
+    image_size = F.image_size or readers.image_size_of(F.checkpoint)
     prefix, model = checkpoint_flags.load_or_exit(F, include_top=F.include_top)
     os.makedirs(os.path.dirname(os.path.abspath(F.output)), exist_ok=True)
     if F.output.endswith(".keras"):

@@ -18,7 +18,7 @@ os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")   # see tools/train.py
 from absl import flags  # noqa: E402
 
 # None of these imports TensorFlow: the flags are checked before its import (tools.run_main).
-from official import distribute  # noqa: E402
+from official.runtime import distribute  # noqa: E402
 import tools  # noqa: E402  (the CLIs' shared pieces)
 
 _CONFIG = tools.define_config_flag("Recipe file (configs/*.py).")
@@ -30,7 +30,7 @@ _RAW = flags.DEFINE_bool("raw_weights", False, "Evaluate the raw weights instead
 
 def main(argv):
     del argv
-    from official import evaluation  # pylint: disable=g-import-not-at-top  (after the flags)
+    from official.training import evaluation  # pylint: disable=g-import-not-at-top  (after the flags)
     config = _CONFIG.value
     config.unlock()
     if config.get("demo_data_size", 0) and not config.data.data_dir:

@@ -28,7 +28,7 @@ flags.DEFINE_enum("precision", "float32", ["float32", "bfloat16", "auto"],
                   "Compute precision of the served model: bfloat16 (mixed, float32 weights and logits) "
                   "is faster than float32 on some CPUs and slower on others; auto: bfloat16 only where "
                   "a short measurement on THIS machine finds it faster (export where you serve; "
-                  "python -m official.precision_probe prints the measurement). Check its top-5 first "
+                  "python -m official.runtime.precision_probe prints the measurement). Check its top-5 first "
                   "with tools/compare_precision.py.")
 flags.DEFINE_enum("preprocessing", None, ["tf1", "garden", "garden_serving"],
                   "Serving preprocessing; default: the family's eval path (the published accuracies). "
@@ -39,14 +39,18 @@ flags.mark_flags_as_required(["checkpoint", "export_dir"])
 
 def main(argv):
     del argv
-    from official import checkpoints, export, precision_probe, published, resnet_rs
+    from official.checkpoints import readers
+    from official.serving import export
+    from official.runtime import precision_probe
+    from official import published
+    from official.modeling import resnet_rs
 
     F = flags.FLAGS
     if F.depth not in resnet_rs.SPECS:
         raise app.UsageError(f"--depth={F.depth} is not one of {sorted(resnet_rs.SPECS)}")
     entry = published.CHECKPOINTS.get(F.checkpoint)
     # An official name brings the resolution its published top-1 was measured at.
-    image_size = F.image_size or (entry.image_size if entry else checkpoints.image_size_of(F.checkpoint))
+    image_size = F.image_size or (entry.image_size if entry else readers.image_size_of(F.checkpoint))
     if not image_size:
         raise app.UsageError(f"--image_size is required: {F.checkpoint!r} does not name its resolution")
     if entry and entry.depth != F.depth:

@@ -22,8 +22,8 @@ _VAL = flags.DEFINE_float("validation_fraction", 0.2, "Held-out share per class.
 
 def main(argv):
     del argv
-    from official import demo_data  # pylint: disable=g-import-not-at-top  (after the flags: TensorFlow)
-    from official import workdir  # pylint: disable=g-import-not-at-top
+    from official.data import demo_data  # pylint: disable=g-import-not-at-top  (after the flags: TensorFlow)
+    from official.runtime import workdir  # pylint: disable=g-import-not-at-top
     try:
         counts = demo_data.write_digits(_OUT.value, image_size=_SIZE.value,
                                         validation_fraction=_VAL.value)

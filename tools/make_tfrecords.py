@@ -41,7 +41,7 @@ flags.mark_flag_as_required("output_dir")
 
 
 def main(argv):
-    from official import workdir  # pylint: disable=g-import-not-at-top  (after the flags: TensorFlow)
+    from official.runtime import workdir  # pylint: disable=g-import-not-at-top  (after the flags: TensorFlow)
     try:
         return _write(argv)
     except workdir.WriteError as e:   # full disk: the message says where and how much
@@ -52,7 +52,7 @@ def main(argv):
 
 def _write(argv):
     del argv
-    from official import tfrecords  # pylint: disable=g-import-not-at-top
+    from official.data import tfrecords  # pylint: disable=g-import-not-at-top
     if not (FLAGS.imagenet_train or FLAGS.imagenet_validation or FLAGS.image_dir):
         raise app.UsageError("give --imagenet_train and/or --imagenet_validation, or --image_dir")
     if FLAGS.imagenet_validation and not FLAGS.validation_labels:

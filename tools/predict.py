@@ -38,7 +38,7 @@ flags.DEFINE_integer("crop_padding", families.TF1_CROP_PADDING, "P of the TF1 ce
 flags.DEFINE_enum("precision", "float32", ["float32", "bfloat16", "auto"],
                   "Compute precision when --model is a checkpoint or .weights.h5 (a SavedModel keeps "
                   "the one it was exported in); auto: bfloat16 only where a short measurement on this "
-                  "machine finds it faster (official/precision_probe.py, printed).")
+                  "machine finds it faster (official/runtime/precision_probe.py, printed).")
 flags.DEFINE_integer("top_k", 5, "How many classes to print (at most 5 for SavedModels).")
 flags.mark_flag_as_required("model")
 
@@ -46,7 +46,10 @@ flags.mark_flag_as_required("model")
 def _classifier(F):
     """fn(image_bytes) -> dict of outputs for one image; and a description."""
     import tensorflow as tf
-    from official import checkpoints, export, precision, precision_probe
+    from official.checkpoints import readers
+    from official.serving import export
+    from official.runtime import precision
+    from official.runtime import precision_probe
 
     path = F.model
     if os.path.isfile(os.path.join(path, "saved_model.pb")):
@@ -57,7 +60,7 @@ def _classifier(F):
         with open(path + ".preprocessing.json") as f:
             sidecar = json.load(f)
     family = families.of_format(F.checkpoint_format, F.family or sidecar.get("family")).name
-    image_size = F.image_size or sidecar.get("image_size") or checkpoints.image_size_of(path)
+    image_size = F.image_size or sidecar.get("image_size") or readers.image_size_of(path)
     if not image_size:
         raise app.UsageError(f"--image_size is required: nothing says at which resolution {path!r} runs")
     compute = F.precision
@@ -66,16 +69,16 @@ def _classifier(F):
             F.precision, log=lambda fmt, *a: print(fmt % a, file=sys.stderr))
     if path.endswith(".keras"):
         import keras
-        from official import resnet_rs  # noqa: F401  (registers the ResNetRS class)
+        from official.modeling import resnet_rs  # noqa: F401  (registers the ResNetRS class)
         model = keras.saving.load_model(path)
     elif path.endswith(".weights.h5"):
         with precision.policy(compute):
-            model = checkpoints.build_model("native", sidecar.get("depth", F.depth), family=family)
+            model = readers.build_model("native", sidecar.get("depth", F.depth), family=family)
         model.load_weights(path)
     else:
         with precision.policy(compute):
-            model = checkpoints.build_model(F.checkpoint_format, F.depth, family=family)
-        checkpoints.load_into(model, path, format=F.checkpoint_format)
+            model = readers.build_model(F.checkpoint_format, F.depth, family=family)
+        readers.load_into(model, path, format=F.checkpoint_format)
     fn = export.serving_functions(model, int(image_size), family, sidecar.get("crop_padding", F.crop_padding))
     serve = fn["serving_default"]
     return (lambda b: serve(tf.constant([b]))), (f"{path} ({family} preprocessing at {image_size}, "
@@ -87,12 +90,13 @@ def main(argv):
     if not images:
         raise app.UsageError("give one or more image files after the flags")
     import tensorflow as tf
-    from official import checkpoints, imagenet_classes
+    from official.checkpoints import readers
+    from official.data import imagenet_classes
 
     F = flags.FLAGS
     try:
         classify, what = _classifier(F)
-    except (checkpoints.CheckpointError, checkpoints.DownloadError, FileNotFoundError, OSError, ValueError) as e:
+    except (readers.CheckpointError, readers.DownloadError, FileNotFoundError, OSError, ValueError) as e:
         print(f"error: --model={F.model}: {e}", file=sys.stderr)
         sys.exit(1)
     names, synsets = imagenet_classes.names(), imagenet_classes.synsets()

@@ -24,7 +24,7 @@ from absl import flags  # noqa: E402
 from absl import logging  # noqa: E402
 
 # None of these imports TensorFlow: the flags are checked before its import (tools.run_main).
-from official import distribute  # noqa: E402
+from official.runtime import distribute  # noqa: E402
 import tools  # noqa: E402  (the CLIs' shared pieces)
 
 _CONFIG = tools.define_config_flag("Recipe file (configs/*.py), optionally ':garden'.")
@@ -41,10 +41,10 @@ _PREDICT = flags.DEFINE_bool("classify_example", None,
 def _classify_example(config, export_dir):
     """Classifies the first validation image with the exported SavedModel (demo check)."""
     import tensorflow as tf  # pylint: disable=g-import-not-at-top
-    from official import data  # pylint: disable=g-import-not-at-top
-    path = data.tfrecord_files(config.data.data_dir, config.data.eval_split)[0]
+    from official.data import pipeline  # pylint: disable=g-import-not-at-top
+    path = pipeline.tfrecord_files(config.data.data_dir, config.data.eval_split)[0]
     record = next(iter(tf.data.TFRecordDataset(path)))
-    parsed = data.parse_example(record)
+    parsed = pipeline.parse_example(record)
     image_bytes, label = parsed[0], parsed[1]
     served = tf.saved_model.load(export_dir).signatures["serving_default"]
     out = served(image_bytes=tf.reshape(image_bytes, [1]))
@@ -67,15 +67,15 @@ def main(argv):
         raise app.UsageError(f"unexpected arguments: {argv[1:]}")
     if not _WORKDIR.value:
         raise app.UsageError("--workdir is required: checkpoints, summaries and the export go there")
-    from official import train_lib  # pylint: disable=g-import-not-at-top  (after the flags)
-    from official import workdir  # pylint: disable=g-import-not-at-top
+    from official.training import loop  # pylint: disable=g-import-not-at-top  (after the flags)
+    from official.runtime import workdir  # pylint: disable=g-import-not-at-top
     config = _CONFIG.value
     try:
         config.unlock()
         strategy = distribute.make_strategy(_STRATEGY.value, tpu=_TPU.value,
                                             num_logical_cpus=_LOGICAL_CPUS.value)
-        result = train_lib.train_and_evaluate(config, _WORKDIR.value, strategy)
-    except (ValueError, FileNotFoundError, train_lib.TrainingError, workdir.WorkdirLocked,
+        result = loop.train_and_evaluate(config, _WORKDIR.value, strategy)
+    except (ValueError, FileNotFoundError, loop.TrainingError, workdir.WorkdirLocked,
             workdir.WriteError) as e:
         logging.error("%s", e)
         print(f"error: {e}", file=sys.stderr)

@@ -1,12 +1,12 @@
 """ResNet-RS (Bello et al. 2021) as a Keras 3 functional model.
 
 The architecture is data (`SPECS`, `STAGE_FILTERS`) plus the blocks of
-`official/layers.py`. Defaults are the TF1 `tensorflow/tpu` release (ReLU, fixed
+`official/modeling/layers.py`. Defaults are the TF1 `tensorflow/tpu` release (ReLU, fixed
 padding, 1000 classes); `GARDEN_FAMILY` switches to the Model Garden's swish,
 SAME-padding variant.
 
 The model takes images that are already normalised as
-`(x - 255 * mean) / (255 * std)` (see `official/preprocessing.py`) and returns ONE
+`(x - 255 * mean) / (255 * std)` (see `official/data/preprocessing.py`) and returns ONE
 output, as keras.applications models do: with `include_top`, the float32 logits
 (or their softmax with `classifier_activation="softmax"`; the `logits` layer stays
 reachable by name); without, the pooled features (`pooling="avg"|"max"`) or the
@@ -28,8 +28,8 @@ import keras
 import numpy as np
 
 from official import families
-from official import layers
-from official import precision
+from official.modeling import layers
+from official.runtime import precision
 
 # Blocks per stage; both official codes agree (docs/fidelity.md: blocks per stage).
 SPECS = {

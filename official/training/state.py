@@ -21,14 +21,14 @@ from absl import logging
 import keras
 import tensorflow as tf
 
-from official import distribute
-from official import ema as ema_lib
+from official.runtime import distribute
+from official.training import ema as ema_lib
 from official import families
-from official import optimizer as optimizer_lib
-from official import resnet_rs
-from official import schedules
-from official import train_config
-from official import workdir as workdir_lib
+from official.training import optimizer as optimizer_lib
+from official.modeling import resnet_rs
+from official.training import schedules
+from official.training import config as config_lib
+from official.runtime import workdir as workdir_lib
 
 
 class TrainingError(RuntimeError):
@@ -36,7 +36,7 @@ class TrainingError(RuntimeError):
 
 
 def build_model(config, name=None):
-    """official.resnet_rs.ResNetRS(**config.model) at the training resolution."""
+    """official.modeling.resnet_rs.ResNetRS(**config.model) at the training resolution."""
     kwargs = dict(config.model)
     size = config.data.image_size
     return resnet_rs.ResNetRS(input_shape=(size, size, 3), name=name, **kwargs)
@@ -49,7 +49,7 @@ def weight_decay_variables(model, rule):
     kernels AND the SE and dense biases (TF1 filters on 'batch_normalization' in the name).
     garden: kernels only (Keras kernel regularizers on convs incl. SE, and the dense).
     """
-    train_config._choice("optimizer.weight_decay_rule", rule, train_config.WEIGHT_DECAY_RULES)
+    config_lib._choice("optimizer.weight_decay_rule", rule, config_lib.WEIGHT_DECAY_RULES)
     bn_ids = {id(v) for layer in model._flatten_layers()  # pylint: disable=protected-access
               if isinstance(layer, keras.layers.BatchNormalization) for v in layer.weights}
     chosen = [v for v in model.trainable_variables if id(v) not in bn_ids]
@@ -99,25 +99,25 @@ def checkpoint_dir(workdir, strategy):
 
 def init_from_checkpoint(config, model):
     """Fine-tuning: backbone weights from an official name/path (tf1, garden) or our own run."""
-    from official import checkpoints  # pylint: disable=g-import-not-at-top
+    from official.checkpoints import readers as readers_lib  # pylint: disable=g-import-not-at-top
     path, fmt = config.init_checkpoint, config.init_checkpoint_format
-    if path in checkpoints.OFFICIAL and checkpoints.OFFICIAL[path][0] != config.model.depth:
+    if path in readers_lib.OFFICIAL and readers_lib.OFFICIAL[path][0] != config.model.depth:
         # Before any download: the checkpoint of another depth cannot fit.
-        raise ValueError(f"config.init_checkpoint={path!r} is a ResNet-RS-{checkpoints.OFFICIAL[path][0]} "
+        raise ValueError(f"config.init_checkpoint={path!r} is a ResNet-RS-{readers_lib.OFFICIAL[path][0]} "
                          f"checkpoint but config.model.depth={config.model.depth}")
     if fmt != "native":
-        checkpoints.load_into(model, path, format=fmt, include_top=False)
+        readers_lib.load_into(model, path, format=fmt, include_top=False)
         return
     # Our own checkpoints hold a full model: read it into one with its own head,
     # then copy every layer but the head (the class count may differ).
-    prefix = checkpoints.resolve(path, format="native")
+    prefix = readers_lib.resolve(path, format="native")
     shapes = tf.train.load_checkpoint(prefix).get_variable_to_shape_map()
     head = [s for k, s in shapes.items() if k.startswith("model/") and "logits" in k and len(s) == 2]
     source_config = config.copy_and_resolve_references()
     if head:
         source_config.model.num_classes = int(head[0][1])
     source = build_model(source_config, name="init_source")
-    checkpoints.load_into(source, prefix, format="native", include_top=True)
+    readers_lib.load_into(source, prefix, format="native", include_top=True)
     for layer in model.layers:
         if layer.weights and layer.name != "logits":
             layer.set_weights(source.get_layer(layer.name).get_weights())
@@ -145,7 +145,7 @@ def create_train_state(config, strategy, precision, workdir=None):
     Args:
         config: a training ConfigDict (configs/).
         strategy: the tf.distribute strategy whose scope holds the variables.
-        precision: "float32", "bfloat16" or "float16" (train_config.resolve_precision).
+        precision: "float32", "bfloat16" or "float16" (config_lib.resolve_precision).
         workdir: where the checkpoints go; given, its checkpoint directory is cleaned of
             a killed save's leftovers (and the chief's export/ of partial exports), and
             `manager` is set. None (the benchmark): no manager.
@@ -158,11 +158,11 @@ def create_train_state(config, strategy, precision, workdir=None):
         >>> state.optimizer.iterations.numpy()
         0
     """
-    _, total_steps, warmup_steps = train_config.run_lengths(config)
+    _, total_steps, warmup_steps = config_lib.run_lengths(config)
     previous_policy = keras.config.dtype_policy()
     keras.utils.set_random_seed(config.train.seed)
     try:
-        keras.config.set_dtype_policy(train_config.KERAS_POLICY[precision])
+        keras.config.set_dtype_policy(config_lib.KERAS_POLICY[precision])
         schedule = schedules.make_schedule(
             config.optimizer.schedule,
             peak=schedules.scaled_learning_rate(config.optimizer.base_lr_per_256,
@@ -203,7 +203,7 @@ def restore_or_initialize(state, config, workdir, total_steps):
     """Resumes from the workdir, else initialises from config.init_checkpoint, else keeps.
 
     A resumed checkpoint must match the model exactly. An init checkpoint fills the
-    backbone (official/checkpoints.py reads the tf1, garden and native formats) and the
+    backbone (official/checkpoints/readers.py reads the tf1, garden and native formats) and the
     EMA restarts from the loaded weights. Either way the momentum rule is recorded
     with the slots, and a resumed checkpoint of the other rule is converted once.
 

@@ -35,7 +35,7 @@ from absl import logging
 import tensorflow as tf
 
 from official import families
-from official import preprocessing
+from official.data import preprocessing
 
 AUTOTUNE = tf.data.AUTOTUNE
 SOURCES = ("tfrecord", "tfds", "synthetic")
@@ -197,7 +197,7 @@ def _count_skipped(ds):
         new_skipped = skipped + gap
 
         def report():
-            tf.print("WARNING: official.data skipped", gap,
+            tf.print("WARNING: official.data.pipeline skipped", gap,
                      "corrupt or undecodable record(s); total skipped:", new_skipped,
                      "(set data.skip_corrupt=False to make this fatal; "
                      "TF_CPP_MIN_LOG_LEVEL<=1 shows each decode error)",

@@ -3,7 +3,7 @@
 TFLite has no image decoding among its built-in ops, so the `.tflite` file holds the
 network only (the Garden's `tflite` input type skips its preprocessing the same way):
 it takes float32 [1, S, S, 3] images, either already preprocessed and normalised
-(`official.preprocessing.preprocess_for_eval` then `normalize`, as the SavedModel
+(`official.data.preprocessing.preprocess_for_eval` then `normalize`, as the SavedModel
 does inside) or, for a model built with `include_preprocessing=True`, preprocessed
 0..255 pixels; it returns the [1, classes] float32 logits. Float32 weights, no
 quantisation: the logits are the SavedModel's within float rounding.
@@ -19,7 +19,7 @@ import tempfile
 import tensorflow as tf
 from tensorflow.python.framework.convert_to_constants import convert_variables_to_constants_v2
 
-from official import inference
+from official.serving import inference
 
 
 def convert(model, image_size, batch_size=1):

@@ -18,7 +18,7 @@ Example:
 
 import tensorflow as tf
 
-from official import data
+from official.data import pipeline as pipeline_lib
 
 IMAGENET_CLASSES = 1000
 
@@ -55,12 +55,12 @@ def class_names(config, limit=100000):
     if config.data.source != "tfrecord":
         return None
     found = {}
-    files = data.tfrecord_files(config.data.data_dir, config.data.eval_split)
-    spec = {data.LABEL_KEY: tf.io.FixedLenFeature([], tf.int64, default_value=-1),
+    files = pipeline_lib.tfrecord_files(config.data.data_dir, config.data.eval_split)
+    spec = {pipeline_lib.LABEL_KEY: tf.io.FixedLenFeature([], tf.int64, default_value=-1),
             "image/class/synset": tf.io.FixedLenFeature([], tf.string, default_value="")}
     for record in tf.data.TFRecordDataset(files).take(limit):
         parsed = tf.io.parse_single_example(record, spec)
-        label = int(parsed[data.LABEL_KEY]) - config.data.label_offset
+        label = int(parsed[pipeline_lib.LABEL_KEY]) - config.data.label_offset
         name = parsed["image/class/synset"].numpy().decode()
         if 0 <= label < num_classes and name:
             found.setdefault(label, name)

@@ -195,7 +195,7 @@ def resolve(precision, probe_fn=probe, path=None, log=None):
 
 
 if __name__ == "__main__":
-    # python -m official.precision_probe [--refresh]: measure and print.
+    # python -m official.runtime.precision_probe [--refresh]: measure and print.
     import sys  # pylint: disable=g-import-not-at-top
     result = measure(refresh="--refresh" in sys.argv)
     print(f"{describe(result)}: auto picks {choose(result)}  [{cache_file()}]")

@@ -38,7 +38,7 @@ def make_bench_tfrecords(out_dir, num_images, num_shards=8, seed=0):
     from PIL import Image  # pylint: disable=g-import-not-at-top
     import skimage.data  # pylint: disable=g-import-not-at-top
 
-    from official import tfrecords  # pylint: disable=g-import-not-at-top
+    from official.data import tfrecords  # pylint: disable=g-import-not-at-top
 
     sources = []
     for name in ("astronaut", "coffee", "chelsea", "rocket", "immunohistochemistry",
@@ -109,7 +109,7 @@ def bench_input(data_dir="", label_offset=1, num_images=2000, image_size=160, ba
     import ml_collections  # pylint: disable=g-import-not-at-top
     import tensorflow as tf  # pylint: disable=g-import-not-at-top
 
-    from official import data  # pylint: disable=g-import-not-at-top
+    from official.data import pipeline as pipeline_lib  # pylint: disable=g-import-not-at-top
 
     if not data_dir:
         data_dir = tempfile.mkdtemp(prefix="bench_input_")
@@ -128,7 +128,7 @@ def bench_input(data_dir="", label_offset=1, num_images=2000, image_size=160, ba
                   randaug_num_layers=randaug_num_layers)
     for name in pipelines:
         is_training = name == "train"
-        ds = data.build_dataset(cfg, split=split, is_training=is_training,
+        ds = pipeline_lib.build_dataset(cfg, split=split, is_training=is_training,
                                 batch_size=batch_size, num_classes=1000)
         if not is_training:
             ds = ds.repeat()
@@ -219,39 +219,39 @@ def bench_model(mode, depth, image_size, batch_size, precision="float32", fused_
                 rep_seconds=4.0, warmup_steps=1, conv_floor=False, op_profile=False):
     """images/s of the training step or of inference, on a fixed random batch.
 
-    train: the trainer's own state (official/train_state.py) and step
-    (official/train_step.py): forward, backward, coupled L2, SGD momentum and, unless
+    train: the trainer's own state (official/training/state.py) and step
+    (official/training/step.py): forward, backward, coupled L2, SGD momentum and, unless
     `ema` is False, the EMA update. infer: the serving model of an export.
     conv_floor: also the images/s if every op but the convolutions were free.
-    op_profile: also where the call's op time goes (official/op_profile.py), over 2 calls;
+    op_profile: also where the call's op time goes (official/benchmarks/op_profile.py), over 2 calls;
         with conv_floor, the floor's too (its convolutions' op time against the call's).
     """
     import keras  # pylint: disable=g-import-not-at-top
     import tensorflow as tf  # pylint: disable=g-import-not-at-top
 
-    from official import inference  # pylint: disable=g-import-not-at-top
-    from official import train_config  # pylint: disable=g-import-not-at-top
-    from official import train_state  # pylint: disable=g-import-not-at-top
-    from official import train_step  # pylint: disable=g-import-not-at-top
+    from official.serving import inference  # pylint: disable=g-import-not-at-top
+    from official.training import config as config_lib  # pylint: disable=g-import-not-at-top
+    from official.training import state as state_lib  # pylint: disable=g-import-not-at-top
+    from official.training import step as step_lib  # pylint: disable=g-import-not-at-top
 
     config = model_config(depth, image_size, batch_size, precision, fused_batch_norm,
                           block_counts, ema)
-    policy = train_config.KERAS_POLICY[precision]
+    policy = config_lib.KERAS_POLICY[precision]
     keras.config.set_dtype_policy(policy)
     t0 = time.perf_counter()
     images = tf.random.normal((batch_size, image_size, image_size, 3), seed=0)
     labels = tf.random.uniform((batch_size,), 0, config.model.num_classes, tf.int32, seed=0)
     if mode == "infer":
-        model = train_state.build_model(config)
+        model = state_lib.build_model(config)
         model = inference.serving_model(model)    # what an export serves (BN folded in bfloat16)
         infer = tf.function(lambda x: inference.logits(model, x, batch_splits))
         fn = lambda: infer(images).numpy()  # pylint: disable=unnecessary-lambda-assignment
         images_per_call = batch_size
     else:
         strategy = tf.distribute.get_strategy()
-        state = train_state.create_train_state(config, strategy, precision)
+        state = state_lib.create_train_state(config, strategy, precision)
         model = state.model
-        loop = train_step.make_train_loop(model, state.optimizer, state.ema, state.wd_variables,
+        loop = step_lib.make_train_loop(model, state.optimizer, state.ema, state.wd_variables,
                                           config, strategy, precision)
         iterator = iter(tf.data.Dataset.from_tensors((images, labels)).repeat())
         steps = tf.constant(steps_per_call)
@@ -276,7 +276,7 @@ def bench_model(mode, depth, image_size, batch_size, precision="float32", fused_
         result.update(conv_floor_img_s=floor["img_s_median"], conv_floor_cores_busy=floor["cores_busy"],
                       of_conv_floor=round(result["img_s_median"] / floor["img_s_median"], 3))
     if op_profile:
-        from official import op_profile as op_profile_lib  # pylint: disable=g-import-not-at-top
+        from official.benchmarks import op_profile as op_profile_lib  # pylint: disable=g-import-not-at-top
         result["op_profile"] = op_profile_lib.profile(fn, calls=2)
         if conv_floor:   # do the convolutions cost more inside the call than alone?
             result["conv_floor_op_profile"] = op_profile_lib.profile(floor_call, calls=2)

@@ -19,8 +19,8 @@ Example:
 
 import tensorflow as tf
 
-from official import precision
-from official import resnet_rs
+from official.runtime import precision
+from official.modeling import resnet_rs
 
 # Slices per batch. 2 = the cores of the smallest machines we serve on; more slices
 # than inter-op threads only add ops (4 was no faster than 2 on 2 cores).

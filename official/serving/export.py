@@ -1,7 +1,7 @@
 """SavedModel export for TF Serving: image bytes in, ImageNet predictions out.
 
 The exported functions wrap decode + the family's eval preprocessing
-(``official/preprocessing.py``, the same code the input pipeline uses) +
+(``official/data/preprocessing.py``, the same code the input pipeline uses) +
 normalisation + the model, so a client sends encoded images and nothing else.
 
 Signatures:
@@ -39,12 +39,12 @@ import tensorflow as tf
 from absl import logging
 
 from official import families
-from official import imagenet_classes
-from official import inference
-from official import precision
+from official.data import imagenet_classes
+from official.serving import inference
+from official.runtime import precision
 from official import published
-from official import preprocessing as preprocessing_lib  # `preprocessing` is an argument name
-from official import workdir
+from official.data import preprocessing as preprocessing_lib  # `preprocessing` is an argument name
+from official.runtime import workdir
 
 TOP_K = 5
 # "tf1", "garden": each family's eval path (what the published accuracies were measured
@@ -61,7 +61,7 @@ def serving_functions(model, image_size, preprocessing="tf1", crop_padding=famil
     """The two serving tf.functions, for export or in-process use (tools/predict.py).
 
     `batch_splits`: requests of at least this many images run as that many slices side
-    by side (official/inference.py: same logits up to rounding, 1.2x images/s on 2 CPU cores; 1 for
+    by side (official/serving/inference.py: same logits up to rounding, 1.2x images/s on 2 CPU cores; 1 for
     GPU serving, where one large batch is best).
 
     Returns:
@@ -115,7 +115,7 @@ def _class_names(model, image_size, family, class_names):
     """Checks the arguments; the names of the model's classes.
 
     A 1000-logit head speaks ImageNet's sorted-synset classes (names shipped in
-    official/imagenet_classes.txt); any other head (a fine-tuned or demo model) gets
+    official/data/imagenet_classes.txt); any other head (a fine-tuned or demo model) gets
     `class_names` or, by default, its class indices as strings.
     """
     if family not in PREPROCESSINGS:
@@ -128,7 +128,7 @@ def _class_names(model, image_size, family, class_names):
     if class_names is None:
         if classes == 1001:
             raise ValueError("the model has 1001 logits (the Garden's background column 0 included); "
-                             "load Garden checkpoints with official.checkpoints, which drops it, or "
+                             "load Garden checkpoints with official.checkpoints.readers, which drops it, or "
                              "pass class_names for all 1001")
         return imagenet_classes.names() if classes == 1000 else [str(i) for i in range(classes)]
     class_names = [str(n) for n in class_names]
@@ -194,15 +194,15 @@ def export_saved_model(model, export_dir, image_size, preprocessing="tf1",
     The model is written to a hidden sibling directory (``.NAME.partial-PID``) and
     renamed into place, so a failed export (full disk) or a crashed one (SIGKILL)
     leaves a previous export at ``export_dir`` intact; the next export removes a
-    crashed one's partial directory (official/workdir.py `replacing_dir`).
+    crashed one's partial directory (official/runtime/workdir.py `replacing_dir`).
 
     Args:
         model: a ResNet-RS Keras model with a head (1000 ImageNet classes, or any
             number with `class_names`), holding the weights
-            to serve (the moving averages: official.checkpoints loads those). Served
-            in the precision it was built in (official/precision.py; recorded in
+            to serve (the moving averages: official.checkpoints.readers loads those). Served
+            in the precision it was built in (official/runtime/precision.py; recorded in
             assets.extra/resnet_rs.json), with its batch norms folded into the
-            convolutions in bfloat16 (official/inference.py `serving_model`).
+            convolutions in bfloat16 (official/serving/inference.py `serving_model`).
         export_dir: the SavedModel directory (for TF Serving: .../model_name/VERSION).
         image_size: the side S the model sees (the checkpoint's training
             resolution reproduces the published accuracies).
@@ -212,7 +212,7 @@ def export_saved_model(model, export_dir, image_size, preprocessing="tf1",
         warmup: write TF Serving warm-up records.
         class_names: names of the logits' classes; default: the ImageNet names for a
             1000-class head, the class indices for any other (fine-tuned) head.
-        batch_splits: slices a request's batch runs as (official/inference.py);
+        batch_splits: slices a request's batch runs as (official/serving/inference.py);
             1 for GPU serving.
         published_name: the official checkpoint the weights are (official/published.py),
             recorded in the metadata with its published top-1 in this family.
@@ -221,7 +221,7 @@ def export_saved_model(model, export_dir, image_size, preprocessing="tf1",
         export_dir.
 
     Raises:
-        official.workdir.WriteError: the storage refused a write (full disk, ...):
+        official.runtime.workdir.WriteError: the storage refused a write (full disk, ...):
             the message names the path, the free space and the size needed.
     """
     entry = published.get(published_name) if published_name else None

@@ -7,7 +7,7 @@ the logits are float32 (the head is built float32). The paper trained this way o
 On a CPU it pays only where TensorFlow's bfloat16 kernels beat its float32 ones, and
 the CPU flags do not tell: a Xeon listing `avx512_bf16` ran TensorFlow's bfloat16
 matrix product at 0.57x float32, an AMD EPYC with the same flag ran ResNet-RS ~1.5x
-faster. So the project measures: official/precision_probe.py times both on this
+faster. So the project measures: official/runtime/precision_probe.py times both on this
 machine (about a second, cached per machine), and the `auto` precision of the trainer,
 tools/predict.py and tools/export_saved_model.py picks bfloat16 only where it measured
 faster. `cpu_bfloat16_support()` lists the flags, for reports only.

@@ -4,7 +4,7 @@ An official name (``resnet-rs-50-i160`` ... ``resnet-rs-420-i320``) resolves to 
 official tarball of a family, downloaded once into a cache (``$RESNET_RS_CACHE``,
 else ``~/.cache/resnet_rs``), checked and unpacked safely: a failure at any point
 leaves nothing half-written there. A local prefix, ``.index`` file or directory
-resolves to its checkpoint prefix. The readers are in official/checkpoints.py.
+resolves to its checkpoint prefix. The readers are in official/checkpoints/readers.py.
 
 Example:
     >>> resolve("resnet-rs-50-i160", format="tf1")       # downloads once

@@ -25,7 +25,7 @@ import numpy as np
 from PIL import Image
 import tensorflow as tf
 
-from official import workdir
+from official.runtime import workdir
 
 JPEG_QUALITY = 95  # the official converter's re-encoding quality
 
@@ -156,7 +156,7 @@ def write_tfrecords(examples, out_dir, split, num_shards, *, num_workers=None,
 
     Raises:
         ValueError: num_shards < 1 or a label < 1.
-        official.workdir.WriteError: the storage refused a write (full disk, ...): the
+        official.runtime.workdir.WriteError: the storage refused a write (full disk, ...): the
             message names the folder, the free space and about how much is needed.
     """
     if num_shards < 1:

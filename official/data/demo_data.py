@@ -4,7 +4,7 @@ scikit-image's sample photographs (`photographs()`) for checks on real images.
 `sklearn.datasets.load_digits` ships inside scikit-learn (1797 8x8 grey images, 16
 levels, ten classes), so the demo needs no download. Each image is scaled to
 0..255, upscaled (bicubic) to `image_size`, made RGB and written through the
-project's own writer (official/tfrecords.py) as JPEG TFRecords in the official
+project's own writer (official/data/tfrecords.py) as JPEG TFRecords in the official
 layout, labels 1..10 (so `data.label_offset=1`, as for ImageNet). The split is a
 fixed, stratified 80/20 train/validation split.
 
@@ -19,7 +19,7 @@ import os
 import numpy as np
 from PIL import Image
 
-from official import tfrecords
+from official.data import tfrecords
 
 SPLITS = ("train", "validation")
 
@@ -61,11 +61,11 @@ def tfrecords_glob(out_dir, split):
 def write_digits(out_dir, image_size=32, validation_fraction=0.2, seed=0, num_shards=2):
     """Writes train/validation TFRecords to `out_dir`; returns {split: count}.
 
-    Each split's shards appear together or not at all (official/tfrecords.py), and
+    Each split's shards appear together or not at all (official/data/tfrecords.py), and
     `exists` wants both splits, so a failed or killed write is redone whole next time.
 
     Raises:
-        official.workdir.WriteError: a full disk (or read-only `out_dir`); the
+        official.runtime.workdir.WriteError: a full disk (or read-only `out_dir`); the
             message names the folder, the free space and about how much is needed.
     """
     counts = {}

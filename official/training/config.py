@@ -17,14 +17,14 @@ import math
 from absl import logging
 import tensorflow as tf
 
-from official import data
-from official import distribute
-from official import ema as ema_lib
+from official.data import pipeline
+from official.runtime import distribute
+from official.training import ema as ema_lib
 from official import families
-from official import optimizer as optimizer_lib
-from official import precision as precision_lib
-from official import precision_probe
-from official import resnet_rs
+from official.training import optimizer as optimizer_lib
+from official.runtime import precision as precision_lib
+from official.runtime import precision_probe
+from official.modeling import resnet_rs
 
 PRECISIONS = ("auto",) + precision_lib.PRECISIONS
 KERAS_POLICY = precision_lib.KERAS_POLICY
@@ -65,7 +65,7 @@ def check_config(config):
     _range("model.bn_momentum", m.bn_momentum, 0.0, 1.0)
     if m.num_classes < 2:
         raise ValueError(f"config.model.num_classes must be >= 2, got {m.num_classes}")
-    _choice("data.source", d.source, data.SOURCES)
+    _choice("data.source", d.source, pipeline.SOURCES)
     if d.source == "tfrecord" and not d.data_dir:
         raise ValueError("config.data.data_dir is empty: set --config.data.data_dir=DIR holding "
                          "train-*/validation-* TFRecords (or use --config.data.source=tfds)")
@@ -128,7 +128,7 @@ def resolve_precision(config, strategy, probe_fn=None):
     """The float type of the activations: config.train.precision, or by device for "auto".
 
     "auto" is bfloat16 on TPU, float16 on GPU and, on CPU, bfloat16 only where a short
-    measurement found it faster (official/precision_probe.py; cached per machine, logged);
+    measurement found it faster (official/runtime/precision_probe.py; cached per machine, logged);
     float32 for multi-worker CPU runs, whose workers must all pick the same.
     """
     precision = config.train.precision
@@ -139,7 +139,7 @@ def resolve_precision(config, strategy, probe_fn=None):
         # Each worker would measure its own machine, and noise could split them between two
         # precisions (two different graphs): every worker must build the same one.
         logging.info("precision auto: float32 (several CPU workers; set train.precision=bfloat16 "
-                     "explicitly where `python -m official.precision_probe` finds it faster)")
+                     "explicitly where `python -m official.runtime.precision_probe` finds it faster)")
     elif precision == "float32":
         precision = precision_probe.auto_precision(probe_fn or precision_probe.probe)
     return precision

@@ -1,7 +1,7 @@
 """Building blocks of ResNet-RS as plain functions over Keras 3 layers.
 
 Every layer gets an explicit, stable name (see `CONTRACTS.md`): the checkpoint
-readers in `official/checkpoints.py` find variables by these names, so renaming a
+readers in `official/checkpoints/readers.py` find variables by these names, so renaming a
 layer here is a format change.
 
 Example:
@@ -16,7 +16,7 @@ import functools
 
 import keras
 
-from official import preprocessing
+from official.data import preprocessing
 
 # TF1 `variance_scaling_initializer()` defaults, which the Garden also uses
 # (docs/fidelity.md: convolutions): scale 1, fan_in, truncated normal.
@@ -145,7 +145,7 @@ def batch_norm_factory(momentum=0.0, epsilon=1e-5, fused=True):
 
     momentum 0 is the ResNet-RS setting in both official codes (docs/fidelity.md: batch norm): the stored
     moving statistics are the last batch's and the usable ones are the EMA shadows
-    kept by `official/ema.py`, as in the TF1 release.
+    kept by `official/training/ema.py`, as in the TF1 release.
     """
 
     def norm(name, zero_init=False):

@@ -3,14 +3,14 @@
 `train_and_evaluate(config, workdir, strategy)` trains with the paper's recipe
 (configs/common.py) under any `tf.distribute` strategy: a custom loop that runs
 `steps_per_loop` steps per `tf.function` call (`strategy.run` inside), an EMA of the
-weights and BN statistics (official/ema.py) used for evaluation, checkpoints and the
+weights and BN statistics (official/training/ema.py) used for evaluation, checkpoints and the
 export, automatic resume from `workdir`, a checkpoint before exit on SIGTERM/Ctrl-C,
 and a clean stop on a non-finite loss that leaves the last good checkpoint alone.
 
-The pieces: official/train_config.py (config checks, run lengths),
-official/train_data.py (datasets), official/train_state.py (model, optimizer, EMA,
-checkpoint; resume or init), official/train_step.py (loss, train loop),
-official/evaluation.py (evals). This module runs the loop and exports.
+The pieces: official/training/config.py (config checks, run lengths),
+official/training/inputs.py (datasets), official/training/state.py (model, optimizer, EMA,
+checkpoint; resume or init), official/training/step.py (loss, train loop),
+official/training/evaluation.py (evals). This module runs the loop and exports.
 
 Example:
     >>> from configs import demo
@@ -28,19 +28,19 @@ from absl import logging
 import tensorflow as tf
 from tensorflow.core.framework import summary_pb2
 
-from official import distribute
-from official import precision_probe
-from official import workdir as workdir_lib
+from official.runtime import distribute
+from official.runtime import precision_probe
+from official.runtime import workdir as workdir_lib
 # Re-exported: the trainer's pieces under the names tools/ and tests/ have used.
 # pylint: disable=unused-import
-from official.evaluation import evaluate_checkpoint, evaluate_with_ema, make_eval_fn
-from official.optimizer import make_optimizer
-from official.train_config import (INIT_FORMATS, KERAS_POLICY, PRECISIONS, WEIGHT_DECAY_RULES,
+from official.training.evaluation import evaluate_checkpoint, evaluate_with_ema, make_eval_fn
+from official.training.optimizer import make_optimizer
+from official.training.config import (INIT_FORMATS, KERAS_POLICY, PRECISIONS, WEIGHT_DECAY_RULES,
                                    check_config, resolve_precision, run_lengths, validate_config)
-from official.train_data import check_not_empty, make_datasets, prepare_demo_data
-from official.train_state import (TrainingError, build_model, check_workdir_model,
+from official.training.inputs import check_not_empty, make_datasets, prepare_demo_data
+from official.training.state import (TrainingError, build_model, check_workdir_model,
                                   create_train_state, restore_or_initialize, weight_decay_variables)
-from official.train_step import cross_entropy, l2_term, make_train_loop
+from official.training.step import cross_entropy, l2_term, make_train_loop
 # pylint: enable=unused-import
 
 
@@ -86,18 +86,18 @@ def _format_eta(seconds):
 
 
 def export_model(config, model, ema, export_dir):
-    """SavedModel of the averaged weights through official/export.py (float32, no strategy).
+    """SavedModel of the averaged weights through official/serving/export.py (float32, no strategy).
 
     A 1001-way ImageNet head is exported without the column no training label reached
-    (official/labels.py: column 0 on the Garden's 1-based TFRecords, as official.checkpoints
+    (official/data/labels.py: column 0 on the Garden's 1-based TFRecords, as official.checkpoints.readers
     does; column 1000 on 0-based TFDS labels), so the export speaks the 1000 ImageNet
     classes. Any other head serves the class names of its data (config.export.class_names
     if set, else the TFDS label names or the TFRecords' synsets), or the label indices.
-    Returns the export directory, or None when official/export.py cannot serve this head;
+    Returns the export directory, or None when official/serving/export.py cannot serve this head;
     the checkpoint then is the result.
     """
-    from official import export  # pylint: disable=g-import-not-at-top
-    from official import labels  # pylint: disable=g-import-not-at-top
+    from official.serving import export  # pylint: disable=g-import-not-at-top
+    from official.data import labels  # pylint: disable=g-import-not-at-top
     clone = build_model(config, name=model.name)
     clone.set_weights([v.numpy() for v in model.weights])
     if ema is not None:
@@ -147,8 +147,8 @@ def train_and_evaluate(config, workdir, strategy=None, handle_signals=True, stop
     Raises:
         ValueError: a bad config value, empty dataset or mismatched workdir.
         TrainingError: a non-finite loss (the last good checkpoint is kept).
-        official.workdir.WorkdirLocked: another live run holds `workdir`.
-        official.workdir.WriteError: a full disk (or a read-only path) refused a
+        official.runtime.workdir.WorkdirLocked: another live run holds `workdir`.
+        official.runtime.workdir.WriteError: a full disk (or a read-only path) refused a
             checkpoint, summary or export; the last good checkpoint is kept.
     """
     if not workdir:

@@ -13,7 +13,7 @@ Three formats, one reader each (DESIGN.md, "checkpoint formats"):
   weights in the slots). The 1001-way head loses its background column 0
   (docs/fidelity.md #4), so every model speaks the same 1000 sorted-synset classes.
 * ``"native"``: ``tf.train.Checkpoint(step=, model=, optimizer=, ema=)`` as the
-  project's trainer writes it (``official/ema.py`` holds the averages).
+  project's trainer writes it (``official/training/ema.py`` holds the averages).
 
 The tf1 and garden readers work from a declared name table (:func:`tf1_table`,
 :func:`garden_table`): they check every shape, assign every model variable
@@ -23,7 +23,7 @@ a named rule: momentum slots, step counters, ...). Anything else raises
 
 Official names (``resnet-rs-50-i160`` ... ``resnet-rs-420-i320``) resolve to the
 official tarball, downloaded once into a cache, checked and unpacked safely
-(official/checkpoint_files.py; its names are re-exported here).
+(official/checkpoints/files.py; its names are re-exported here).
 
 Example:
     >>> model = build_model("tf1", 50)
@@ -37,9 +37,9 @@ import tensorflow as tf
 from absl import logging
 
 from official import families
-from official import resnet_rs
+from official.modeling import resnet_rs
 # Names, URLs, the download cache and prefix lookup (re-exported: callers use checkpoints.*).
-from official.checkpoint_files import (  # pylint: disable=unused-import
+from official.checkpoints.files import (  # pylint: disable=unused-import
     CACHE_ENV, OFFICIAL, URL_PATTERNS, CheckpointError, DownloadError, default_cache_dir,
     fetch_official, find_checkpoint, image_size_of, official_info, official_url, resolve)
 
@@ -139,7 +139,7 @@ def _model_variables(model, layer_name):
         layer = model.get_layer(layer_name)
     except ValueError as e:
         raise CheckpointError(f"the model has no layer {layer_name!r}; build it with "
-                              "official.resnet_rs (other depth or include_top?)") from e
+                              "official.modeling.resnet_rs (other depth or include_top?)") from e
     by_name = {v.name.split("/")[-1].split(":")[0]: v for v in layer.weights}
     expected = _layer_variables(layer_name)
     if sorted(by_name) != sorted(expected):
@@ -334,7 +334,7 @@ def _drop_background(model, value, key, prefix):
 
 
 def _read_native(model, prefix, ema, include_top):
-    from official import ema as ema_lib  # the trainer's EMA; only the native format needs it.
+    from official.training import ema as ema_lib  # the trainer's EMA; only the native format needs it.
 
     reader, shapes = _open(prefix)
     if not any(k.startswith("model/") for k in shapes):
@@ -383,7 +383,7 @@ def load_into(model, path_or_name, format="tf1", ema=True, include_top=None, cac
     """Loads a checkpoint into ``model`` (a ResNet-RS of the right depth and family).
 
     Args:
-        model: an ``official.resnet_rs.ResNetRS`` (see :func:`build_model`).
+        model: an ``official.modeling.resnet_rs.ResNetRS`` (see :func:`build_model`).
         path_or_name: a checkpoint prefix, a directory holding one, or an official
             name (tf1/garden: downloaded and cached).
         format: "tf1", "garden" or "native".
@@ -408,7 +408,7 @@ def load_into(model, path_or_name, format="tf1", ema=True, include_top=None, cac
         raise CheckpointError("include_top=True but the model has no 'logits' layer")
     depth = getattr(model, "depth", None)
     if depth not in resnet_rs.SPECS:
-        raise CheckpointError(f"model {model.name!r} is not an official.resnet_rs.ResNetRS")
+        raise CheckpointError(f"model {model.name!r} is not an official.modeling.resnet_rs.ResNetRS")
     _check_family(model, format)
     logging.info("loading %s checkpoint %s (ema=%s, include_top=%s)", format, prefix, ema, include_top)
     if format == "native":

@@ -10,15 +10,15 @@ import os
 from absl import logging
 import tensorflow as tf
 
-from official import data
-from official import distribute
+from official.data import pipeline as pipeline_lib
+from official.runtime import distribute
 
 
 def check_not_empty(config, split):
     """Stops at start-up on a split with no records (rather than hanging or dying later)."""
     if config.data.source != "tfrecord":
         return
-    files = data.tfrecord_files(config.data.data_dir, split)    # FileNotFoundError names the dir
+    files = pipeline_lib.tfrecord_files(config.data.data_dir, split)    # FileNotFoundError names the dir
     for path in files:
         for _ in tf.data.TFRecordDataset(path).take(1):
             return
@@ -35,7 +35,7 @@ def prepare_demo_data(config, workdir):
     size = config.get("demo_data_size", 0)
     if not size or config.data.data_dir:
         return
-    from official import demo_data  # pylint: disable=g-import-not-at-top
+    from official.data import demo_data  # pylint: disable=g-import-not-at-top
     out_dir = os.path.join(workdir, "digits_tfrecords")
     if not demo_data.exists(out_dir):
         logging.info("writing the demo digits (%dx%d JPEG TFRecords) to %s", size, size, out_dir)
@@ -52,7 +52,7 @@ def make_datasets(config, strategy, seed, skip_steps=0):
     num_classes = config.model.num_classes
 
     def train_fn(ctx):
-        ds = data.build_dataset(
+        ds = pipeline_lib.build_dataset(
             config.data, split=config.data.train_split, is_training=True,
             batch_size=ctx.get_per_replica_batch_size(config.train.global_batch_size),
             num_classes=num_classes, input_context=ctx, seed=seed)
@@ -62,7 +62,7 @@ def make_datasets(config, strategy, seed, skip_steps=0):
         return ds
 
     def eval_fn(ctx):
-        return data.build_dataset(
+        return pipeline_lib.build_dataset(
             config.data, split=config.data.eval_split, is_training=False,
             batch_size=ctx.get_per_replica_batch_size(config.eval.global_batch_size),
             num_classes=num_classes, input_context=ctx)

@@ -24,7 +24,7 @@ Example:
 import tensorflow as tf
 
 from official import families
-from official import randaugment
+from official.data import randaugment
 
 # ImageNet mean/std on the 0..255 scale, the same in both official codes.
 MEAN_RGB = (0.485 * 255, 0.456 * 255, 0.406 * 255)

@@ -12,10 +12,10 @@ import warnings
 
 import tensorflow as tf
 
-from official import distribute
-from official import ema as ema_lib
-from official import train_data
-from official import train_state
+from official.runtime import distribute
+from official.training import ema as ema_lib
+from official.training import inputs
+from official.training import state
 
 
 def make_eval_fn(model, strategy):
@@ -46,7 +46,7 @@ def make_eval_fn(model, strategy):
             warnings.filterwarnings("ignore", message="To make it possible to preserve tf.data options")
             top1, top5, count = (float(x) for x in eval_pass(dataset))
         if count == 0:
-            raise train_state.TrainingError("the evaluation split yielded no images")
+            raise state.TrainingError("the evaluation split yielded no images")
         return {"top_1": top1 / count, "top_5": top5 / count, "count": int(count)}
 
     return evaluate
@@ -78,9 +78,9 @@ def evaluate_checkpoint(config, checkpoint_path, strategy=None, use_ema=True):
         if not found:
             raise ValueError(f"no checkpoint in {checkpoint_path!r}")
         checkpoint_path = found
-    train_data.check_not_empty(config, config.data.eval_split)
+    inputs.check_not_empty(config, config.data.eval_split)
     with strategy.scope():
-        model = train_state.build_model(config)
+        model = state.build_model(config)
         ema = ema_lib.ExponentialMovingAverage(model, max(config.ema.decay, 0.5)) if use_ema else None
     objects = {"model": model}
     if ema is not None:
@@ -91,5 +91,5 @@ def evaluate_checkpoint(config, checkpoint_path, strategy=None, use_ema=True):
     except AssertionError as e:
         raise ValueError(f"{checkpoint_path} does not match config.model: {str(e)[:400]}") from e
     status.expect_partial()
-    _, eval_ds = train_data.make_datasets(config, strategy, seed=0)
+    _, eval_ds = inputs.make_datasets(config, strategy, seed=0)
     return evaluate_with_ema(make_eval_fn(model, strategy), eval_ds, ema)
