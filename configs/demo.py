@@ -11,7 +11,7 @@ ImageNet-format JPEG TFRecords by official/data/demo_data.py into
 `{workdir}/digits_tfrecords` when config.data.data_dir is empty. Expected: about 94%
 top-1 on the 359 held-out images (EMA weights) in a few minutes on 2 CPU cores.
 
-Everything else is the ResNet-RS recipe (configs/common.py, TF1 family) scaled to a
+Everything else is the ResNet-RS recipe (official/training/recipes.py, TF1 family) scaled to a
 tiny run; the changes and why:
 * image_size 32, crop_padding 0: the digits fill the frame; a 32/(32+32) centre crop
   would cut half of each digit away.
@@ -26,12 +26,12 @@ tiny run; the changes and why:
   bit-exact here.
 """
 
-from configs import common
+from official.training import recipes
 
 
 def get_config(family=""):
-    config = common.recipe(depth=50, image_size=32, dropout_rate=0.1, drop_connect_rate=0.0,
-                           randaug_magnitude=0, family=common.family_of(family))
+    config = recipes.recipe(depth=50, image_size=32, dropout_rate=0.1, drop_connect_rate=0.0,
+                           randaug_magnitude=0, family=recipes.family_of(family))
     # Ten digits; a family that keeps the stored 1-based label (the Garden) has an unused class 0.
     config.model.num_classes = 10 + (1 - config.data.label_offset)
     config.data.update(dict(

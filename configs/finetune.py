@@ -15,7 +15,7 @@ in {workdir}/export serves the new class names: the folder names (written into t
 TFRecords by tools/make_tfrecords.py), the TFDS label names, or
 `--config.export.class_names=a,b,c`.
 
-The published recipe (configs/common.py) with these changes, and why:
+The published recipe (official/training/recipes.py) with these changes, and why:
 * init_checkpoint resnet-rs-50-i160 of the config's family (format = family): the
   backbone only; the head is new (N classes, the family's initialiser). Any official
   name, a path, or one of our runs (init_checkpoint_format=native) works; a checkpoint
@@ -36,14 +36,14 @@ The published recipe (configs/common.py) with these changes, and why:
   runs; the random-resized crop and flip remain.
 """
 
-from configs import common
+from official.training import recipes
 
 INIT_CHECKPOINT = "resnet-rs-50-i160"
 
 
 def get_config(family=""):
-    family = common.family_of(family)
-    config = common.recipe(depth=50, image_size=160, dropout_rate=0.25, drop_connect_rate=0.0,
+    family = recipes.family_of(family)
+    config = recipes.recipe(depth=50, image_size=160, dropout_rate=0.25, drop_connect_rate=0.0,
                            randaug_magnitude=0, family=family)
     config.init_checkpoint = INIT_CHECKPOINT
     config.init_checkpoint_format = family

@@ -1,5 +1,5 @@
 # The recipe of the published resnet-rs-270-i256; its docstring and values come from official/published.py.
-from configs import common
+from official.training import recipes
 
-get_config = common.published_config("resnet-rs-270-i256")
+get_config = recipes.published_config("resnet-rs-270-i256")
 __doc__ = get_config.__doc__

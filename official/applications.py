@@ -15,7 +15,7 @@ a local checkpoint in the TF1, Model Garden or this project's own layout. The
 background logit is dropped on load, so both families speak the same 1000 classes.
 
 Batch-norm momentum: 0.9 by default here, unlike the paper's 0. The paper's 0 is
-right only under its EMA of the batch-norm statistics (our trainer, configs/common.py):
+right only under its EMA of the batch-norm statistics (our trainer, official/training/recipes.py):
 there the layer's own statistics are the last batch's and the EMA keeps the usable
 ones. `fit` keeps no such EMA, so with 0 a model trained by `fit` would evaluate with
 one batch's statistics. 0.9 averages over the last ~10 batches: close to the data's

@@ -71,7 +71,7 @@ class Checkpoint:
         return fam.url_pattern.format(name=self.name)
 
     def recipe(self, family):
-        """The keyword arguments of ``configs.common.recipe`` for this checkpoint in ``family``."""
+        """The keyword arguments of ``official.training.recipes.recipe`` for this checkpoint in ``family``."""
         fam = families.get(family)
         return dict(depth=self.depth, image_size=self.image_size, dropout_rate=self.dropout_rate,
                     drop_connect_rate=self.drop_connect_rate,
@@ -153,4 +153,4 @@ def describe(name):
             f"Published top-1 with the EMA weights at {c.image_size}px: {expected}.\n"
             f"Its own values: dropout {c.dropout_rate}, stochastic depth {c.drop_connect_rate} per stage, "
             f"RandAugment 2 layers x magnitude {magnitude}.\n"
-            f"The values all recipes share: configs/common.py; this table: official/published.py.\n")
+            f"The values all recipes share: official/training/recipes.py; this table: official/published.py.\n")

@@ -10,8 +10,7 @@ import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TOOL = os.path.join(ROOT, "tools", "compare_performance.py")
-sys.path.insert(0, os.path.join(ROOT, "tools"))
-import compare_performance  # noqa: E402  pylint: disable=wrong-import-position
+from official.cli import compare_performance  # noqa: E402  pylint: disable=wrong-import-position
 
 
 def _run(*flags):
@@ -20,7 +19,7 @@ def _run(*flags):
 
 
 def test_the_peer_scripts_are_in_the_repository_and_standalone():
-    peers = os.path.join(ROOT, "tools", "peers")
+    peers = os.path.join(ROOT, "official", "benchmarks", "peers")
     for name in ("garden_resnetrs.py", "timm_resnetrs.py", "input_pipeline.py", "matmul_ceiling.py",
                  "peer_timing.py"):
         text = open(os.path.join(peers, name)).read()

@@ -19,7 +19,7 @@ import tensorflow as tf
 import official_layouts as layouts
 from conftest import tar_bytes
 import photo_folders
-from configs import common
+from official.training import recipes
 from configs import finetune
 from official.data import labels
 from official.modeling import resnet_rs
@@ -166,7 +166,7 @@ def test_garden_recipe_on_tfds_labels_exports_columns_0_to_999(tmp_path):
     (manual / "ILSVRC2012_img_train.tar").write_bytes(tar_bytes(inner))
     (manual / "ILSVRC2012_img_val.tar").write_bytes(tar_bytes(
         [(f"ILSVRC2012_val_{k:08d}.JPEG", jpegs[k]) for k in (1, 2)]))
-    config = common.recipe(50, 64, 0.0, 0.0, 0, family="garden")
+    config = recipes.recipe(50, 64, 0.0, 0.0, 0, family="garden")
     config.model.block_counts = SMALL
     config.data.update(dict(source="tfds", tfds_name="imagenet2012", data_dir=str(tmp_path / "tfds"),
                             tfds_manual_dir=str(manual), num_train_images=6, num_eval_images=2))

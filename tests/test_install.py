@@ -27,7 +27,7 @@ def test_wheel_installs_into_a_fresh_venv_with_the_library_and_console_scripts(t
     source.mkdir()
     for name in ("pyproject.toml", "README.md"):
         shutil.copy(os.path.join(ROOT, name), source / name)
-    for package in ("official", "configs", "tools"):
+    for package in ("official", "configs"):
         shutil.copytree(os.path.join(ROOT, package), source / package,
                         ignore=shutil.ignore_patterns("__pycache__"))
     built = _run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "--no-index",
@@ -49,9 +49,9 @@ def test_wheel_installs_into_a_fresh_venv_with_the_library_and_console_scripts(t
     env["TF_CPP_MIN_LOG_LEVEL"] = "2"
     outside = tmp_path / "elsewhere"    # not the checkout: nothing importable by accident
     outside.mkdir()
-    imported = _run([python, "-c", "import official, configs.finetune, official.applications as a; "
+    imported = _run([python, "-c", "import official, official.configs.finetune, official.applications as a; "
                      "print(official.__file__); print(a.imagenet_checkpoint(50)); "
-                     "from official import imagenet_classes; print(len(imagenet_classes.names()))"],
+                     "from official.data import imagenet_classes; print(len(imagenet_classes.names()))"],
                     cwd=str(outside), env=env)
     assert imported.returncode == 0, imported.stderr[-3000:]
     where, name, classes = imported.stdout.split()

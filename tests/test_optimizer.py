@@ -9,7 +9,7 @@ import pytest
 import keras
 import tensorflow as tf
 
-from configs import common
+from official.training import recipes
 from official.runtime import distribute
 from official.training import optimizer as optimizer_lib
 from official.training import schedules
@@ -128,7 +128,7 @@ def test_fused_sgd_checkpoint_restores_into_keras_sgd(tmp_path):
 
 
 def _config(family, **optimizer):
-    config = common.recipe(50, 160, 0.0, 0.0, 10, family=family)
+    config = recipes.recipe(50, 160, 0.0, 0.0, 10, family=family)
     config.optimizer.update(optimizer)
     return config
 

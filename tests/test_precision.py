@@ -13,7 +13,7 @@ import tensorflow as tf
 
 import official_layouts as layouts
 from conftest import ROOT, SMALL, small_model
-from configs import common
+from official.training import recipes
 from official.checkpoints import readers
 from official.data import demo_data
 from official.serving import export
@@ -70,7 +70,7 @@ def test_agreement_counts_top_k_sets_orders_and_differences():
 def test_bfloat16_training_step_matches_float32_step():
     """The recipe's step (L2, SGD, EMA) in mixed_bfloat16: float32 variables, the same loss and
     updates as float32 up to bfloat16 rounding (8 bits of mantissa: ~0.4% per op)."""
-    config = common.recipe(depth=50, image_size=64, dropout_rate=0.0, drop_connect_rate=0.0,
+    config = recipes.recipe(depth=50, image_size=64, dropout_rate=0.0, drop_connect_rate=0.0,
                            randaug_magnitude=10)
     config.train.global_batch_size = 4
     config.model.num_classes = 10

@@ -7,7 +7,7 @@ import math
 import pytest
 import tensorflow as tf
 
-from configs import common
+from official.training import recipes
 from official.runtime import precision_probe
 from official.training import loop
 
@@ -80,7 +80,7 @@ def test_trainer_auto_precision_follows_the_measurement_and_logs_it(monkeypatch,
     monkeypatch.setenv("RESNET_RS_CACHE_DIR", str(tmp_path))
     lines = []
     monkeypatch.setattr(precision_probe.logging, "info", lambda fmt, *a: lines.append(fmt % a))
-    config = common.recipe(depth=50, image_size=64, dropout_rate=0.0, drop_connect_rate=0.0,
+    config = recipes.recipe(depth=50, image_size=64, dropout_rate=0.0, drop_connect_rate=0.0,
                            randaug_magnitude=10)
     strategy = tf.distribute.OneDeviceStrategy("/cpu:0")
     assert config.train.precision == "auto"

@@ -1,76 +1,14 @@
-r"""Converts an official ResNet-RS checkpoint to a Keras file (.keras or .weights.h5).
+"""Converts an official ResNet-RS checkpoint to a Keras file (.keras or .weights.h5).
 
-    python tools/convert_checkpoint.py --checkpoint=resnet-rs-50-i160 \
-        --checkpoint_format=tf1 --depth=50 --output=/tmp/resnet_rs_50_i160.keras
-
-Prints the preprocessing the weights were evaluated with and writes it next to the
-output as OUTPUT.preprocessing.json (tools/predict.py reads it).
+The checkout launcher of official/cli/convert_checkpoint.py (installed: its console script).
 """
 
-import json
 import os
 import sys
 
-if not __package__:  # `python tools/x.py` in a checkout; installed, `tools` is a package
-    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # the checkout's `official`
 
-from absl import app, flags  # noqa: E402
-
-from official import families  # noqa: E402
-from tools import checkpoint_flags  # noqa: E402
-
-checkpoint_flags.define()
-flags.adopt_module_key_flags(checkpoint_flags)   # listed in --help
-flags.DEFINE_string("output", None, "Output file: *.keras (model + weights) or *.weights.h5 (weights only).")
-flags.DEFINE_bool("include_top", True, "Keep the classification head (False: backbone only).")
-flags.mark_flags_as_required(["checkpoint", "output"])
-
-
-def describe(family, image_size, crop_padding):
-    """One paragraph: the preprocessing that goes with the converted weights."""
-    size = image_size or "S"
-    fraction = families.get(family).eval_crop_fraction
-    if fraction is None:
-        crop = (f"centre crop of side int({size}/({size}+{crop_padding}) x short side), offset "
-                "((dim - side) + 1) // 2, cropped while decoding JPEGs; TF1 legacy bicubic resize "
-                f"(half_pixel_centers=False) to {size}x{size}")
-    else:
-        crop = (f"centre crop of side int({fraction} x short side), offset int((dim - {fraction} x short) / 2); "
-                f"TF2 bilinear resize to {size}x{size}")
-    return (f"{crop}; then (x - 255*[0.485, 0.456, 0.406]) / (255*[0.229, 0.224, 0.225]) on RGB 0..255. "
-            f"In code: official.data.preprocessing.preprocess_for_eval(image_bytes, {size}, family={family!r}, "
-            f"crop_padding={crop_padding}) followed by official.data.preprocessing.normalize().")
-
-
-def main(argv):
-    del argv
-    from official.checkpoints import readers
-
-    F = flags.FLAGS
-    if not F.output.endswith((".keras", ".weights.h5")):
-        raise app.UsageError(f"--output={F.output!r} must end in .keras or .weights.h5")
-    family = checkpoint_flags.family_of(F)
-    image_size = F.image_size or readers.image_size_of(F.checkpoint)
-    prefix, model = checkpoint_flags.load_or_exit(F, include_top=F.include_top)
-    os.makedirs(os.path.dirname(os.path.abspath(F.output)), exist_ok=True)
-    if F.output.endswith(".keras"):
-        model.save(F.output)
-    else:
-        model.save_weights(F.output)
-    meta = {"source": prefix, "checkpoint_format": F.checkpoint_format, "depth": F.depth, "family": family,
-            "include_top": F.include_top, "image_size": image_size, "crop_padding": F.crop_padding,
-            "ema": F.ema}
-    with open(F.output + ".preprocessing.json", "w") as f:
-        json.dump(meta, f, indent=1)
-    print(f"wrote {F.output} (depth {F.depth}, {family} family) from {prefix}")
-    print("preprocessing: " + describe(family, image_size, F.crop_padding))
-
-
-def run():
-    """The console script (pyproject.toml [project.scripts])."""
-    import tools  # pylint: disable=g-import-not-at-top
-    tools.run_main(__name__, main)
-
+from official.cli import convert_checkpoint  # noqa: E402
 
 if __name__ == "__main__":
-    run()
+    convert_checkpoint.run()

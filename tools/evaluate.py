@@ -1,55 +1,14 @@
 """Top-1 / top-5 of a trainer checkpoint on the config's validation split.
 
-    python tools/evaluate.py --config=configs/resnetrs50_i160.py --checkpoint=WORKDIR \\
-        --config.data.data_dir=/data/imagenet [--raw_weights]
-
---checkpoint is a workdir (its latest checkpoint) or a checkpoint prefix written by
-tools/train.py. The EMA weights are evaluated (what the recipes publish) unless
---raw_weights. For the official TF1/Garden checkpoints use tools/export_saved_model.py.
+The checkout launcher of official/cli/evaluate.py (installed: its console script).
 """
 
 import os
 import sys
 
-if not __package__:  # `python tools/x.py` in a checkout; installed, `tools` is a package
-    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")   # see tools/train.py
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # the checkout's `official`
 
-from absl import flags  # noqa: E402
-
-# None of these imports TensorFlow: the flags are checked before its import (tools.run_main).
-from official.runtime import distribute  # noqa: E402
-import tools  # noqa: E402  (the CLIs' shared pieces)
-
-_CONFIG = tools.define_config_flag("Recipe file (configs/*.py).")
-_CHECKPOINT = flags.DEFINE_string("checkpoint", None, "Workdir or checkpoint prefix.", required=True)
-_STRATEGY = flags.DEFINE_enum("strategy", "auto", distribute.STRATEGIES, "tf.distribute strategy.")
-_TPU = flags.DEFINE_string("tpu", None, "TPU name or address (--strategy=tpu).")
-_RAW = flags.DEFINE_bool("raw_weights", False, "Evaluate the raw weights instead of the EMA.")
-
-
-def main(argv):
-    del argv
-    from official.training import evaluation  # pylint: disable=g-import-not-at-top  (after the flags)
-    config = _CONFIG.value
-    config.unlock()
-    if config.get("demo_data_size", 0) and not config.data.data_dir:
-        config.data.data_dir = os.path.join(_CHECKPOINT.value, "digits_tfrecords")
-    try:
-        strategy = distribute.make_strategy(_STRATEGY.value, tpu=_TPU.value)
-        metrics = evaluation.evaluate_checkpoint(config, _CHECKPOINT.value, strategy,
-                                                 use_ema=not _RAW.value)
-    except (ValueError, FileNotFoundError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 1
-    print(" ".join(f"{k}={v:.4f}" if isinstance(v, float) else f"{k}={v}" for k, v in metrics.items()))
-    return 0
-
-
-def run():
-    """The console script (pyproject.toml [project.scripts])."""
-    tools.run_main(__name__, main)
-
+from official.cli import evaluate  # noqa: E402
 
 if __name__ == "__main__":
-    run()
+    evaluate.run()

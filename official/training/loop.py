@@ -1,7 +1,7 @@
 """ResNet-RS training and evaluation: `train_and_evaluate`, read top to bottom.
 
 `train_and_evaluate(config, workdir, strategy)` trains with the paper's recipe
-(configs/common.py) under any `tf.distribute` strategy: a custom loop that runs
+(official/training/recipes.py) under any `tf.distribute` strategy: a custom loop that runs
 `steps_per_loop` steps per `tf.function` call (`strategy.run` inside), an EMA of the
 weights and BN statistics (official/training/ema.py) used for evaluation, checkpoints and the
 export, automatic resume from `workdir`, a checkpoint before exit on SIGTERM/Ctrl-C,

@@ -10,7 +10,7 @@ magnitude 10, as the Garden's resnet_rs_imagenet experiment). Every map and inte
 runs with AUTOTUNE parallelism; batches of 32 are prefetched.
 
 Usage:
-    python tools/peers/input_pipeline.py --data DIR [--variant garden_randaug|garden_crop]
+    python official/benchmarks/peers/input_pipeline.py --data DIR [--variant garden_randaug|garden_crop]
 Final line: RESULT {json} with img_s_median/min/max.
 """
 

@@ -11,9 +11,9 @@ training step is a plain Keras one: forward, loss + regularisers, gradients, SGD
 momentum 0.9 (no EMA: the Garden's trainer keeps none by default).
 
 Usage:
-    python tools/peers/garden_resnetrs.py --mode train --batch 32 [--size 160]
-    python tools/peers/garden_resnetrs.py --mode infer --batch 1
-    python tools/peers/garden_resnetrs.py --mode train --device gpu --precision float16 --xla
+    python official/benchmarks/peers/garden_resnetrs.py --mode train --batch 32 [--size 160]
+    python official/benchmarks/peers/garden_resnetrs.py --mode infer --batch 1
+    python official/benchmarks/peers/garden_resnetrs.py --mode train --device gpu --precision float16 --xla
 Final line: RESULT {json} with img_s_median/min/max and the peak RSS in MiB.
 """
 

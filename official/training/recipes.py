@@ -26,6 +26,9 @@ Example:
     1.6
 """
 
+import difflib
+import os
+
 import ml_collections
 
 from official import families
@@ -146,3 +149,42 @@ def published_config(name):
 
     get_config.__doc__ = published.describe(name)
     return get_config
+
+
+def recipe_dir():
+    """The folder of the recipe files (`configs/`): shipped inside the package when installed.
+
+    A wheel holds them as `official/configs/`; a checkout has them at its top level.
+    """
+    here = os.path.dirname(os.path.abspath(__file__))
+    installed = os.path.join(os.path.dirname(here), "configs")
+    return installed if os.path.isdir(installed) else os.path.join(os.path.dirname(os.path.dirname(here)), "configs")
+
+
+def names():
+    """The recipes that can be named without a path, e.g. "demo", "finetune", "resnetrs50_i160"."""
+    return sorted(f[:-3] for f in os.listdir(recipe_dir()) if f.endswith(".py") and not f.startswith("_"))
+
+
+def find(value):
+    """The recipe file for a --config value: a path, or a recipe name, each with an optional ':family'.
+
+    An existing path is kept as it is; a name is looked up in `recipe_dir()`.
+
+    Example:
+        >>> os.path.basename(find("finetune:garden"))
+        'finetune.py:garden'
+        >>> find("configs/demo.py") == "configs/demo.py"
+        True
+    """
+    path, colon, family = value.partition(":")
+    if os.path.exists(path) or os.sep in path or path.endswith(".py"):
+        return value              # a path: ml_collections reports one that does not exist
+    name = path
+    if name not in names():
+        close = difflib.get_close_matches(name, names(), n=1)
+        hint = f"did you mean {close[0]!r}? " if close else ""
+        raise ValueError(f"--config={value}: no recipe named {name!r}; {hint}recipes: "
+                         f"{', '.join(n for n in names() if not n.startswith('resnetrs'))}, resnetrsDEPTH_iSIZE "
+                         "(the published ones), or a path to a recipe file")
+    return os.path.join(recipe_dir(), name + ".py") + colon + family

@@ -11,9 +11,9 @@ decay 4e-5). timm imports torchvision at import time without using it for the mo
 where no torchvision matching torch is installed, --stub-torchvision stands in for it.
 
 Usage:
-    python tools/peers/timm_resnetrs.py --mode train --batch 32 --channels-last --compile
-    python tools/peers/timm_resnetrs.py --mode infer --batch 1 --threads 2
-    python tools/peers/timm_resnetrs.py --mode train --device cuda --amp bfloat16 --compile
+    python official/benchmarks/peers/timm_resnetrs.py --mode train --batch 32 --channels-last --compile
+    python official/benchmarks/peers/timm_resnetrs.py --mode infer --batch 1 --threads 2
+    python official/benchmarks/peers/timm_resnetrs.py --mode train --device cuda --amp bfloat16 --compile
 Final line: RESULT {json} with img_s_median/min/max and the peak RSS in MiB.
 """
 

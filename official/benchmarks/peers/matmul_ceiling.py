@@ -1,6 +1,6 @@
 """The float32 matrix-product ceiling of this CPU in GFLOP/s (numpy's BLAS), for scale.
 
-Usage: python tools/peers/matmul_ceiling.py [--threads 2] [--n 4096] [--reps 8]
+Usage: python official/benchmarks/peers/matmul_ceiling.py [--threads 2] [--n 4096] [--reps 8]
 Final line: RESULT {"gflops_median": ...}. Thread caps are set before numpy loads.
 """
 

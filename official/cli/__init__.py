@@ -1,12 +1,17 @@
-"""The CLIs: thin absl wrappers over the library in `official/`."""
+"""The CLIs: thin absl programs over the library, installed as the `resnet-rs-*` console scripts.
 
-import os
+Each module here defines its flags, a `main(argv)` and `run()`, the console script's
+entry point (pyproject.toml). In a checkout, `python tools/NAME.py` runs the same
+`run()` through a three-line launcher.
+"""
+
 import re
 import sys
 
+from official.training import recipes
+
 # The recipe the training and evaluation CLIs run when no --config is given.
-DEMO_CONFIG = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
-                           "configs", "demo.py")
+DEMO_CONFIG = recipes.find("demo")
 
 
 def show_flags_in_help(module_name):
@@ -32,7 +37,7 @@ def run_main(module_name, main, tensorflow=True):
 
     Example (the end of every tool):
         def run():   # the console script (pyproject.toml [project.scripts])
-            tools.run_main(__name__, main)
+            cli.run_main(__name__, main)
     """
     from absl import app  # pylint: disable=g-import-not-at-top
     from absl import flags  # pylint: disable=g-import-not-at-top
@@ -52,8 +57,9 @@ def run_main(module_name, main, tensorflow=True):
                 import tensorflow  # noqa: F401  pylint: disable=g-import-not-at-top,unused-import
             quiet.after_flags(verbose)
             return main(argv)
-    if module_name != "__main__":  # installed: --help should list this tool's flags, not the stub's
+    if module_name != "__main__":  # a launcher or console script: --help shows this tool, not the stub
         show_flags_in_help(module_name)
+        sys.modules["__main__"].__doc__ = sys.modules[module_name].__doc__
     app.run(run, flags_parser=_parse_flags)
 
 
@@ -89,12 +95,31 @@ def define_config_flag(help_string, default=DEMO_CONFIG):
     nearest name.
 
     Example (at the top of tools/train.py):
-        _CONFIG = tools.define_config_flag("Recipe file (configs/*.py).")
+        _CONFIG = cli.define_config_flag("Recipe file (configs/*.py).")
         # --config.train.epochz=3 -> FATAL Flags parsing error: --config.train.epochz=3:
         #   no field 'epochz' in the recipe. Did you mean "epochs" instead of "epochz"?
     """
     from ml_collections import config_flags  # pylint: disable=g-import-not-at-top
     try:
+        _resolve_config_names(sys.argv)
+    except ValueError as e:
+        sys.exit(f"FATAL Flags parsing error: {e}\nPass --helpshort or --helpfull to see help on flags.")
+    try:
         return config_flags.DEFINE_config_file("config", default, help_string, lock_config=True)
     except (AttributeError, KeyError) as e:
         _bad_override(e)
+
+
+def _resolve_config_names(argv):
+    """Rewrites `--config=NAME[:family]` in `argv` (in place) to the recipe file's path.
+
+    ml_collections reads --config as a file path; a recipe name (`finetune:tf1`,
+    `resnetrs50_i160`) is found among the recipes shipped with the package
+    (`recipes.find`), so the same command works in a checkout and once installed.
+    """
+    for i, arg in enumerate(argv[1:], start=1):
+        if arg in ("--config", "-config") and i + 1 < len(argv):
+            argv[i + 1] = recipes.find(argv[i + 1])
+        elif re.match(r"-{1,2}config=", arg):
+            flag, _, value = arg.partition("=")
+            argv[i] = f"{flag}={recipes.find(value)}"
