@@ -32,6 +32,7 @@ import os
 
 import tensorflow as tf
 
+from official.checkpoints import files as checkpoint_files
 from official.checkpoints import readers as readers_lib
 from official import families
 from official import published
@@ -91,14 +92,14 @@ def checkpoint_layout(prefix):
     try:
         keys = tf.train.load_checkpoint(prefix).get_variable_to_shape_map()
     except (tf.errors.OpError, ValueError) as e:
-        raise readers_lib.CheckpointError(f"cannot read checkpoint {prefix!r}: {str(e).splitlines()[0]}") from e
+        raise checkpoint_files.CheckpointError(f"cannot read checkpoint {prefix!r}: {str(e).splitlines()[0]}") from e
     if any(k.startswith(("conv2d/", "conv2d_", "batch_normalization")) for k in keys):
         return "tf1"
     if any(k.startswith(("backbone/", "model/layer_with_weights-0/")) for k in keys):
         return "garden"
     if any(k.startswith("model/") for k in keys):
         return "native"
-    raise readers_lib.CheckpointError(f"{prefix!r} is not a ResNet-RS checkpoint of a known layout "
+    raise checkpoint_files.CheckpointError(f"{prefix!r} is not a ResNet-RS checkpoint of a known layout "
                                       "(tf1, garden or this project's trainer)")
 
 
@@ -119,7 +120,7 @@ def _resolve_weights(weights, depth, family, image_size):
     if not (os.path.exists(name) or os.path.exists(name + ".index")):
         raise ValueError(f"weights={name!r} is neither None, 'imagenet', an official name nor an existing "
                          f"checkpoint path; official names ({family}): {', '.join(valid_weights(family))}")
-    prefix = readers_lib.find_checkpoint(name)
+    prefix = checkpoint_files.find_checkpoint(name)
     layout = checkpoint_layout(prefix)
     if layout in FAMILIES and layout != family:
         raise ValueError(f"weights={name!r} is a {layout}-family checkpoint but family={family!r}: pass "

@@ -6,7 +6,7 @@ import inspect
 import pytest
 
 from official.modeling import resnet_rs
-from official.training import loop
+from official.training import config as config_lib
 
 # The TF1 configs' values, the Garden's RandAugment magnitude and both published top-1s.
 TABLE = {
@@ -44,9 +44,9 @@ def test_recipe_values(name):
         _assert_typed((c.optimizer.weight_decay, c.ema.decay, c.model.bn_momentum, c.model.bn_epsilon,
                        c.data.randaug_num_layers, c.model.se_ratio), (4e-5, 0.9999, 0.0, 1e-5, 2, 0.25))
         c.data.data_dir = "/data/imagenet"
-        loop.validate_config(c)
+        config_lib.check_config(c)
         # 312 steps/epoch, the TF1 configs' 109475 steps, the Garden's 1560 warm-up steps.
-        assert loop.run_lengths(c) == (312, 109475, 1560)
+        assert config_lib.run_lengths(c) == (312, 109475, 1560)
         # Every model key is a ResNetRS argument.
         assert set(c.model) <= set(inspect.signature(resnet_rs.ResNetRS).parameters)
     tf1, garden = module.get_config(""), module.get_config("garden")
@@ -95,12 +95,12 @@ def test_validate_config_names_the_field(field, value, message):
     section, _, key = field.rpartition(".")
     (c[section] if section else c)[key] = value
     with pytest.raises(ValueError, match=message.replace(".", r"\.")):
-        loop.validate_config(c)
+        config_lib.check_config(c)
 
 
 def test_demo_config_is_valid():
     from configs import demo
     c = demo.get_config()
     c.data.data_dir = "/tmp/x"
-    loop.validate_config(c)
+    config_lib.check_config(c)
     assert c.model.depth == 50 and c.model.num_classes == 10 and c.data.label_offset == 1

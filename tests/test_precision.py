@@ -20,7 +20,9 @@ from official.serving import export
 from official.runtime import precision
 from official.modeling import resnet_rs
 from official.training import schedules
-from official.training import loop as loop_lib
+from official.training import optimizer as optimizer_lib
+from official.training import state as state_lib
+from official.training import step as step_lib
 
 
 def test_policy_builds_mixed_models_and_restores_the_global_policy():
@@ -85,12 +87,12 @@ def test_bfloat16_training_step_matches_float32_step():
     weights = None
     for p in ("float32", "bfloat16"):
         with precision.policy(p):
-            model = loop_lib.build_model(config)
-            optimizer = loop_lib.make_optimizer(config, schedule, p, model)
+            model = state_lib.build_model(config)
+            optimizer = optimizer_lib.make_optimizer(config, schedule, p, model)
         if weights is None:
             weights = model.get_weights()
         model.set_weights(weights)
-        loop = loop_lib.make_train_loop(model, optimizer, None, loop_lib.weight_decay_variables(model, "tf1"),
+        loop = step_lib.make_train_loop(model, optimizer, None, state_lib.weight_decay_variables(model, "tf1"),
                                          config, strategy, p)
         loss = float(loop(iter(tf.data.Dataset.from_tensors((images, labels)).repeat()), tf.constant(1)))
         assert {v.dtype for v in model.weights} == {"float32"}

@@ -23,7 +23,7 @@ a named rule: momentum slots, step counters, ...). Anything else raises
 
 Official names (``resnet-rs-50-i160`` ... ``resnet-rs-420-i320``) resolve to the
 official tarball, downloaded once into a cache, checked and unpacked safely
-(official/checkpoints/files.py; its names are re-exported here).
+(official/checkpoints/files.py).
 
 Example:
     >>> model = build_model("tf1", 50)
@@ -38,10 +38,7 @@ from absl import logging
 
 from official import families
 from official.modeling import resnet_rs
-# Names, URLs, the download cache and prefix lookup (re-exported: callers use checkpoints.*).
-from official.checkpoints.files import (  # pylint: disable=unused-import
-    CACHE_ENV, OFFICIAL, URL_PATTERNS, CheckpointError, DownloadError, default_cache_dir,
-    fetch_official, find_checkpoint, image_size_of, official_info, official_url, resolve)
+from official.checkpoints.files import OFFICIAL, CheckpointError, resolve
 
 FORMATS = families.FORMATS
 

@@ -43,15 +43,16 @@ def load_or_exit(F, include_top=True, precision="float32"):
     the path is resolved first, so that fails before the model is built.
     """
     from official.checkpoints import readers  # pylint: disable=g-import-not-at-top  (after flag parsing)
+    from official.checkpoints import files as checkpoint_files  # pylint: disable=g-import-not-at-top
     from official.runtime import precision as precision_lib  # pylint: disable=g-import-not-at-top
 
     try:
-        prefix = readers.resolve(F.checkpoint, F.checkpoint_format, F.cache_dir)
+        prefix = checkpoint_files.resolve(F.checkpoint, F.checkpoint_format, F.cache_dir)
         with precision_lib.policy(precision):
             model = readers.build_model(F.checkpoint_format, F.depth, include_top=include_top,
                                             family=family_of(F))
         readers.load_into(model, prefix, format=F.checkpoint_format, ema=F.ema, include_top=include_top)
-    except (readers.CheckpointError, readers.DownloadError, FileNotFoundError) as e:
+    except (checkpoint_files.CheckpointError, checkpoint_files.DownloadError, FileNotFoundError) as e:
         logging.error("%s", e)
         print(f"error: --checkpoint={F.checkpoint}: {e}", file=sys.stderr)
         sys.exit(1)

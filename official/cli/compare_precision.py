@@ -43,13 +43,13 @@ def main(argv):
     import numpy as np  # pylint: disable=g-import-not-at-top
     import tensorflow as tf  # pylint: disable=g-import-not-at-top
 
-    from official.checkpoints import readers  # pylint: disable=g-import-not-at-top
+    from official.checkpoints import files as checkpoint_files  # pylint: disable=g-import-not-at-top
     from official.data import demo_data  # pylint: disable=g-import-not-at-top
     from official.serving import export  # pylint: disable=g-import-not-at-top
     from official.runtime import precision  # pylint: disable=g-import-not-at-top
 
     F = flags.FLAGS
-    image_size = F.image_size or readers.image_size_of(F.checkpoint)
+    image_size = F.image_size or checkpoint_files.image_size_of(F.checkpoint)
     if not image_size:
         raise app.UsageError(f"--image_size is required: {F.checkpoint!r} does not name its resolution")
     images = []

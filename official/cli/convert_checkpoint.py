@@ -42,13 +42,13 @@ def describe(family, image_size, crop_padding):
 
 def main(argv):
     del argv
-    from official.checkpoints import readers
+    from official.checkpoints import files as checkpoint_files
 
     F = flags.FLAGS
     if not F.output.endswith((".keras", ".weights.h5")):
         raise app.UsageError(f"--output={F.output!r} must end in .keras or .weights.h5")
     family = checkpoint_flags.family_of(F)
-    image_size = F.image_size or readers.image_size_of(F.checkpoint)
+    image_size = F.image_size or checkpoint_files.image_size_of(F.checkpoint)
     prefix, model = checkpoint_flags.load_or_exit(F, include_top=F.include_top)
     os.makedirs(os.path.dirname(os.path.abspath(F.output)), exist_ok=True)
     if F.output.endswith(".keras"):

@@ -37,7 +37,7 @@ flags.mark_flags_as_required(["checkpoint", "export_dir"])
 
 def main(argv):
     del argv
-    from official.checkpoints import readers
+    from official.checkpoints import files as checkpoint_files
     from official.serving import export
     from official.runtime import precision_probe
     from official import published
@@ -48,7 +48,7 @@ def main(argv):
         raise app.UsageError(f"--depth={F.depth} is not one of {sorted(resnet_rs.SPECS)}")
     entry = published.CHECKPOINTS.get(F.checkpoint)
     # An official name brings the resolution its published top-1 was measured at.
-    image_size = F.image_size or (entry.image_size if entry else readers.image_size_of(F.checkpoint))
+    image_size = F.image_size or (entry.image_size if entry else checkpoint_files.image_size_of(F.checkpoint))
     if not image_size:
         raise app.UsageError(f"--image_size is required: {F.checkpoint!r} does not name its resolution")
     if entry and entry.depth != F.depth:

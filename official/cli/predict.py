@@ -44,6 +44,7 @@ flags.mark_flag_as_required("model")
 def _classifier(F):
     """fn(image_bytes) -> dict of outputs for one image; and a description."""
     import tensorflow as tf
+    from official.checkpoints import files as checkpoint_files
     from official.checkpoints import readers
     from official.serving import export
     from official.runtime import precision
@@ -58,7 +59,7 @@ def _classifier(F):
         with open(path + ".preprocessing.json") as f:
             sidecar = json.load(f)
     family = families.of_format(F.checkpoint_format, F.family or sidecar.get("family")).name
-    image_size = F.image_size or sidecar.get("image_size") or readers.image_size_of(path)
+    image_size = F.image_size or sidecar.get("image_size") or checkpoint_files.image_size_of(path)
     if not image_size:
         raise app.UsageError(f"--image_size is required: nothing says at which resolution {path!r} runs")
     compute = F.precision
@@ -88,13 +89,14 @@ def main(argv):
     if not images:
         raise app.UsageError("give one or more image files after the flags")
     import tensorflow as tf
-    from official.checkpoints import readers
+    from official.checkpoints import files as checkpoint_files
     from official.data import imagenet_classes
 
     F = flags.FLAGS
     try:
         classify, what = _classifier(F)
-    except (readers.CheckpointError, readers.DownloadError, FileNotFoundError, OSError, ValueError) as e:
+    except (checkpoint_files.CheckpointError, checkpoint_files.DownloadError, FileNotFoundError, OSError,
+            ValueError) as e:
         print(f"error: --model={F.model}: {e}", file=sys.stderr)
         sys.exit(1)
     names, synsets = imagenet_classes.names(), imagenet_classes.synsets()

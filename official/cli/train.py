@@ -66,6 +66,7 @@ def main(argv):
     if not _WORKDIR.value:
         raise app.UsageError("--workdir is required: checkpoints, summaries and the export go there")
     from official.training import loop  # pylint: disable=g-import-not-at-top  (after the flags)
+    from official.training import state  # pylint: disable=g-import-not-at-top
     from official.runtime import workdir  # pylint: disable=g-import-not-at-top
     config = _CONFIG.value
     try:
@@ -73,7 +74,7 @@ def main(argv):
         strategy = distribute.make_strategy(_STRATEGY.value, tpu=_TPU.value,
                                             num_logical_cpus=_LOGICAL_CPUS.value)
         result = loop.train_and_evaluate(config, _WORKDIR.value, strategy)
-    except (ValueError, FileNotFoundError, loop.TrainingError, workdir.WorkdirLocked,
+    except (ValueError, FileNotFoundError, state.TrainingError, workdir.WorkdirLocked,
             workdir.WriteError) as e:
         logging.error("%s", e)
         print(f"error: {e}", file=sys.stderr)

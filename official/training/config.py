@@ -106,10 +106,6 @@ def check_config(config):
     _choice("init_checkpoint_format", config.init_checkpoint_format, INIT_FORMATS)
 
 
-# The name the tests and the docs have used; the same function.
-validate_config = check_config
-
-
 def run_lengths(config):
     """(steps_per_epoch, total_steps, warmup_steps) from the config.
 

@@ -31,17 +31,12 @@ from tensorflow.core.framework import summary_pb2
 from official.runtime import distribute
 from official.runtime import precision_probe
 from official.runtime import workdir as workdir_lib
-# Re-exported: the trainer's pieces under the names tools/ and tests/ have used.
-# pylint: disable=unused-import
-from official.training.evaluation import evaluate_checkpoint, evaluate_with_ema, make_eval_fn
-from official.training.optimizer import make_optimizer
-from official.training.config import (INIT_FORMATS, KERAS_POLICY, PRECISIONS, WEIGHT_DECAY_RULES,
-                                   check_config, resolve_precision, run_lengths, validate_config)
+from official.training.config import check_config, resolve_precision, run_lengths
+from official.training.evaluation import evaluate_with_ema, make_eval_fn
 from official.training.inputs import check_not_empty, make_datasets, prepare_demo_data
 from official.training.state import (TrainingError, build_model, check_workdir_model,
-                                  create_train_state, restore_or_initialize, weight_decay_variables)
-from official.training.step import cross_entropy, l2_term, make_train_loop
-# pylint: enable=unused-import
+                                     create_train_state, restore_or_initialize)
+from official.training.step import make_train_loop
 
 
 def scalar_summary(name, value):
@@ -162,7 +157,7 @@ def train_and_evaluate(config, workdir, strategy=None, handle_signals=True, stop
 
 def _train_and_evaluate(config, workdir, strategy, handle_signals, stop_at_step):
     prepare_demo_data(config, workdir)
-    validate_config(config)
+    check_config(config)
     chief = distribute.is_chief(strategy)
     precision = resolve_precision(config, strategy)
     steps_per_epoch, total_steps, warmup_steps = run_lengths(config)

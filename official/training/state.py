@@ -99,18 +99,19 @@ def checkpoint_dir(workdir, strategy):
 
 def init_from_checkpoint(config, model):
     """Fine-tuning: backbone weights from an official name/path (tf1, garden) or our own run."""
+    from official.checkpoints import files as checkpoint_files  # pylint: disable=g-import-not-at-top
     from official.checkpoints import readers as readers_lib  # pylint: disable=g-import-not-at-top
     path, fmt = config.init_checkpoint, config.init_checkpoint_format
-    if path in readers_lib.OFFICIAL and readers_lib.OFFICIAL[path][0] != config.model.depth:
+    if path in checkpoint_files.OFFICIAL and checkpoint_files.OFFICIAL[path][0] != config.model.depth:
         # Before any download: the checkpoint of another depth cannot fit.
-        raise ValueError(f"config.init_checkpoint={path!r} is a ResNet-RS-{readers_lib.OFFICIAL[path][0]} "
+        raise ValueError(f"config.init_checkpoint={path!r} is a ResNet-RS-{checkpoint_files.OFFICIAL[path][0]} "
                          f"checkpoint but config.model.depth={config.model.depth}")
     if fmt != "native":
         readers_lib.load_into(model, path, format=fmt, include_top=False)
         return
     # Our own checkpoints hold a full model: read it into one with its own head,
     # then copy every layer but the head (the class count may differ).
-    prefix = readers_lib.resolve(path, format="native")
+    prefix = checkpoint_files.resolve(path, format="native")
     shapes = tf.train.load_checkpoint(prefix).get_variable_to_shape_map()
     head = [s for k, s in shapes.items() if k.startswith("model/") and "logits" in k and len(s) == 2]
     source_config = config.copy_and_resolve_references()
