@@ -84,7 +84,7 @@ def test_mirrored_step_equals_single_device_step():
         ema = ema_lib.ExponentialMovingAverage(model, 0.9)
     initial = [v.numpy() for v in model.weights]
     wd = state_lib.weight_decay_variables(model, config.optimizer.weight_decay_rule)
-    loop = step_lib.make_train_loop(model, optimizer, ema, wd, config, mirrored, "float32")
+    loop = step_lib.make_train_loop(model, optimizer, ema, wd, config, mirrored)
     dataset = mirrored.experimental_distribute_dataset(
         tf.data.Dataset.from_tensors((images, labels)).repeat())
     loss = float(loop(iter(dataset), tf.constant(1)))

@@ -93,7 +93,7 @@ def test_bfloat16_training_step_matches_float32_step():
             weights = model.get_weights()
         model.set_weights(weights)
         loop = step_lib.make_train_loop(model, optimizer, None, state_lib.weight_decay_variables(model, "tf1"),
-                                         config, strategy, p)
+                                        config, strategy)
         loss = float(loop(iter(tf.data.Dataset.from_tensors((images, labels)).repeat()), tf.constant(1)))
         assert {v.dtype for v in model.weights} == {"float32"}
         results[p] = (loss, [keras.ops.convert_to_numpy(v) for v in model.trainable_variables])

@@ -252,7 +252,7 @@ def bench_model(mode, depth, image_size, batch_size, precision="float32", fused_
         state = state_lib.create_train_state(config, strategy, precision)
         model = state.model
         loop = step_lib.make_train_loop(model, state.optimizer, state.ema, state.wd_variables,
-                                          config, strategy, precision)
+                                        config, strategy)
         iterator = iter(tf.data.Dataset.from_tensors((images, labels)).repeat())
         steps = tf.constant(steps_per_call)
         fn = lambda: loop(iterator, steps).numpy()  # pylint: disable=unnecessary-lambda-assignment

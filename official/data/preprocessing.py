@@ -31,9 +31,6 @@ MEAN_RGB = (0.485 * 255, 0.456 * 255, 0.406 * 255)
 STDDEV_RGB = (0.229 * 255, 0.224 * 255, 0.225 * 255)
 # The Feb-2021 constant that produced the published accuracies (docs/fidelity.md).
 CROP_PADDING = families.TF1_CROP_PADDING
-# The Garden's eval crop fraction.
-GARDEN_CROP_FRACTION = families.GARDEN.eval_crop_fraction
-FAMILIES = families.NAMES
 
 
 def normalize(image, dtype=tf.float32):
@@ -242,11 +239,10 @@ def preprocess_for_garden_serving(image_bytes, image_size):
 
 
 # ------------------------------------------------------------------ train ----
-# The Inception crop's parameters (both families; min_object_covered differs).
+# The Inception crop's parameters (both families; min_object_covered differs: families.py).
 AREA_RANGE = (0.08, 1.0)
 ASPECT_RATIO_RANGE = (3.0 / 4.0, 4.0 / 3.0)
 MAX_ATTEMPTS = 10
-MIN_OBJECT_COVERED = {f.name: f.min_object_covered for f in families.FAMILIES.values()}
 
 
 def random_crop_window(shape, seed, family="tf1", image_size=None,

@@ -46,13 +46,11 @@ from official import families
 
 MAX_LEVEL = 10.0
 FILL_VALUE = 128
-VARIANTS = families.NAMES
 # The order of the TPU code's `available_ops` (the index drawn selects from it).
 OP_NAMES = (
     "AutoContrast", "Equalize", "Invert", "Rotate", "Posterize", "Solarize",
     "Color", "Contrast", "Brightness", "Sharpness", "ShearX", "ShearY",
     "TranslateX", "TranslateY", "Cutout", "SolarizeAdd")
-SIGNED_OPS = ("Rotate", "ShearX", "ShearY", "TranslateX", "TranslateY")
 TRANSLATE_CONST = {"tf1": 100.0, "garden": 10.0}
 CUTOUT_CONST = 40
 

@@ -189,7 +189,7 @@ def _train_and_evaluate(config, workdir, strategy, handle_signals, stop_at_step)
     train_iter = iter(train_ds)
 
     train_loop = make_train_loop(state.model, state.optimizer, state.ema, state.wd_variables,
-                                 config, strategy, precision)
+                                 config, strategy)
     # One pass over the eval split, with the EMA weights when kept.
     evaluate = functools.partial(evaluate_with_ema, make_eval_fn(state.model, strategy), eval_ds,
                                  state.ema)

@@ -1,7 +1,7 @@
 """The training step: the loss (cross-entropy, coupled L2) and the multi-step loop.
 
 Example:
-    >>> train_loop = make_train_loop(model, optimizer, ema, wd_variables, config, strategy, "float32")
+    >>> train_loop = make_train_loop(model, optimizer, ema, wd_variables, config, strategy)
     >>> mean_loss = train_loop(iter(train_ds), tf.constant(10))    # 10 steps in one call
 """
 
@@ -29,7 +29,7 @@ def l2_term(variables, weight_decay):
 
 
 
-def make_train_loop(model, optimizer, ema, wd_variables, config, strategy, precision):
+def make_train_loop(model, optimizer, ema, wd_variables, config, strategy):
     """A tf.function running `num_steps` steps: strategy.run + EMA update per step."""
     global_batch = config.train.global_batch_size
     replicas = strategy.num_replicas_in_sync
