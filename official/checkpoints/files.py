@@ -25,6 +25,7 @@ import tensorflow as tf
 
 from official import families
 from official import published
+from official.validation import check_choice
 
 # --------------------------------------------------------------------------- names, URLs --
 # Views of official/published.py's table: name -> (depth, resolution), and each family's URLs.
@@ -63,8 +64,7 @@ def official_url(name, format="tf1"):
         'https://storage.googleapis.com/tf_model_garden/vision/resnet-rs/resnet-rs-50-i160.tar.gz'
     """
     official_info(name)
-    if format not in URL_PATTERNS:
-        raise CheckpointError(f"official checkpoints exist in formats {tuple(URL_PATTERNS)}, not {format!r}")
+    check_choice("the format of an official checkpoint", format, URL_PATTERNS, error=CheckpointError)
     try:
         return published.get(name).url(families.of_format(format))
     except ValueError as e:

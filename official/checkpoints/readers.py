@@ -39,11 +39,13 @@ from absl import logging
 from official import families
 from official.modeling import resnet_rs
 from official.checkpoints.files import OFFICIAL, CheckpointError, resolve
-
-FORMATS = families.FORMATS
+from official.validation import check_choice
 
 # --------------------------------------------------------------------------- name tables --
 BN_VARIABLES = ("gamma", "beta", "moving_mean", "moving_variance")
+# Where a Garden checkpoint keeps the backbone: its own entry, or the model's first layer
+# (written as Checkpoint(model=...) without a separate backbone entry).
+GARDEN_BACKBONES = ("backbone/", "model/layer_with_weights-0/")
 
 
 def _layer_variables(layer_name):
@@ -114,6 +116,35 @@ def garden_table(depth, backbone="backbone/", block_counts=None):
 
 
 # --------------------------------------------------------------------------- reading --
+def detect_format(prefix):
+    """"tf1", "garden" or "native" (this project's trainer): the format of the checkpoint at `prefix`.
+
+    Told apart by the variable names: TF1 ``conv2d_N/...``, Garden ``backbone/...`` or
+    ``model/layer_with_weights-0/...`` (:data:`GARDEN_BACKBONES`), ours ``model/...`` with ``ema/...``.
+
+    Example:
+        >>> detect_format("/tmp/resnet-rs-50-i160/model.ckpt-109800")  # doctest: +SKIP
+        'tf1'
+    """
+    _, keys = _open(prefix)
+    if any(k.startswith(("conv2d/", "conv2d_", "batch_normalization")) for k in keys):
+        return "tf1"
+    if _garden_backbone(keys):
+        return "garden"
+    if any(k.startswith("model/") for k in keys):
+        return "native"
+    raise CheckpointError(f"{prefix!r} is not a ResNet-RS checkpoint of a known format "
+                          "(tf1, garden or this project's trainer)")
+
+
+def _garden_backbone(keys):
+    """The prefix of the backbone's variables in a Garden checkpoint, or None."""
+    for backbone in GARDEN_BACKBONES:
+        if any(k.startswith(backbone) for k in keys):
+            return backbone
+    return None
+
+
 def _open(prefix):
     try:
         reader = tf.train.load_checkpoint(prefix)
@@ -260,12 +291,8 @@ def averages_in_model(prefix):
 
 def _read_garden(model, prefix, depth, ema, include_top):
     reader, shapes = _open(prefix)
-    if any(k.startswith("backbone/") for k in shapes):
-        backbone = "backbone/"
-    elif any(k.startswith("model/layer_with_weights-0/") for k in shapes):
-        # Written as Checkpoint(model=...) without a separate backbone entry.
-        backbone = "model/layer_with_weights-0/"
-    else:
+    backbone = _garden_backbone(shapes)
+    if backbone is None:
         raise CheckpointError(f"{prefix!r} is not a Model Garden checkpoint (no backbone/... or "
                               "model/layer_with_weights-0/... keys); is --checkpoint_format right?")
     has_head = any(k.startswith("model/layer_with_weights-1/") for k in shapes)
@@ -369,10 +396,9 @@ def build_model(format, depth, include_top=True, input_shape=(None, None, 3), fa
         >>> build_model("garden", 50).get_config()["activation"]
         'swish'
     """
-    if format not in FORMATS:
-        raise ValueError(f"format must be one of {FORMATS}, got {format!r}")
+    check_choice("format", format, families.FORMATS)
     family = families.of_format(format, family).name
-    kwargs = {"num_classes": 1000, **kwargs}
+    kwargs = {"num_classes": families.IMAGENET_CLASSES, **kwargs}
     return resnet_rs.from_family(family, depth, include_top=include_top, input_shape=input_shape, **kwargs)
 
 
@@ -397,8 +423,7 @@ def load_into(model, path_or_name, format="tf1", ema=True, include_top=None, cac
         CheckpointError: the checkpoint and the model do not match; the message
             names the variable, shape, flag or file.
     """
-    if format not in FORMATS:
-        raise CheckpointError(f"--checkpoint_format must be one of {FORMATS}, got {format!r}")
+    check_choice("--checkpoint_format", format, families.FORMATS, error=CheckpointError)
     prefix = resolve(path_or_name, format, cache_dir)
     include_top = _has_head(model) if include_top is None else include_top
     if include_top and not _has_head(model):

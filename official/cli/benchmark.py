@@ -38,6 +38,8 @@ import sys
 from absl import app
 from absl import flags
 
+from official import cli  # noqa: E402  (the CLIs' shared pieces)
+
 # `python tools/benchmark.py` from the repository root: make `official` importable.
 
 # Plain Python until a measurement runs: TensorFlow is imported after the oneDNN choice.

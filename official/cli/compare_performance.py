@@ -44,6 +44,8 @@ import tempfile
 from absl import app
 from absl import flags
 
+from official import cli  # noqa: E402  (the CLIs' shared pieces)
+
 FLAGS = flags.FLAGS
 # The directory that holds our `official` package (the checkout, or site-packages).
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))

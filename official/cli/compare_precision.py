@@ -28,6 +28,8 @@ os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")   # as the other inference C
 
 from absl import app, flags  # noqa: E402
 
+from official import cli  # noqa: E402  (the CLIs' shared pieces)
+
 from official.cli import checkpoint_flags  # noqa: E402
 
 checkpoint_flags.define()

@@ -14,6 +14,8 @@ import sys
 
 from absl import app, flags  # noqa: E402
 
+from official import cli  # noqa: E402  (the CLIs' shared pieces)
+
 from official import families  # noqa: E402
 from official.cli import checkpoint_flags  # noqa: E402
 

@@ -14,6 +14,8 @@ import sys
 
 from absl import app, flags  # noqa: E402
 
+from official import cli  # noqa: E402  (the CLIs' shared pieces)
+
 from official.cli import checkpoint_flags  # noqa: E402
 
 checkpoint_flags.define()
@@ -42,10 +44,10 @@ def main(argv):
     from official.runtime import precision_probe
     from official import published
     from official.modeling import resnet_rs
+    from official.validation import check_choice
 
     F = flags.FLAGS
-    if F.depth not in resnet_rs.SPECS:
-        raise app.UsageError(f"--depth={F.depth} is not one of {sorted(resnet_rs.SPECS)}")
+    check_choice("--depth", F.depth, sorted(resnet_rs.SPECS), error=app.UsageError)
     entry = published.CHECKPOINTS.get(F.checkpoint)
     # An official name brings the resolution its published top-1 was measured at.
     image_size = F.image_size or (entry.image_size if entry else checkpoint_files.image_size_of(F.checkpoint))

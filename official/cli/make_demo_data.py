@@ -12,6 +12,8 @@ import sys
 
 from absl import flags  # noqa: E402
 
+from official import cli  # noqa: E402  (the CLIs' shared pieces)
+
 _OUT = flags.DEFINE_string("output_dir", None, "Where the shards go.", required=True)
 _SIZE = flags.DEFINE_integer("image_size", 32, "Side of the written images.", lower_bound=8)
 _VAL = flags.DEFINE_float("validation_fraction", 0.2, "Held-out share per class.",

@@ -22,6 +22,8 @@ from absl import app
 from absl import flags
 from absl import logging
 
+from official import cli  # noqa: E402  (the CLIs' shared pieces)
+
 # `python tools/make_tfrecords.py` from the repository root: make `official` importable.
 
 FLAGS = flags.FLAGS

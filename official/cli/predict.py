@@ -24,6 +24,8 @@ os.environ.setdefault("TF_ONEDNN_ASSUME_FROZEN_WEIGHTS", "1")
 
 from absl import app, flags  # noqa: E402
 
+from official import cli  # noqa: E402  (the CLIs' shared pieces)
+
 from official import families  # noqa: E402
 
 flags.DEFINE_string("model", None, "SavedModel dir, .keras/.weights.h5 file, or checkpoint / official name.")

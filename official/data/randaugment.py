@@ -43,6 +43,7 @@ import math
 import tensorflow as tf
 
 from official import families
+from official.validation import check_choice
 
 MAX_LEVEL = 10.0
 FILL_VALUE = 128
@@ -86,7 +87,7 @@ def level_to_arg(op_name, magnitude, translate_const=100.0, cutout_const=CUTOUT_
         "SolarizeAdd": int(m * 110),
     }
     if op_name not in table:
-        raise ValueError(f"unknown RandAugment op {op_name!r}; expected one of {OP_NAMES}")
+        check_choice("RandAugment op", op_name, OP_NAMES)
     return table[op_name]
 
 

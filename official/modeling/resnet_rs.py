@@ -30,6 +30,7 @@ import numpy as np
 from official import families
 from official.modeling import layers
 from official.runtime import precision
+from official.validation import check_choice
 
 # Blocks per stage; both official codes agree (docs/fidelity.md: blocks per stage).
 SPECS = {
@@ -77,7 +78,7 @@ def blocks_per_stage(depth, block_counts=None):
         >>> blocks_per_stage(50), blocks_per_stage(50, (1, 1, 1, 1))
         ((3, 4, 6, 3), (1, 1, 1, 1))
     """
-    _check_choice("depth", depth, tuple(SPECS))
+    check_choice("depth", depth, tuple(SPECS))
     if not block_counts:
         return SPECS[depth]
     counts = tuple(int(n) for n in block_counts)
@@ -112,11 +113,6 @@ def drop_rates(depth, drop_connect_rate, rule="per_stage", block_counts=None):
 def block_name(stage, block):
     """Name prefix of a block's layers, e.g. `stage2_block0`."""
     return f"stage{stage}_block{block}"
-
-
-def _check_choice(name, value, allowed):
-    if value not in allowed:
-        raise ValueError(f"{name}={value!r} is not supported; allowed values: {', '.join(map(repr, allowed))}")
 
 
 def _check_rate(name, value):
@@ -177,12 +173,12 @@ class ResNetRS(keras.Model):
                  bn_momentum=0.0, bn_epsilon=1e-5, zero_init_last_bn=True, head_initializer="tf1",
                  fused_batch_norm=True, fold_batch_norm=False, name=None, **kwargs):
         blocks = blocks_per_stage(depth, block_counts)
-        _check_choice("activation", activation, ACTIVATIONS)
-        _check_choice("padding", padding, PADDINGS)
-        _check_choice("stochastic_depth", stochastic_depth, STOCHASTIC_DEPTH_RULES)
-        _check_choice("head_initializer", head_initializer, tuple(HEAD_INITIALIZERS))
-        _check_choice("pooling", pooling, POOLINGS)
-        _check_choice("classifier_activation", classifier_activation, CLASSIFIER_ACTIVATIONS)
+        check_choice("activation", activation, ACTIVATIONS)
+        check_choice("padding", padding, PADDINGS)
+        check_choice("stochastic_depth", stochastic_depth, STOCHASTIC_DEPTH_RULES)
+        check_choice("head_initializer", head_initializer, tuple(HEAD_INITIALIZERS))
+        check_choice("pooling", pooling, POOLINGS)
+        check_choice("classifier_activation", classifier_activation, CLASSIFIER_ACTIVATIONS)
         _check_rate("drop_connect_rate", drop_connect_rate or 0.0)
         _check_rate("dropout_rate", dropout_rate or 0.0)
         _check_rate("bn_momentum", bn_momentum)

@@ -24,6 +24,8 @@ import contextlib
 import keras
 import numpy as np
 
+from official.validation import check_choice
+
 PRECISIONS = ("float32", "bfloat16", "float16")
 KERAS_POLICY = {"float32": "float32", "bfloat16": "mixed_bfloat16", "float16": "mixed_float16"}
 # /proc/cpuinfo flags of native bfloat16 matrix instructions, fastest first.
@@ -39,8 +41,7 @@ def policy(precision, weights_too=False):
     variables are in `precision` as well (Keras' plain "bfloat16" policy): for inference
     copies without batch norm only (`resnet_rs.fold_batch_norm`), never for training.
     """
-    if precision not in KERAS_POLICY:
-        raise ValueError(f"precision must be one of {PRECISIONS}, got {precision!r}")
+    check_choice("precision", precision, PRECISIONS)
     previous = keras.config.dtype_policy()
     keras.config.set_dtype_policy(precision if weights_too else KERAS_POLICY[precision])
     try:

@@ -45,6 +45,7 @@ from official.runtime import precision
 from official import published
 from official.data import preprocessing as preprocessing_lib  # `preprocessing` is an argument name
 from official.runtime import workdir
+from official.validation import check_choice
 
 TOP_K = 5
 # "tf1", "garden": each family's eval path (what the published accuracies were measured
@@ -118,8 +119,7 @@ def _class_names(model, image_size, family, class_names):
     official/data/imagenet_classes.txt); any other head (a fine-tuned or demo model) gets
     `class_names` or, by default, its class indices as strings.
     """
-    if family not in PREPROCESSINGS:
-        raise ValueError(f"preprocessing must be one of {PREPROCESSINGS}, got {family!r}")
+    check_choice("preprocessing", family, PREPROCESSINGS)
     if not isinstance(image_size, (int, np.integer)) or not 32 <= int(image_size) <= 4096:
         raise ValueError(f"image_size must be an integer in [32, 4096], got {image_size!r}")
     if not any(layer.name == "logits" for layer in model.layers):

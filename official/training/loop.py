@@ -28,6 +28,7 @@ from absl import logging
 import tensorflow as tf
 from tensorflow.core.framework import summary_pb2
 
+from official import families
 from official.runtime import distribute
 from official.runtime import precision_probe
 from official.runtime import workdir as workdir_lib
@@ -110,7 +111,7 @@ def export_model(config, model, ema, export_dir):
         dropped.get_layer("logits").set_weights([kernel[:, keep], bias[keep]])
         clone = dropped
     class_names = None
-    if clone.get_layer("logits").units != labels.IMAGENET_CLASSES:
+    if clone.get_layer("logits").units != families.IMAGENET_CLASSES:
         given = config.export.get("class_names", "")
         class_names = [n.strip() for n in given.split(",")] if given else labels.class_names(config)
     size = config.export.image_size or config.data.eval_image_size or config.data.image_size

@@ -33,6 +33,8 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from official.validation import check_choice
+
 MOMENTUM_RULES = ("tf1", "keras")
 # The rule of checkpoints written before the rule was recorded: every such run used Keras'.
 UNRECORDED_RULE = "keras"
@@ -43,10 +45,8 @@ _RULE_KEY = RULE_ATTRIBUTE + "/.ATTRIBUTES/VARIABLE_VALUE"
 
 def check_momentum_rule(rule):
     """Raises ValueError naming config.optimizer.momentum_rule unless it is a known rule."""
-    if rule not in MOMENTUM_RULES:
-        raise ValueError(f"config.optimizer.momentum_rule must be one of {MOMENTUM_RULES} "
-                         f"('tf1': tf.train.MomentumOptimizer, 'keras': keras.optimizers.SGD), "
-                         f"got {rule!r}")
+    check_choice("config.optimizer.momentum_rule", rule, MOMENTUM_RULES,
+                 hint="'tf1': tf.train.MomentumOptimizer, 'keras': keras.optimizers.SGD")
 
 
 class FusedSGD(keras.optimizers.SGD):
@@ -161,10 +161,8 @@ def recorded_rule(prefix):
         return UNRECORDED_RULE
     rule = reader.get_tensor(_RULE_KEY)
     rule = rule.decode() if isinstance(rule, bytes) else str(rule)
-    if rule not in MOMENTUM_RULES:
-        raise ValueError(f"checkpoint {prefix!r}: '{_RULE_KEY}' is {rule!r}, not one of "
-                         f"{MOMENTUM_RULES} (written by a newer version?)")
-    return rule
+    return check_choice(f"checkpoint {prefix!r}: '{_RULE_KEY}'", rule, MOMENTUM_RULES,
+                        hint="written by a newer version?")
 
 
 def convert_momentum(optimizer, from_rule, to_rule, learning_rate):

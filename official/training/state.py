@@ -22,6 +22,7 @@ import keras
 import tensorflow as tf
 
 from official.runtime import distribute
+from official.runtime import precision as precision_lib
 from official.training import ema as ema_lib
 from official import families
 from official.training import optimizer as optimizer_lib
@@ -49,11 +50,11 @@ def weight_decay_variables(model, rule):
     kernels AND the SE and dense biases (TF1 filters on 'batch_normalization' in the name).
     garden: kernels only (Keras kernel regularizers on convs incl. SE, and the dense).
     """
-    config_lib._choice("optimizer.weight_decay_rule", rule, config_lib.WEIGHT_DECAY_RULES)
+    family = families.get(rule, "config.optimizer.weight_decay_rule")
     bn_ids = {id(v) for layer in model._flatten_layers()  # pylint: disable=protected-access
               if isinstance(layer, keras.layers.BatchNormalization) for v in layer.weights}
     chosen = [v for v in model.trainable_variables if id(v) not in bn_ids]
-    if not families.get(rule).weight_decay_on_biases:
+    if not family.weight_decay_on_biases:
         chosen = [v for v in chosen if v.path.endswith("kernel")]
     return chosen
 
@@ -160,10 +161,8 @@ def create_train_state(config, strategy, precision, workdir=None):
         0
     """
     _, total_steps, warmup_steps = config_lib.run_lengths(config)
-    previous_policy = keras.config.dtype_policy()
     keras.utils.set_random_seed(config.train.seed)
-    try:
-        keras.config.set_dtype_policy(config_lib.KERAS_POLICY[precision])
+    with precision_lib.policy(precision):
         schedule = schedules.make_schedule(
             config.optimizer.schedule,
             peak=schedules.scaled_learning_rate(config.optimizer.base_lr_per_256,
@@ -176,8 +175,6 @@ def create_train_state(config, strategy, precision, workdir=None):
             ema = (ema_lib.ExponentialMovingAverage(model, config.ema.decay)
                    if config.ema.decay > 0 else None)
             optimizer = optimizer_lib.make_optimizer(config, schedule, precision, model)
-    finally:
-        keras.config.set_dtype_policy(previous_policy)
     wd_variables = weight_decay_variables(model, config.optimizer.weight_decay_rule)
 
     objects = dict(step=optimizer.iterations, model=model, optimizer=optimizer)
