@@ -6,13 +6,11 @@ tools/train.py does this by itself for configs/demo.py; this tool is for using t
 digits with other configs (--config.data.data_dir=OUTPUT_DIR --config.data.label_offset=1).
 """
 
-import os
 import sys
 
+from absl import flags
 
-from absl import flags  # noqa: E402
-
-from official import cli  # noqa: E402  (the CLIs' shared pieces)
+from official import cli  # the CLIs' shared pieces
 
 _OUT = flags.DEFINE_string("output_dir", None, "Where the shards go.", required=True)
 _SIZE = flags.DEFINE_integer("image_size", 32, "Side of the written images.", lower_bound=8)

@@ -15,18 +15,12 @@ import json
 import os
 import sys
 
-# Inference only: oneDNN (off by default on AVX2-only CPUs), and since the weights never
-# change in this process, oneDNN may keep its re-laid-out copies of them (at batch 1 it
-# otherwise re-lays every kernel out on every call). Set before TensorFlow loads; the
-# environment still wins.
-os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")
-os.environ.setdefault("TF_ONEDNN_ASSUME_FROZEN_WEIGHTS", "1")
+from absl import app, flags
 
-from absl import app, flags  # noqa: E402
+from official import cli  # the CLIs' shared pieces
+from official import families
 
-from official import cli  # noqa: E402  (the CLIs' shared pieces)
-
-from official import families  # noqa: E402
+cli.enable_onednn(frozen_weights=True)   # inference only: the weights never change here
 
 flags.DEFINE_string("model", None, "SavedModel dir, .keras/.weights.h5 file, or checkpoint / official name.")
 flags.DEFINE_enum("checkpoint_format", families.TF1.checkpoint_format, list(families.FORMATS),
