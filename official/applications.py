@@ -22,10 +22,12 @@ one batch's statistics. 0.9 averages over the last ~10 batches: close to the dat
 statistics at the usual batch sizes, and quick to move from ImageNet's to a new
 dataset's in a short fine-tuning run (Keras' 0.99 needs ~500 steps for that).
 
-Example:
-    >>> model = ResNetRS50(weights="imagenet")                     # downloads once
-    >>> model.predict(images_0_to_255).shape                       # [N, 1000] probabilities
-    >>> features = ResNetRS50(weights="imagenet", include_top=False, pooling="avg")
+Example (ImageNet weights download once; the runnable lines build the small model):
+    >>> model = ResNetRS50(weights="imagenet")  # downloads 0.3 GB once  # doctest: +SKIP
+    >>> features = ResNetRS50(weights="imagenet", include_top=False, pooling="avg")  # doctest: +SKIP
+    >>> model = ResNetRS50(classes=10, input_shape=(64, 64, 3), block_counts=(1, 1, 1, 1))
+    >>> model.predict(tf.zeros((2, 64, 64, 3)), verbose=0).shape   # probabilities, input RGB 0..255
+    (2, 10)
 """
 
 import os
@@ -104,9 +106,9 @@ def _resolve_weights(weights, depth, family, image_size):
     return prefix, format
 
 
-def build(depth, weights=None, include_top=True, pooling=None, classes=families.IMAGENET_CLASSES,
-          classifier_activation="softmax", include_preprocessing=True, input_shape=None, family="tf1",
-          bn_momentum=DEFAULT_BN_MOMENTUM, ema=True, cache_dir=None, **kwargs):
+def build_application(depth, weights=None, include_top=True, pooling=None, classes=families.IMAGENET_CLASSES,
+                      classifier_activation="softmax", include_preprocessing=True, input_shape=None,
+                      family="tf1", bn_momentum=DEFAULT_BN_MOMENTUM, ema=True, cache_dir=None, **kwargs):
     """A ResNet-RS of `depth` as the keras.applications constructors build it (see ResNetRS50).
 
     Everything is checked before anything is built or downloaded, and the weights are
@@ -114,7 +116,7 @@ def build(depth, weights=None, include_top=True, pooling=None, classes=families.
     argument or checkpoint raises without a half-loaded model.
 
     Example:
-        >>> build(50, weights=None, classes=10, input_shape=(64, 64, 3)).output.shape
+        >>> build_application(50, classes=10, input_shape=(64, 64, 3), block_counts=(1, 1, 1, 1)).output.shape
         (None, 10)
     """
     check_choice("family", family, FAMILIES)
@@ -169,14 +171,15 @@ def _constructor(depth):
     def constructor(weights=None, include_top=True, pooling=None, classes=families.IMAGENET_CLASSES,
                     classifier_activation="softmax", include_preprocessing=True, input_shape=None,
                     family="tf1", **kwargs):
-        return build(depth, weights=weights, include_top=include_top, pooling=pooling, classes=classes,
-                     classifier_activation=classifier_activation, include_preprocessing=include_preprocessing,
-                     input_shape=input_shape, family=family, **kwargs)
+        return build_application(depth, weights=weights, include_top=include_top, pooling=pooling,
+                                 classes=classes, classifier_activation=classifier_activation,
+                                 include_preprocessing=include_preprocessing, input_shape=input_shape,
+                                 family=family, **kwargs)
 
     constructor.__name__ = constructor.__qualname__ = f"ResNetRS{depth}"
     constructor.__doc__ = (f"ResNet-RS-{depth}, keras.applications style.\n\n    Example:\n"
-                           f"        >>> model = ResNetRS{depth}(weights=\"imagenet\")\n"
-                           f"        >>> model.predict(images_0_to_255)   # [N, 1000] probabilities"
+                           f"        >>> model = ResNetRS{depth}(weights=\"imagenet\")  # downloads  # doctest: +SKIP\n"
+                           f"        >>> model.predict(images_0_to_255)   # [N, 1000] probabilities  # doctest: +SKIP"
                            + _ARGS_DOC)
     return constructor
 

@@ -38,7 +38,7 @@ def garden_ckpt(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def tf1_model():
-    return readers_lib.build_model("tf1", 50)
+    return readers_lib.model_for_format("tf1", 50)
 
 
 @pytest.fixture(scope="module")
@@ -49,7 +49,7 @@ def tf1_same_padding_model():
 
 @pytest.fixture(scope="module")
 def garden_model():
-    return readers_lib.build_model("garden", 50)
+    return readers_lib.model_for_format("garden", 50)
 
 
 def _official_to_ours(official_layers):
@@ -159,7 +159,7 @@ def test_tf1_rejects_wrong_family(tf1_ckpt, tf1_same_padding_model):
 
 def test_tf1_backbone_only(tf1_ckpt):
     prefix, _, shadow = tf1_ckpt
-    model = readers_lib.build_model("tf1", 50, include_top=False)
+    model = readers_lib.model_for_format("tf1", 50, include_top=False)
     readers_lib.load_into(model, prefix, format="tf1")
     pairs = _official_to_ours(layouts.tf1_layers(50))[:-1]
     _assert_model_holds(model, pairs, shadow)
@@ -168,7 +168,7 @@ def test_tf1_backbone_only(tf1_ckpt):
 @pytest.mark.slow  # builds an RS-101 (~15 s)
 def test_tf1_wrong_depth_is_named(tf1_ckpt):
     prefix, _, _ = tf1_ckpt
-    model = readers_lib.build_model("tf1", 101)
+    model = readers_lib.model_for_format("tf1", 101)
     with pytest.raises(checkpoint_files.CheckpointError, match="depth 50"):
         readers_lib.load_into(model, prefix, format="tf1")
 
@@ -247,7 +247,7 @@ def test_garden_backbone_only_and_model_only_layouts(tmp_path, garden_model):
     full = garden_model
     with pytest.raises(checkpoint_files.CheckpointError, match="include_top=False"):
         readers_lib.load_into(full, prefix, format="garden")
-    features = readers_lib.build_model("garden", 50, include_top=False)
+    features = readers_lib.model_for_format("garden", 50, include_top=False)
     readers_lib.load_into(features, prefix, format="garden")
     _assert_model_holds(features, _official_to_ours(layouts.garden_layers(50))[:-1], average)
     # Checkpoint(model=...) only: the backbone sits under model/layer_with_weights-0/ (docs/fidelity.md: Garden checkpoints).
@@ -389,7 +389,7 @@ def test_native_checkpoint_loads_ema_averages(tmp_path, tf1_model):
     import keras
     from official.training import ema as ema_lib
 
-    trained = readers_lib.build_model("native", 50)
+    trained = readers_lib.model_for_format("native", 50)
     ema = ema_lib.ExponentialMovingAverage(trained)
     rng = np.random.default_rng(5)
     for average in ema.averages:  # averages that differ from the model's values

@@ -79,7 +79,7 @@ def test_mirrored_step_equals_single_device_step():
         num_train_images=80, global_batch_size=8)
 
     with mirrored.scope():
-        model = state_lib.build_model(config)
+        model = state_lib.model_from_config(config)
         optimizer = optimizer_lib.make_optimizer(config, schedule, "float32", model)
         ema = ema_lib.ExponentialMovingAverage(model, 0.9)
     initial = [v.numpy() for v in model.weights]
@@ -89,7 +89,7 @@ def test_mirrored_step_equals_single_device_step():
         tf.data.Dataset.from_tensors((images, labels)).repeat())
     loss = float(loop(iter(dataset), tf.constant(1)))
 
-    reference = state_lib.build_model(config)
+    reference = state_lib.model_from_config(config)
     reference.set_weights(initial)
     ref_optimizer = optimizer_lib.make_optimizer(config, schedule, "float32", reference)
     ref_wd = state_lib.weight_decay_variables(reference, config.optimizer.weight_decay_rule)

@@ -87,7 +87,7 @@ def test_bfloat16_training_step_matches_float32_step():
     weights = None
     for p in ("float32", "bfloat16"):
         with precision.policy(p):
-            model = state_lib.build_model(config)
+            model = state_lib.model_from_config(config)
             optimizer = optimizer_lib.make_optimizer(config, schedule, p, model)
         if weights is None:
             weights = model.get_weights()
@@ -141,7 +141,7 @@ def test_official_checkpoint_on_photographs_in_bfloat16_differs_only_by_rounding
     # The bfloat16 SavedModel computes what the bfloat16 model computes in process (float32
     # logits), which is float32's up to rounding; and it says what it is.
     with precision.policy("bfloat16"):
-        model = readers.build_model("tf1", 50)
+        model = readers.model_for_format("tf1", 50)
     readers.load_into(model, prefix, format="tf1")
     export_dir = export.export_saved_model(model, str(tmp_path / "bf16" / "1"), 160, warmup=False)
     metadata = export.read_metadata(export_dir)

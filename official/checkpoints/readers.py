@@ -1,6 +1,6 @@
 """Readers for the official ResNet-RS checkpoints and the project's own.
 
-Three formats, one reader each (DESIGN.md, "checkpoint formats"):
+Three formats, one reader each (CONTRACTS.md, "Checkpoints / export"):
 
 * ``"tf1"``: the name-based checkpoints of the ``tensorflow/tpu`` release
   (docs/fidelity.md: TF1 checkpoints). Variables are named by per-kind counters
@@ -25,9 +25,12 @@ Official names (``resnet-rs-50-i160`` ... ``resnet-rs-420-i320``) resolve to the
 official tarball, downloaded once into a cache, checked and unpacked safely
 (official/checkpoints/files.py).
 
-Example:
-    >>> model = build_model("tf1", 50)
-    >>> load_into(model, "resnet-rs-50-i160", format="tf1")   # downloads once
+Example (the small model; an official name downloads its tarball once):
+    >>> model = model_for_format("tf1", 50, block_counts=(1, 1, 1, 1))
+    >>> load_into(model, "resnet-rs-50-i160", format="tf1")  # downloads 0.3 GB once  # doctest: +SKIP
+    >>> prefix = tf.train.Checkpoint(model=model).write("run/ckpt-1")   # the native format
+    >>> load_into(model_for_format("native", 50, block_counts=(1, 1, 1, 1)), prefix, format="native")
+    'run/ckpt-1'
 """
 
 import os
@@ -123,8 +126,9 @@ def detect_format(prefix):
     ``model/layer_with_weights-0/...`` (:data:`GARDEN_BACKBONES`), ours ``model/...`` with ``ema/...``.
 
     Example:
-        >>> detect_format("/tmp/resnet-rs-50-i160/model.ckpt-109800")  # doctest: +SKIP
-        'tf1'
+        >>> model = model_for_format("native", 50, block_counts=(1, 1, 1, 1))
+        >>> detect_format(tf.train.Checkpoint(model=model).write("run/ckpt-1"))
+        'native'
     """
     _, keys = _open(prefix)
     if any(k.startswith(("conv2d/", "conv2d_", "batch_normalization")) for k in keys):
@@ -197,7 +201,7 @@ def _check_family(model, format):
         if config[key] != want[key]:
             raise CheckpointError(
                 f"model has {key}={config[key]!r} but {format} checkpoints need {key}={want[key]!r} "
-                f"(docs/fidelity.md); build it with checkpoints.build_model({format!r}, depth)")
+                f"(docs/fidelity.md); build it with readers.model_for_format({format!r}, depth)")
 
 
 def _assign(model, plan, prefix, include_top):
@@ -385,7 +389,7 @@ def _read_native(model, prefix, ema, include_top):
     return len(model.weights)
 
 
-def build_model(format, depth, include_top=True, input_shape=(None, None, 3), family=None, **kwargs):
+def model_for_format(format, depth, include_top=True, input_shape=(None, None, 3), family=None, **kwargs):
     """A ResNet-RS configured as checkpoints of ``format`` need, with a 1000-class head.
 
     tf1: ReLU, fixed padding, no stage-2 shortcut pool. garden: swish, SAME
@@ -393,7 +397,7 @@ def build_model(format, depth, include_top=True, input_shape=(None, None, 3), fa
     (the background column is dropped on load). native: ``family`` (default tf1).
 
     Example:
-        >>> build_model("garden", 50).get_config()["activation"]
+        >>> model_for_format("garden", 50, block_counts=(1, 1, 1, 1)).get_config()["activation"]
         'swish'
     """
     check_choice("format", format, families.FORMATS)
@@ -406,7 +410,7 @@ def load_into(model, path_or_name, format="tf1", ema=True, include_top=None, cac
     """Loads a checkpoint into ``model`` (a ResNet-RS of the right depth and family).
 
     Args:
-        model: an ``official.modeling.resnet_rs.ResNetRS`` (see :func:`build_model`).
+        model: an ``official.modeling.resnet_rs.ResNetRS`` (see :func:`model_for_format`).
         path_or_name: a checkpoint prefix, a directory holding one, or an official
             name (tf1/garden: downloaded and cached).
         format: "tf1", "garden" or "native".
@@ -450,7 +454,7 @@ def load(path_or_name, format="tf1", depth=None, ema=True, include_top=True, inp
     layer indices imply (tf1/garden).
 
     Example:
-        >>> model = load("resnet-rs-50-i160", format="tf1")
+        >>> model = load("resnet-rs-50-i160", format="tf1")  # downloads 0.3 GB once  # doctest: +SKIP
     """
     if depth is None:
         if str(path_or_name) in OFFICIAL:
@@ -460,6 +464,6 @@ def load(path_or_name, format="tf1", depth=None, ema=True, include_top=True, inp
             depth = _checkpoint_depth(shapes, format)
         if depth is None:
             raise CheckpointError(f"cannot tell the depth of {path_or_name!r}; pass --depth")
-    model = build_model(format, depth, include_top=include_top, input_shape=input_shape, **kwargs)
+    model = model_for_format(format, depth, include_top=include_top, input_shape=input_shape, **kwargs)
     load_into(model, path_or_name, format=format, ema=ema, include_top=include_top, cache_dir=cache_dir)
     return model

@@ -55,7 +55,7 @@ def load_or_exit(include_top=True, precision="float32"):
     try:
         prefix = checkpoint_files.resolve(CHECKPOINT.value, checkpoint_format, CACHE_DIR.value)
         with precision_lib.policy(precision):
-            model = readers.build_model(checkpoint_format, DEPTH.value, include_top=include_top,
+            model = readers.model_for_format(checkpoint_format, DEPTH.value, include_top=include_top,
                                         family=family())
         readers.load_into(model, prefix, format=checkpoint_format, ema=EMA.value, include_top=include_top)
     except (checkpoint_files.CheckpointError, checkpoint_files.DownloadError, FileNotFoundError) as e:

@@ -68,11 +68,11 @@ def _classifier(F):
         model = keras.saving.load_model(path)
     elif path.endswith(".weights.h5"):
         with precision.policy(compute):
-            model = readers.build_model("native", sidecar.get("depth", F.depth), family=family)
+            model = readers.model_for_format("native", sidecar.get("depth", F.depth), family=family)
         model.load_weights(path)
     else:
         with precision.policy(compute):
-            model = readers.build_model(F.checkpoint_format, F.depth, family=family)
+            model = readers.model_for_format(F.checkpoint_format, F.depth, family=family)
         readers.load_into(model, path, format=F.checkpoint_format)
     fn = export.serving_functions(model, int(image_size), family, sidecar.get("crop_padding", F.crop_padding))
     serve = fn["serving_default"]

@@ -12,8 +12,10 @@ the source, not on the family:
 * TF1 recipe, fine-tuning recipes (num_classes = the classes): every column is used.
 
 Example:
-    >>> unused_logit_column(garden_config)       # data.source = "tfrecord"
-    0
+    >>> from official.training import recipes
+    >>> garden_config = recipes.published_config("resnet-rs-50-i160")("garden")
+    >>> garden_config.data.source, unused_logit_column(garden_config)
+    ('tfrecord', 0)
 """
 
 import tensorflow as tf
@@ -42,7 +44,7 @@ def class_names(config, limit=100000):
     eval split until every class is seen (at most `limit` records).
 
     Example:
-        >>> class_names(finetune_config)            # folders astronaut/, chelsea/, coffee/
+        >>> class_names(finetune_config)   # folders astronaut/, chelsea/, coffee/  # doctest: +SKIP
         ['astronaut', 'chelsea', 'coffee']
     """
     num_classes = config.model.num_classes

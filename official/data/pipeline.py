@@ -21,10 +21,12 @@ shuffled *before* decoding, repeated, decoded + augmented in parallel
 (drop_remainder), prefetched. ``data_cfg.deterministic`` makes every order and
 every random draw reproducible from ``seed`` (stateless ops, per-element seeds).
 
-Example:
-    >>> ds = build_dataset(cfg.data, split="train", is_training=True,
-    ...                    batch_size=32, num_classes=1000)
+Example (synthetic data; a recipe's ``config.data`` reads TFRecords or TFDS the same way):
+    >>> ds = build_dataset({"source": "synthetic", "image_size": 32}, split="train",
+    ...                    is_training=True, batch_size=4, num_classes=10)
     >>> images, labels = next(iter(ds))
+    >>> tuple(images.shape), labels.dtype
+    ((4, 32, 32, 3), tf.int32)
 """
 
 import glob
@@ -256,8 +258,8 @@ def build_dataset(data_cfg, *, split, is_training, batch_size, num_classes,
         FileNotFoundError: missing data directory or no matching shard.
 
     Example:
-        >>> ds = build_dataset(cfg.data, split=cfg.data.train_split, is_training=True,
-        ...                    batch_size=64, num_classes=1000)
+        >>> ds = build_dataset(config.data, split=config.data.train_split, is_training=True,
+        ...                    batch_size=64, num_classes=1000)   # a recipe's ImageNet data  # doctest: +SKIP
     """
     source = _cfg(data_cfg, "source", "tfrecord")
     check_choice("data.source", source, SOURCES)

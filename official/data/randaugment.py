@@ -382,7 +382,9 @@ def apply_op(image, op_name, magnitude, *, negate=False, center=(0, 0), variant=
         variant: "tf1" or "garden".
 
     Example:
-        >>> apply_op(image, "Solarize", 10)  # == 255 - image (wrap-around quirk)
+        >>> image = tf.fill([8, 8, 3], tf.constant(200, tf.uint8))
+        >>> apply_op(image, "Solarize", 10)[0, 0].numpy()   # 255 - 200: the threshold wraps to 0
+        array([55, 55, 55], dtype=uint8)
     """
     _check_variant(variant)
     image = tf.convert_to_tensor(image, tf.uint8)
@@ -409,6 +411,7 @@ def distort_image_with_randaugment(image, num_layers, magnitude, seed=None, vari
         uint8 [H, W, 3].
 
     Example:
+        >>> image = tf.fill([8, 8, 3], tf.constant(200, tf.uint8))
         >>> distort_image_with_randaugment(image, 2, 10, seed=[4, 2]).dtype
         tf.uint8
     """

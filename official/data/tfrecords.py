@@ -10,9 +10,9 @@ JPEG) image is re-encoded as an RGB JPEG; RGB and grayscale JPEGs are stored
 as they are.
 
 Example:
-    >>> write_tfrecords([(jpeg_bytes, 1, "n01440764", "a.JPEG")], "/tmp/out",
-    ...                 "train", num_shards=1)
-    ['/tmp/out/train-00000-of-00001']
+    >>> jpeg_bytes = tf.io.encode_jpeg(tf.zeros([32, 48, 3], tf.uint8)).numpy()
+    >>> write_tfrecords([(jpeg_bytes, 1, "n01440764", "a.JPEG")], "out", "train", num_shards=1, progress=False)
+    ['out/train-00000-of-00001']
 """
 
 import concurrent.futures

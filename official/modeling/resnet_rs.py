@@ -14,8 +14,8 @@ stage-5 map (`pooling=None`). `endpoints(model)` gives the same layers as a mode
 with a dict of endpoints: `stem` (stride 4), `stage2` ... `stage5` (stride 4 ... 32),
 `pre_logits` (pooled 2048 features) and, with a head, `logits`.
 
-Example:
-    >>> model = ResNetRS50(input_shape=(160, 160, 3))
+Example (the small model, one block per stage; without `block_counts`, the published RS-50):
+    >>> model = ResNetRS50(input_shape=(160, 160, 3), block_counts=(1, 1, 1, 1))
     >>> tuple(model(keras.ops.zeros((1, 160, 160, 3))).shape)
     (1, 1000)
     >>> tuple(endpoints(model)(keras.ops.zeros((1, 160, 160, 3)))["stage5"].shape)
@@ -161,7 +161,7 @@ class ResNetRS(keras.Model):
             model by `fold_batch_norm(model)`.
 
     Example:
-        >>> features = ResNetRS(50, include_top=False, pooling="avg")
+        >>> features = ResNetRS(50, include_top=False, pooling="avg", block_counts=(1, 1, 1, 1))
         >>> tuple(features(keras.ops.zeros((1, 64, 64, 3))).shape)
         (1, 2048)
     """
@@ -276,8 +276,11 @@ def fold_batch_norm(model):
     train and no BN variables for the checkpoint readers.
 
     Example:
+        >>> model = ResNetRS(50, input_shape=(64, 64, 3), block_counts=(1, 1, 1, 1))
         >>> served = fold_batch_norm(model)
-        >>> served(images)            # == model(images) up to rounding
+        >>> images = np.random.default_rng(0).normal(size=(2, 64, 64, 3)).astype("float32")
+        >>> np.allclose(served(images), model(images), atol=1e-4)   # the same up to rounding
+        True
     """
     if not isinstance(model, ResNetRS):
         raise TypeError(f"fold_batch_norm takes a ResNetRS model, got {type(model).__name__}")
@@ -312,7 +315,7 @@ def endpoints(model):
     work: training it trains `model`.
 
     Example:
-        >>> features = endpoints(ResNetRS(50, include_top=False))
+        >>> features = endpoints(ResNetRS(50, include_top=False, block_counts=(1, 1, 1, 1)))
         >>> sorted(features(keras.ops.zeros((1, 64, 64, 3))))
         ['pre_logits', 'stage2', 'stage3', 'stage4', 'stage5', 'stem']
     """
@@ -332,7 +335,7 @@ def logits_model(model):
     `classifier_activation="softmax"` outputs probabilities.
 
     Example:
-        >>> classifier = ResNetRS(50, classifier_activation="softmax")
+        >>> classifier = ResNetRS(50, classifier_activation="softmax", block_counts=(1, 1, 1, 1))
         >>> logits_model(classifier).output is classifier.get_layer("logits").output
         True
     """
@@ -408,7 +411,7 @@ def from_family(family, depth, **kwargs):
     """A model configured like an official checkpoint family: "tf1" or "garden".
 
     Example:
-        >>> from_family("garden", 50).get_config()["activation"]
+        >>> from_family("garden", 50, block_counts=(1, 1, 1, 1)).get_config()["activation"]
         'swish'
     """
     return ResNetRS(depth, **{**families.get(family).architecture(), **kwargs})

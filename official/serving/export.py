@@ -24,8 +24,9 @@ preprocessing settings (and, for an official checkpoint, its name and published
 top-1 from official/published.py).
 
 Example:
-    >>> model = checkpoints.load("resnet-rs-50-i160", format="tf1")
-    >>> export_saved_model(model, "/tmp/rs50/1", image_size=160)
+    >>> from official.checkpoints import readers
+    >>> model = readers.load("resnet-rs-50-i160", format="tf1")   # downloads 0.3 GB once  # doctest: +SKIP
+    >>> export_saved_model(model, "rs50/1", image_size=160)  # doctest: +SKIP
 """
 
 import contextlib
@@ -69,8 +70,11 @@ def serving_functions(model, image_size, preprocessing="tf1", crop_padding=famil
         dict name -> tf.function: "serving_default" (image_bytes) and "serve_images" (images).
 
     Example:
-        >>> fns = serving_functions(model, 160)
-        >>> fns["serving_default"](tf.constant([jpeg_bytes]))["classes"].shape
+        >>> from official.modeling import resnet_rs
+        >>> model = resnet_rs.ResNetRS(50, block_counts=(1, 1, 1, 1))   # the small model
+        >>> fns = serving_functions(model, 64)
+        >>> jpeg_bytes = tf.io.encode_jpeg(tf.zeros([80, 100, 3], tf.uint8))
+        >>> fns["serving_default"](tf.stack([jpeg_bytes]))["classes"].shape
         TensorShape([1, 5])
     """
     family = preprocessing

@@ -6,9 +6,11 @@ ValueError naming the field. `run_lengths` and `resolve_precision` derive the ru
 step counts and activation dtype.
 
 Example:
-    >>> from configs import demo
-    >>> check_config(demo.get_config())
-    >>> run_lengths(demo.get_config())
+    >>> from configs import demo       # installed: from official.configs import demo
+    >>> config = demo.get_config()
+    >>> config.data.data_dir = "digits"  # the trainer sets it to WORKDIR/digits_tfrecords
+    >>> check_config(config)
+    >>> run_lengths(config)            # steps per epoch, steps, warm-up steps
     (..., ..., ...)
 """
 
@@ -43,7 +45,9 @@ def check_config(config):
     the BN momentum.
 
     Example:
-        >>> config = demo.get_config(); config.train.global_batch_size = 0
+        >>> from configs import demo
+        >>> config = demo.get_config(); config.data.data_dir = "digits"
+        >>> config.train.global_batch_size = 0
         >>> check_config(config)
         Traceback (most recent call last):
         ValueError: config.train.global_batch_size must be > 0, got 0

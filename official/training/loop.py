@@ -14,7 +14,7 @@ official/training/evaluation.py (evals). This module runs the loop and exports.
 
 Example:
     >>> from configs import demo
-    >>> metrics = train_and_evaluate(demo.get_config(), "/tmp/demo", make_strategy("auto"))
+    >>> metrics = train_and_evaluate(demo.get_config(), "demo", distribute.make_strategy("auto"))  # minutes  # doctest: +SKIP
 """
 
 import functools
@@ -35,8 +35,8 @@ from official.runtime import workdir as workdir_lib
 from official.training.config import check_config, resolve_precision, run_lengths
 from official.training.evaluation import evaluate_with_ema, make_eval_fn
 from official.training.inputs import check_not_empty, make_datasets, prepare_demo_data
-from official.training.state import (TrainingError, build_model, check_workdir_model,
-                                     create_train_state, restore_or_initialize)
+from official.training.state import (TrainingError, check_workdir_model, create_train_state,
+                                     model_from_config, restore_or_initialize)
 from official.training.step import make_train_loop
 
 
@@ -94,7 +94,7 @@ def export_model(config, model, ema, export_dir):
     """
     from official.serving import export  # pylint: disable=g-import-not-at-top
     from official.data import labels  # pylint: disable=g-import-not-at-top
-    clone = build_model(config, name=model.name)
+    clone = model_from_config(config, name=model.name)
     clone.set_weights([v.numpy() for v in model.weights])
     if ema is not None:
         ema.copy_to(clone)
@@ -103,7 +103,7 @@ def export_model(config, model, ema, export_dir):
         kernel, bias = clone.get_layer("logits").get_weights()
         head_config = config.copy_and_resolve_references()
         head_config.model.num_classes = config.model.num_classes - 1
-        dropped = build_model(head_config, name=model.name)
+        dropped = model_from_config(head_config, name=model.name)
         for layer in dropped.layers:
             if layer.weights and layer.name != "logits":
                 layer.set_weights(clone.get_layer(layer.name).get_weights())

@@ -7,9 +7,13 @@ tools/benchmark.py both use it. `restore_or_initialize` then resumes from the
 workdir's latest checkpoint, else loads `config.init_checkpoint` (the EMA restarting
 from the loaded weights), else leaves the fresh initialisation.
 
-Example:
-    >>> state = create_train_state(config, strategy, "float32", workdir="/tmp/run")
-    >>> step = restore_or_initialize(state, config, "/tmp/run", total_steps=100)
+Example (the demo recipe on the small model; a fresh workdir starts at step 0):
+    >>> from configs import demo
+    >>> config = demo.get_config()
+    >>> config.model.block_counts = (1, 1, 1, 1)
+    >>> state = create_train_state(config, tf.distribute.get_strategy(), "float32", workdir="run")
+    >>> restore_or_initialize(state, config, "run", total_steps=100)
+    0
 """
 
 import dataclasses
@@ -36,7 +40,7 @@ class TrainingError(RuntimeError):
     """A run that cannot go on (non-finite loss, wrong workdir); the message says why."""
 
 
-def build_model(config, name=None):
+def model_from_config(config, name=None):
     """official.modeling.resnet_rs.ResNetRS(**config.model) at the training resolution."""
     kwargs = dict(config.model)
     size = config.data.image_size
@@ -102,13 +106,13 @@ def init_from_checkpoint(config, model):
     """Fine-tuning: backbone weights from an official name/path (tf1, garden) or our own run."""
     from official.checkpoints import files as checkpoint_files  # pylint: disable=g-import-not-at-top
     from official.checkpoints import readers as readers_lib  # pylint: disable=g-import-not-at-top
-    path, fmt = config.init_checkpoint, config.init_checkpoint_format
+    path, checkpoint_format = config.init_checkpoint, config.init_checkpoint_format
     if path in checkpoint_files.OFFICIAL and checkpoint_files.OFFICIAL[path][0] != config.model.depth:
         # Before any download: the checkpoint of another depth cannot fit.
         raise ValueError(f"config.init_checkpoint={path!r} is a ResNet-RS-{checkpoint_files.OFFICIAL[path][0]} "
                          f"checkpoint but config.model.depth={config.model.depth}")
-    if fmt != "native":
-        readers_lib.load_into(model, path, format=fmt, include_top=False)
+    if checkpoint_format != "native":
+        readers_lib.load_into(model, path, format=checkpoint_format, include_top=False)
         return
     # Our own checkpoints hold a full model: read it into one with its own head,
     # then copy every layer but the head (the class count may differ).
@@ -118,7 +122,7 @@ def init_from_checkpoint(config, model):
     source_config = config.copy_and_resolve_references()
     if head:
         source_config.model.num_classes = int(head[0][1])
-    source = build_model(source_config, name="init_source")
+    source = model_from_config(source_config, name="init_source")
     readers_lib.load_into(source, prefix, format="native", include_top=True)
     for layer in model.layers:
         if layer.weights and layer.name != "logits":
@@ -156,9 +160,12 @@ def create_train_state(config, strategy, precision, workdir=None):
         A TrainState.
 
     Example:
+        >>> from configs import demo
+        >>> config = demo.get_config()
+        >>> config.model.block_counts = (1, 1, 1, 1)     # the small model
         >>> state = create_train_state(config, tf.distribute.get_strategy(), "float32")
-        >>> state.optimizer.iterations.numpy()
-        0
+        >>> int(state.optimizer.iterations.numpy()), state.manager is None
+        (0, True)
     """
     _, total_steps, warmup_steps = config_lib.run_lengths(config)
     keras.utils.set_random_seed(config.train.seed)
@@ -171,7 +178,7 @@ def create_train_state(config, strategy, precision, workdir=None):
             num_train_images=config.data.num_train_images,
             global_batch_size=config.train.global_batch_size)
         with strategy.scope():
-            model = build_model(config)
+            model = model_from_config(config)
             ema = (ema_lib.ExponentialMovingAverage(model, config.ema.decay)
                    if config.ema.decay > 0 else None)
             optimizer = optimizer_lib.make_optimizer(config, schedule, precision, model)
@@ -212,7 +219,7 @@ def restore_or_initialize(state, config, workdir, total_steps):
         TrainingError: the workdir's checkpoint is not one of this model.
 
     Example:
-        >>> step = restore_or_initialize(state, config, "/tmp/run", total_steps=100)
+        >>> step = restore_or_initialize(state, config, "run", total_steps=100)   # see the module  # doctest: +SKIP
     """
     model, optimizer, ema = state.model, state.optimizer, state.ema
     checkpoint, manager = state.checkpoint, state.manager
