@@ -37,6 +37,8 @@ MODULES = _library_modules()
 @pytest.mark.parametrize("name", MODULES)
 def test_docstring_examples_run(name, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)             # examples that write files write them here
+    monkeypatch.setenv("RESNET_RS_CACHE", str(tmp_path / "cache"))        # never the user's cache
+    monkeypatch.setenv("RESNET_RS_CACHE_DIR", str(tmp_path / "cache"))
     module = importlib.import_module(name)
     finder = doctest.DocTestFinder(exclude_empty=True)
     runner = doctest.DocTestRunner(optionflags=OPTIONS)

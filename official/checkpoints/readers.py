@@ -36,6 +36,7 @@ Example (the small model; an official name downloads its tarball once):
 import os
 import re
 
+import keras
 import tensorflow as tf
 from absl import logging
 
@@ -406,7 +407,8 @@ def model_for_format(format, depth, include_top=True, input_shape=(None, None, 3
     return resnet_rs.from_family(family, depth, include_top=include_top, input_shape=input_shape, **kwargs)
 
 
-def load_into(model, path_or_name, format="tf1", ema=True, include_top=None, cache_dir=None):
+def load_into(model: keras.Model, path_or_name: str | os.PathLike, format: str = "tf1",  # pylint: disable=redefined-builtin
+              ema: bool = True, include_top: bool | None = None, cache_dir: str | None = None) -> str:
     """Loads a checkpoint into ``model`` (a ResNet-RS of the right depth and family).
 
     Args:

@@ -32,8 +32,10 @@ Example (synthetic data; a recipe's ``config.data`` reads TFRecords or TFDS the 
 import glob
 import os
 import sys
+from typing import Any, Mapping
 
 from absl import logging
+import ml_collections
 import tensorflow as tf
 
 from official import families
@@ -234,8 +236,9 @@ def _check_labels(num_classes):
     return check
 
 
-def build_dataset(data_cfg, *, split, is_training, batch_size, num_classes,
-                  input_context=None, seed=None):
+def build_dataset(data_cfg: ml_collections.ConfigDict | Mapping[str, Any], *, split: str, is_training: bool,
+                  batch_size: int, num_classes: int, input_context: tf.distribute.InputContext | None = None,
+                  seed: int | None = None) -> tf.data.Dataset:
     """The input pipeline for one replica.
 
     Args:

@@ -15,11 +15,11 @@ with a dict of endpoints: `stem` (stride 4), `stage2` ... `stage5` (stride 4 ...
 `pre_logits` (pooled 2048 features) and, with a head, `logits`.
 
 Example (the small model, one block per stage; without `block_counts`, the published RS-50):
-    >>> model = ResNetRS50(input_shape=(160, 160, 3), block_counts=(1, 1, 1, 1))
-    >>> tuple(model(keras.ops.zeros((1, 160, 160, 3))).shape)
+    >>> model = ResNetRS50(input_shape=(64, 64, 3), block_counts=(1, 1, 1, 1))
+    >>> tuple(model(keras.ops.zeros((1, 64, 64, 3))).shape)
     (1, 1000)
-    >>> tuple(endpoints(model)(keras.ops.zeros((1, 160, 160, 3)))["stage5"].shape)
-    (1, 5, 5, 2048)
+    >>> tuple(endpoints(model)(keras.ops.zeros((1, 64, 64, 3)))["stage5"].shape)   # stride 32
+    (1, 2, 2, 2048)
 """
 
 import sys

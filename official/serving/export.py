@@ -33,6 +33,7 @@ import contextlib
 import json
 import logging as py_logging
 import os
+from typing import Sequence
 
 import keras
 import numpy as np
@@ -190,9 +191,11 @@ def _without_captured_input_names():
         logger.removeFilter(quiet)
 
 
-def export_saved_model(model, export_dir, image_size, preprocessing="tf1",
-                       crop_padding=families.TF1_CROP_PADDING, warmup=True, class_names=None,
-                       batch_splits=inference.DEFAULT_BATCH_SPLITS, published_name=None):
+def export_saved_model(model: keras.Model, export_dir: str | os.PathLike, image_size: int,
+                       preprocessing: str = "tf1", crop_padding: int = families.TF1_CROP_PADDING,
+                       warmup: bool = True, class_names: Sequence[str] | None = None,
+                       batch_splits: int = inference.DEFAULT_BATCH_SPLITS,
+                       published_name: str | None = None) -> str:
     """Exports ``model`` (normalised images in, logits or probabilities out) as a SavedModel.
 
     The model is written to a hidden sibling directory (``.NAME.partial-PID``) and

@@ -23,6 +23,7 @@ from typing import Any, Optional
 
 from absl import logging
 import keras
+import ml_collections
 import tensorflow as tf
 
 from official.runtime import distribute
@@ -141,7 +142,8 @@ class TrainState:
     manager: Optional[tf.train.CheckpointManager]
 
 
-def create_train_state(config, strategy, precision, workdir=None):
+def create_train_state(config: ml_collections.ConfigDict, strategy: tf.distribute.Strategy, precision: str,
+                       workdir: str | None = None) -> TrainState:
     """Model, optimizer, EMA, schedule, L2 variables and checkpoint of `config`.
 
     Seeds Keras with config.train.seed first, so that the initial weights are those of
