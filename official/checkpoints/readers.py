@@ -407,7 +407,8 @@ def model_for_format(format, depth, include_top=True, input_shape=(None, None, 3
     return resnet_rs.from_family(family, depth, include_top=include_top, input_shape=input_shape, **kwargs)
 
 
-def load_into(model: keras.Model, path_or_name: str | os.PathLike, format: str = "tf1",  # pylint: disable=redefined-builtin
+def load_into(model: keras.Model, path_or_name: str | os.PathLike,
+              format: str = "tf1",  # pylint: disable=redefined-builtin
               ema: bool = True, include_top: bool | None = None, cache_dir: str | None = None) -> str:
     """Loads a checkpoint into ``model`` (a ResNet-RS of the right depth and family).
 

@@ -176,7 +176,8 @@ def auto_precision(probe_fn=probe, path=None, log=None):
 
     Example:
         >>> auto_precision(lambda: (11.9, 12.5), path="probe.json", log=lambda fmt, *a: print(fmt % a))
-        precision auto: float32 (bfloat16 convolutions measured at 1.05x float32 here (12.5 against 11.9 GFLOP/s); needs 1.15x)
+        precision auto: float32 (bfloat16 convolutions measured at 1.05x float32 here
+        (12.5 against 11.9 GFLOP/s); needs 1.15x)
         'float32'
     """
     m = measure(probe_fn, path)

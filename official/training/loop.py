@@ -13,8 +13,8 @@ checkpoint; resume or init), official/training/step.py (loss, train loop),
 official/training/evaluation.py (evals). This module runs the loop and exports.
 
 Example:
-    >>> from configs import demo
-    >>> metrics = train_and_evaluate(demo.get_config(), "demo", distribute.make_strategy("auto"))  # minutes  # doctest: +SKIP
+    >>> from configs import demo   # then a training run of some minutes:
+    >>> metrics = train_and_evaluate(demo.get_config(), "demo", distribute.make_strategy("auto"))  # doctest: +SKIP
 """
 
 import functools

@@ -135,7 +135,7 @@ def make_optimizer(config, schedule, precision, model):
         lazily inside the traced replica function and fails under tf.distribute).
 
     Example:
-        >>> optimizer = make_optimizer(config, schedule, "float32", model)   # see state.create_train_state  # doctest: +SKIP
+        >>> optimizer = make_optimizer(config, schedule, "float32", model)   # in create_train_state  # doctest: +SKIP
     """
     rule = config.optimizer.get("momentum_rule")
     check_momentum_rule(rule)
