@@ -12,6 +12,7 @@ import sys
 from official.training import recipes
 
 __all__ = ["DEMO_CONFIG", "define_config_flag", "enable_onednn", "run_main", "show_flags_in_help"]
+
 # The recipe the training and evaluation CLIs run when no --config is given.
 DEMO_CONFIG = recipes.find("demo")
 
