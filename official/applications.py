@@ -9,7 +9,7 @@ detection and transfer work: `official.modeling.resnet_rs.endpoints(model)`.
 Weights come through `official.checkpoints.readers` (the download-once cache and the
 checked readers): `weights=None` (random), `"imagenet"` (the published checkpoint of
 that depth, see `imagenet_checkpoint`), an official name (`"resnet-rs-152-i256"`) or
-a local checkpoint in the TF1, Model Garden or this project's own layout. The
+a local checkpoint in the TF1, Model Garden or this project's own format. The
 `family` picks the architecture the weights were trained with ("tf1": ReLU, the
 `tensorflow/tpu` release; "garden": swish, the Model Garden's); the Garden's
 background logit is dropped on load, so both families speak the same 1000 classes.
@@ -22,25 +22,28 @@ one batch's statistics. 0.9 averages over the last ~10 batches: close to the dat
 statistics at the usual batch sizes, and quick to move from ImageNet's to a new
 dataset's in a short fine-tuning run (Keras' 0.99 needs ~500 steps for that).
 
-Example:
-    >>> model = ResNetRS50(weights="imagenet")                     # downloads once
-    >>> model.predict(images_0_to_255).shape                       # [N, 1000] probabilities
-    >>> features = ResNetRS50(weights="imagenet", include_top=False, pooling="avg")
+Example (ImageNet weights download once; the runnable lines build the small model):
+    >>> model = ResNetRS50(weights="imagenet")  # downloads 0.3 GB once  # doctest: +SKIP
+    >>> features = ResNetRS50(weights="imagenet", include_top=False, pooling="avg")  # doctest: +SKIP
+    >>> model = ResNetRS50(classes=10, input_shape=(64, 64, 3), block_counts=(1, 1, 1, 1))
+    >>> model.predict(tf.zeros((2, 64, 64, 3)), verbose=0).shape   # probabilities, input RGB 0..255
+    (2, 10)
 """
 
 import os
 
 import tensorflow as tf
 
+from official.checkpoints import files as checkpoint_files
 from official.checkpoints import readers as readers_lib
 from official import families
 from official import published
 from official.modeling import resnet_rs
+from official.validation import check_choice
 
 FAMILIES = {"tf1": resnet_rs.TF1_FAMILY, "garden": resnet_rs.GARDEN_FAMILY}
 # See the module docstring for why not the paper's 0.
 DEFAULT_BN_MOMENTUM = 0.9
-IMAGENET_CLASSES = 1000
 
 
 def published_checkpoints(family="tf1"):
@@ -78,30 +81,6 @@ def valid_weights(family="tf1"):
     return list(published_checkpoints(family))
 
 
-def checkpoint_layout(prefix):
-    """"tf1", "garden" or "native" (this project's trainer): the layout of the checkpoint at `prefix`.
-
-    Told apart by the variable names: TF1 `conv2d_N/...`, Garden `backbone/...` or
-    `model/layer_with_weights-0/...`, ours `model/...` with `ema/...`.
-
-    Example:
-        >>> checkpoint_layout("/tmp/resnet-rs-50-i160/model.ckpt-109800")
-        'tf1'
-    """
-    try:
-        keys = tf.train.load_checkpoint(prefix).get_variable_to_shape_map()
-    except (tf.errors.OpError, ValueError) as e:
-        raise readers_lib.CheckpointError(f"cannot read checkpoint {prefix!r}: {str(e).splitlines()[0]}") from e
-    if any(k.startswith(("conv2d/", "conv2d_", "batch_normalization")) for k in keys):
-        return "tf1"
-    if any(k.startswith(("backbone/", "model/layer_with_weights-0/")) for k in keys):
-        return "garden"
-    if any(k.startswith("model/") for k in keys):
-        return "native"
-    raise readers_lib.CheckpointError(f"{prefix!r} is not a ResNet-RS checkpoint of a known layout "
-                                      "(tf1, garden or this project's trainer)")
-
-
 def _resolve_weights(weights, depth, family, image_size):
     """(checkpoint prefix or name, format) for `weights`; errors name what is wrong."""
     if weights == "imagenet":
@@ -119,17 +98,17 @@ def _resolve_weights(weights, depth, family, image_size):
     if not (os.path.exists(name) or os.path.exists(name + ".index")):
         raise ValueError(f"weights={name!r} is neither None, 'imagenet', an official name nor an existing "
                          f"checkpoint path; official names ({family}): {', '.join(valid_weights(family))}")
-    prefix = readers_lib.find_checkpoint(name)
-    layout = checkpoint_layout(prefix)
-    if layout in FAMILIES and layout != family:
-        raise ValueError(f"weights={name!r} is a {layout}-family checkpoint but family={family!r}: pass "
-                         f"family={layout!r} (the families differ in activation and padding)")
-    return prefix, layout
+    prefix = checkpoint_files.find_checkpoint(name)
+    format = readers_lib.detect_format(prefix)  # pylint: disable=redefined-builtin
+    if format in FAMILIES and format != family:
+        raise ValueError(f"weights={name!r} is a {format}-family checkpoint but family={family!r}: pass "
+                         f"family={format!r} (the families differ in activation and padding)")
+    return prefix, format
 
 
-def build(depth, weights=None, include_top=True, pooling=None, classes=IMAGENET_CLASSES,
-          classifier_activation="softmax", include_preprocessing=True, input_shape=None, family="tf1",
-          bn_momentum=DEFAULT_BN_MOMENTUM, ema=True, cache_dir=None, **kwargs):
+def build_application(depth, weights=None, include_top=True, pooling=None, classes=families.IMAGENET_CLASSES,
+                      classifier_activation="softmax", include_preprocessing=True, input_shape=None,
+                      family="tf1", bn_momentum=DEFAULT_BN_MOMENTUM, ema=True, cache_dir=None, **kwargs):
     """A ResNet-RS of `depth` as the keras.applications constructors build it (see ResNetRS50).
 
     Everything is checked before anything is built or downloaded, and the weights are
@@ -137,14 +116,13 @@ def build(depth, weights=None, include_top=True, pooling=None, classes=IMAGENET_
     argument or checkpoint raises without a half-loaded model.
 
     Example:
-        >>> build(50, weights=None, classes=10, input_shape=(64, 64, 3)).output.shape
+        >>> build_application(50, classes=10, input_shape=(64, 64, 3), block_counts=(1, 1, 1, 1)).output.shape
         (None, 10)
     """
-    if family not in FAMILIES:
-        raise ValueError(f"family={family!r} is not supported; allowed values: {', '.join(map(repr, FAMILIES))}")
+    check_choice("family", family, FAMILIES)
     input_shape = tuple(input_shape) if input_shape is not None else (None, None, 3)
-    if weights is not None and include_top and classes != IMAGENET_CLASSES:
-        raise ValueError(f"weights={weights!r} with include_top=True needs classes={IMAGENET_CLASSES} (the "
+    if weights is not None and include_top and classes != families.IMAGENET_CLASSES:
+        raise ValueError(f"weights={weights!r} with include_top=True needs classes={families.IMAGENET_CLASSES} (the "
                          f"published head); got classes={classes}. For {classes} classes pass "
                          "include_top=False and add a head, or fine-tune (configs/finetune.py)")
     source = None
@@ -156,8 +134,8 @@ def build(depth, weights=None, include_top=True, pooling=None, classes=IMAGENET_
         classifier_activation=classifier_activation if include_top else None,
         include_preprocessing=include_preprocessing, bn_momentum=bn_momentum, **{**preset, **kwargs})
     if source is not None:
-        prefix, fmt = source
-        readers_lib.load_into(model, prefix, format=fmt, ema=ema, include_top=include_top, cache_dir=cache_dir)
+        prefix, format = source  # pylint: disable=redefined-builtin
+        readers_lib.load_into(model, prefix, format=format, ema=ema, include_top=include_top, cache_dir=cache_dir)
     return model
 
 
@@ -167,7 +145,7 @@ _ARGS_DOC = """
         weights: None (random), "imagenet" (the published checkpoint of this depth:
             the one trained at input_shape's size if published, else the largest),
             an official name ("resnet-rs-{depth}-i{size}") or a checkpoint path in
-            the tf1, garden or this project's layout (a prefix or a directory).
+            the tf1, garden or this project's format (a prefix or a directory).
         include_top: the 1000-class (or `classes`) head; False: a feature extractor.
         pooling: without the head: None (the stage-5 map), "avg" or "max".
         classes: the head's classes (1000 with ImageNet weights).
@@ -190,17 +168,18 @@ _ARGS_DOC = """
 
 
 def _constructor(depth):
-    def constructor(weights=None, include_top=True, pooling=None, classes=IMAGENET_CLASSES,
+    def constructor(weights=None, include_top=True, pooling=None, classes=families.IMAGENET_CLASSES,
                     classifier_activation="softmax", include_preprocessing=True, input_shape=None,
                     family="tf1", **kwargs):
-        return build(depth, weights=weights, include_top=include_top, pooling=pooling, classes=classes,
-                     classifier_activation=classifier_activation, include_preprocessing=include_preprocessing,
-                     input_shape=input_shape, family=family, **kwargs)
+        return build_application(depth, weights=weights, include_top=include_top, pooling=pooling,
+                                 classes=classes, classifier_activation=classifier_activation,
+                                 include_preprocessing=include_preprocessing, input_shape=input_shape,
+                                 family=family, **kwargs)
 
     constructor.__name__ = constructor.__qualname__ = f"ResNetRS{depth}"
     constructor.__doc__ = (f"ResNet-RS-{depth}, keras.applications style.\n\n    Example:\n"
-                           f"        >>> model = ResNetRS{depth}(weights=\"imagenet\")\n"
-                           f"        >>> model.predict(images_0_to_255)   # [N, 1000] probabilities"
+                           f"        >>> model = ResNetRS{depth}(weights=\"imagenet\")  # downloads  # doctest: +SKIP\n"
+                           f"        >>> model.predict(images_0_to_255)   # [N, 1000] probabilities  # doctest: +SKIP"
                            + _ARGS_DOC)
     return constructor
 

@@ -24,6 +24,9 @@ Example:
 """
 
 import dataclasses
+import math
+
+from official.validation import check_choice
 
 
 @dataclasses.dataclass(frozen=True)
@@ -63,6 +66,9 @@ class Family:
             "tf1" (tf.train.MomentumOptimizer: a = mu*a + g, the current rate applied
             at update time) or "keras" (Keras SGD, which the Garden trained with:
             v = mu*v - lr*g, past rates carried in the slot).
+        whole_epoch_steps: how its trainer turns epochs into the run's steps: True, whole
+            epochs of floor(N / B) steps (the Garden's 350 x 312 = 109200 at batch 4096);
+            False, ceil(epochs x N / B) (the TF1 configs' train_steps, 109475).
     """
 
     name: str
@@ -85,6 +91,7 @@ class Family:
     weight_decay_on_biases: bool
     nesterov: bool
     momentum_rule: str
+    whole_epoch_steps: bool
 
     def architecture(self):
         """The keyword arguments of ``official.modeling.resnet_rs.ResNetRS`` this family's checkpoints need."""
@@ -92,6 +99,20 @@ class Family:
                     stage2_shortcut_pool=self.stage2_shortcut_pool, num_classes=self.num_classes,
                     zero_init_last_bn=self.zero_init_last_bn, head_initializer=self.head_initializer)
 
+    def train_steps(self, epochs, num_images, global_batch_size):
+        """The steps of an `epochs`-long run, counted as this family's trainer counts them.
+
+        Example:
+            >>> TF1.train_steps(350, 1281167, 4096), GARDEN.train_steps(350, 1281167, 4096)
+            (109475, 109200)
+        """
+        if self.whole_epoch_steps:
+            return int(epochs * max(1, num_images // global_batch_size))
+        return int(math.ceil(epochs * num_images / global_batch_size))
+
+
+# Both families' published heads speak these classes (the Garden's with a background column 0).
+IMAGENET_CLASSES = 1000
 
 # The crop padding of the 2021 code that produced the published accuracies; today's
 # tensorflow/tpu code pads round(S/7), which agrees only at S = 224.
@@ -100,20 +121,20 @@ TF1_CROP_PADDING = 32
 TF1 = Family(
     name="tf1", title="tensorflow/tpu (TF1 release)", checkpoint_format="tf1",
     url_pattern="https://storage.googleapis.com/cloud-tpu-checkpoints/resnet-rs/{name}.tar.gz",
-    activation="relu", padding="fixed", stage2_shortcut_pool=False, num_classes=1000,
+    activation="relu", padding="fixed", stage2_shortcut_pool=False, num_classes=IMAGENET_CLASSES,
     zero_init_last_bn=True, head_initializer="tf1", label_offset=1, min_object_covered=0.1,
     crop_padding=TF1_CROP_PADDING, eval_crop_fraction=None, resize="bicubic_legacy",
     flip_before_resize=False, crop_fallback_checks_channels=True, weight_decay_on_biases=True, nesterov=True,
-    momentum_rule="tf1")
+    momentum_rule="tf1", whole_epoch_steps=False)
 
 GARDEN = Family(
     name="garden", title="TF2 Model Garden", checkpoint_format="garden",
     url_pattern="https://storage.googleapis.com/tf_model_garden/vision/resnet-rs/{name}.tar.gz",
-    activation="swish", padding="same", stage2_shortcut_pool=True, num_classes=1001,
+    activation="swish", padding="same", stage2_shortcut_pool=True, num_classes=IMAGENET_CLASSES + 1,
     zero_init_last_bn=False, head_initializer="garden", label_offset=0, min_object_covered=0.08,
     crop_padding=None, eval_crop_fraction=0.875, resize="bilinear",
     flip_before_resize=True, crop_fallback_checks_channels=False, weight_decay_on_biases=False, nesterov=False,
-    momentum_rule="keras")
+    momentum_rule="keras", whole_epoch_steps=True)
 
 FAMILIES = {f.name: f for f in (TF1, GARDEN)}
 NAMES = tuple(FAMILIES)
@@ -130,9 +151,7 @@ def get(name, what="family"):
     """
     if isinstance(name, Family):
         return name
-    if name not in FAMILIES:
-        raise ValueError(f"{what} must be one of {NAMES}, got {name!r}")
-    return FAMILIES[name]
+    return FAMILIES[check_choice(what, name, NAMES)]
 
 
 def of_format(format, family=None):
@@ -149,6 +168,5 @@ def of_format(format, family=None):
     for f in FAMILIES.values():
         if f.checkpoint_format == format:
             return f
-    if format not in FORMATS:
-        raise ValueError(f"checkpoint format must be one of {FORMATS}, got {format!r}")
+    check_choice("checkpoint format", format, FORMATS)
     return TF1

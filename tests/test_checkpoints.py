@@ -17,6 +17,7 @@ import pytest
 import tensorflow as tf
 
 import official_layouts as layouts
+from official.checkpoints import files as checkpoint_files
 from official.checkpoints import readers as readers_lib
 from official.modeling import resnet_rs
 
@@ -37,7 +38,7 @@ def garden_ckpt(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def tf1_model():
-    return readers_lib.build_model("tf1", 50)
+    return readers_lib.model_for_format("tf1", 50)
 
 
 @pytest.fixture(scope="module")
@@ -48,7 +49,7 @@ def tf1_same_padding_model():
 
 @pytest.fixture(scope="module")
 def garden_model():
-    return readers_lib.build_model("garden", 50)
+    return readers_lib.model_for_format("garden", 50)
 
 
 def _official_to_ours(official_layers):
@@ -152,13 +153,13 @@ def test_tf1_forward_matches_independent_reference(tf1_ckpt, tf1_model, tf1_same
 def test_tf1_rejects_wrong_family(tf1_ckpt, tf1_same_padding_model):
     prefix, _, _ = tf1_ckpt
     model = tf1_same_padding_model
-    with pytest.raises(readers_lib.CheckpointError, match="padding='same'.*padding='fixed'"):
+    with pytest.raises(checkpoint_files.CheckpointError, match="padding='same'.*padding='fixed'"):
         readers_lib.load_into(model, prefix, format="tf1")
 
 
 def test_tf1_backbone_only(tf1_ckpt):
     prefix, _, shadow = tf1_ckpt
-    model = readers_lib.build_model("tf1", 50, include_top=False)
+    model = readers_lib.model_for_format("tf1", 50, include_top=False)
     readers_lib.load_into(model, prefix, format="tf1")
     pairs = _official_to_ours(layouts.tf1_layers(50))[:-1]
     _assert_model_holds(model, pairs, shadow)
@@ -167,13 +168,13 @@ def test_tf1_backbone_only(tf1_ckpt):
 @pytest.mark.slow  # builds an RS-101 (~15 s)
 def test_tf1_wrong_depth_is_named(tf1_ckpt):
     prefix, _, _ = tf1_ckpt
-    model = readers_lib.build_model("tf1", 101)
-    with pytest.raises(readers_lib.CheckpointError, match="depth 50"):
+    model = readers_lib.model_for_format("tf1", 101)
+    with pytest.raises(checkpoint_files.CheckpointError, match="depth 50"):
         readers_lib.load_into(model, prefix, format="tf1")
 
 
 def test_tf1_read_as_garden_is_refused(tf1_ckpt, garden_model):
-    with pytest.raises(readers_lib.CheckpointError, match="not a Model Garden checkpoint"):
+    with pytest.raises(checkpoint_files.CheckpointError, match="not a Model Garden checkpoint"):
         readers_lib.load_into(garden_model, tf1_ckpt[0], format="garden")
 
 
@@ -181,16 +182,16 @@ def test_tf1_unknown_and_missing_tensors_are_named(tmp_path, tf1_model):
     tensors, _, _ = layouts.tf1_tensors(momentum=False)
     extra = dict(tensors, **{"conv2d_5/weird_slot": np.zeros(3, np.float32)})
     layouts._save(str(tmp_path / "extra"), extra)
-    with pytest.raises(readers_lib.CheckpointError, match="conv2d_5/weird_slot"):
+    with pytest.raises(checkpoint_files.CheckpointError, match="conv2d_5/weird_slot"):
         readers_lib.load_into(tf1_model, str(tmp_path / "extra"), format="tf1")
     missing = {k: v for k, v in tensors.items() if k != "batch_normalization_7/gamma/ExponentialMovingAverage"}
     layouts._save(str(tmp_path / "missing"), missing)
-    with pytest.raises(readers_lib.CheckpointError, match="batch_normalization_7/gamma/ExponentialMovingAverage"):
+    with pytest.raises(checkpoint_files.CheckpointError, match="batch_normalization_7/gamma/ExponentialMovingAverage"):
         readers_lib.load_into(tf1_model, str(tmp_path / "missing"), format="tf1")
     wrong = dict(tensors)
     wrong["conv2d_9/kernel/ExponentialMovingAverage"] = np.zeros((1, 1, 256, 65), np.float32)
     layouts._save(str(tmp_path / "shape"), wrong)
-    with pytest.raises(readers_lib.CheckpointError, match=r"stage2_block0_se_expand/kernel.*conv2d_9"):
+    with pytest.raises(checkpoint_files.CheckpointError, match=r"stage2_block0_se_expand/kernel.*conv2d_9"):
         readers_lib.load_into(tf1_model, str(tmp_path / "shape"), format="tf1")
 
 
@@ -200,11 +201,11 @@ def test_corrupt_and_truncated_checkpoints_are_named(tmp_path, tf1_model):
     data = prefix + ".data-00000-of-00001"
     with open(data, "r+b") as f:
         f.truncate(os.path.getsize(data) // 2)
-    with pytest.raises(readers_lib.CheckpointError, match="model.ckpt"):
+    with pytest.raises(checkpoint_files.CheckpointError, match="model.ckpt"):
         readers_lib.load_into(tf1_model, prefix, format="tf1", ema=False)
     with open(prefix + ".index", "wb") as f:
         f.write(b"not an index")
-    with pytest.raises(readers_lib.CheckpointError, match="cannot read checkpoint.*model.ckpt"):
+    with pytest.raises(checkpoint_files.CheckpointError, match="cannot read checkpoint.*model.ckpt"):
         readers_lib.load_into(tf1_model, prefix, format="tf1")
     with pytest.raises(FileNotFoundError, match="nowhere"):
         readers_lib.load_into(tf1_model, str(tmp_path / "nowhere"), format="tf1")
@@ -244,9 +245,9 @@ def test_garden_backbone_only_and_model_only_layouts(tmp_path, garden_model):
     prefix = str(tmp_path / "backbone" / "ckpt-1")
     _, average = layouts.write_garden(prefix, depth=50, head=False)
     full = garden_model
-    with pytest.raises(readers_lib.CheckpointError, match="include_top=False"):
+    with pytest.raises(checkpoint_files.CheckpointError, match="include_top=False"):
         readers_lib.load_into(full, prefix, format="garden")
-    features = readers_lib.build_model("garden", 50, include_top=False)
+    features = readers_lib.model_for_format("garden", 50, include_top=False)
     readers_lib.load_into(features, prefix, format="garden")
     _assert_model_holds(features, _official_to_ours(layouts.garden_layers(50))[:-1], average)
     # Checkpoint(model=...) only: the backbone sits under model/layer_with_weights-0/ (docs/fidelity.md: Garden checkpoints).
@@ -258,27 +259,27 @@ def test_garden_backbone_only_and_model_only_layouts(tmp_path, garden_model):
 
 
 def test_garden_rejects_tf1_model(garden_ckpt, tf1_model):
-    with pytest.raises(readers_lib.CheckpointError, match="activation='relu'.*'swish'"):
+    with pytest.raises(checkpoint_files.CheckpointError, match="activation='relu'.*'swish'"):
         readers_lib.load_into(tf1_model, garden_ckpt[0], format="garden")
 
 
 def test_garden_read_as_tf1_is_refused(garden_ckpt, tf1_model):
-    with pytest.raises(readers_lib.CheckpointError, match="not a TF1"):
+    with pytest.raises(checkpoint_files.CheckpointError, match="not a TF1"):
         readers_lib.load_into(tf1_model, garden_ckpt[0], format="tf1")
 
 
 # ------------------------------------------------------------------------------ names, download --
 def test_official_names_and_urls():
-    assert len(readers_lib.OFFICIAL) == 11
-    assert readers_lib.official_url("resnet-rs-50-i160") == (
+    assert len(checkpoint_files.OFFICIAL) == 11
+    assert checkpoint_files.official_url("resnet-rs-50-i160") == (
         "https://storage.googleapis.com/cloud-tpu-checkpoints/resnet-rs/resnet-rs-50-i160.tar.gz")
-    assert readers_lib.official_url("resnet-rs-350-i320", "garden") == (
+    assert checkpoint_files.official_url("resnet-rs-350-i320", "garden") == (
         "https://storage.googleapis.com/tf_model_garden/vision/resnet-rs/resnet-rs-350-i320.tar.gz")
-    assert readers_lib.official_info("resnet-rs-420-i320") == (420, 320)
-    with pytest.raises(readers_lib.CheckpointError, match="no resnet-rs-420-i320"):
-        readers_lib.official_url("resnet-rs-420-i320", "garden")
-    with pytest.raises(readers_lib.CheckpointError, match="unknown official checkpoint name 'resnet-rs-51-i160'"):
-        readers_lib.resolve("resnet-rs-51-i160")
+    assert checkpoint_files.official_info("resnet-rs-420-i320") == (420, 320)
+    with pytest.raises(checkpoint_files.CheckpointError, match="no resnet-rs-420-i320"):
+        checkpoint_files.official_url("resnet-rs-420-i320", "garden")
+    with pytest.raises(checkpoint_files.CheckpointError, match="unknown official checkpoint name 'resnet-rs-51-i160'"):
+        checkpoint_files.resolve("resnet-rs-51-i160")
 
 
 class _Server:
@@ -349,10 +350,10 @@ def test_download_once_into_cache(tmp_path, small_tarball):
     server = _Server({"/rs50.tar.gz": small_tarball})
     try:
         cache = str(tmp_path / "cache")
-        prefix = readers_lib.resolve("resnet-rs-50-i160", "tf1", cache, url=server.url + "/rs50.tar.gz")
+        prefix = checkpoint_files.resolve("resnet-rs-50-i160", "tf1", cache, url=server.url + "/rs50.tar.gz")
         assert prefix == os.path.join(cache, "tf1", "resnet-rs-50-i160", "resnet-rs-50-i160", "model.ckpt")
         assert tf.train.load_checkpoint(prefix).get_tensor("global_step") == 7
-        again = readers_lib.resolve("resnet-rs-50-i160", "tf1", cache, url=server.url + "/rs50.tar.gz")
+        again = checkpoint_files.resolve("resnet-rs-50-i160", "tf1", cache, url=server.url + "/rs50.tar.gz")
         assert again == prefix and server.hits == ["/rs50.tar.gz"]
         assert not [f for f in os.listdir(os.path.join(cache, "tf1")) if f.startswith(".")]  # temp files gone
     finally:
@@ -375,8 +376,8 @@ def test_bad_downloads_leave_nothing(tmp_path, small_tarball, route, members, er
     server = _Server({route: body} if body is not None else {})
     cache = tmp_path / "cache"
     try:
-        with pytest.raises(readers_lib.DownloadError, match=error):
-            readers_lib.resolve("resnet-rs-50-i160", "tf1", str(cache), url=server.url + route)
+        with pytest.raises(checkpoint_files.DownloadError, match=error):
+            checkpoint_files.resolve("resnet-rs-50-i160", "tf1", str(cache), url=server.url + route)
     finally:
         server.close()
     assert _cache_files(cache) == []
@@ -388,7 +389,7 @@ def test_native_checkpoint_loads_ema_averages(tmp_path, tf1_model):
     import keras
     from official.training import ema as ema_lib
 
-    trained = readers_lib.build_model("native", 50)
+    trained = readers_lib.model_for_format("native", 50)
     ema = ema_lib.ExponentialMovingAverage(trained)
     rng = np.random.default_rng(5)
     for average in ema.averages:  # averages that differ from the model's values
@@ -403,7 +404,7 @@ def test_native_checkpoint_loads_ema_averages(tmp_path, tf1_model):
     readers_lib.load_into(tf1_model, prefix, format="native", ema=False)
     for v, w in zip(tf1_model.weights, trained.weights):
         np.testing.assert_array_equal(v.numpy(), w.numpy(), err_msg=v.path)
-    with pytest.raises(readers_lib.CheckpointError, match="not a checkpoint written by tools/train.py"):
+    with pytest.raises(checkpoint_files.CheckpointError, match="not a checkpoint written by tools/train.py"):
         readers_lib.load_into(tf1_model, _tiny_tf1(tmp_path), format="native")
 
 

@@ -6,7 +6,7 @@ import inspect
 import pytest
 
 from official.modeling import resnet_rs
-from official.training import loop
+from official.training import config as config_lib
 
 # The TF1 configs' values, the Garden's RandAugment magnitude and both published top-1s.
 TABLE = {
@@ -44,9 +44,10 @@ def test_recipe_values(name):
         _assert_typed((c.optimizer.weight_decay, c.ema.decay, c.model.bn_momentum, c.model.bn_epsilon,
                        c.data.randaug_num_layers, c.model.se_ratio), (4e-5, 0.9999, 0.0, 1e-5, 2, 0.25))
         c.data.data_dir = "/data/imagenet"
-        loop.validate_config(c)
-        # 312 steps/epoch, the TF1 configs' 109475 steps, the Garden's 1560 warm-up steps.
-        assert loop.run_lengths(c) == (312, 109475, 1560)
+        config_lib.check_config(c)
+        # 312 steps/epoch and 1560 warm-up steps (the Garden's) in both; the run is counted as
+        # each family's trainer counts it (test_each_family_counts_the_run_as_its_trainer).
+        assert config_lib.run_lengths(c) == (312, 109475 if family == "" else 109200, 1560)
         # Every model key is a ResNetRS argument.
         assert set(c.model) <= set(inspect.signature(resnet_rs.ResNetRS).parameters)
     tf1, garden = module.get_config(""), module.get_config("garden")
@@ -59,6 +60,23 @@ def test_recipe_values(name):
     assert f"--config=configs/{name}.py" in doc and f"{top1}" in doc
     if garden_top1:
         assert f"{garden_top1}" in doc
+
+
+def test_each_family_counts_the_run_as_its_trainer():
+    """RS-50 on ImageNet at batch 4096 for 350 epochs: the TF1 configs' train_steps is
+    ceil(350 x 1281167 / 4096) = 109475; the Garden's cosine runs 350 x (1281167 // 4096)
+    = 350 x 312 = 109200 steps. Each family's recipe runs its own number."""
+    from configs import resnetrs50_i160
+    tf1, garden = resnetrs50_i160.get_config("tf1"), resnetrs50_i160.get_config("garden")
+    assert (tf1.data.num_train_images, tf1.train.global_batch_size, tf1.train.epochs) == (1281167, 4096, 350.0)
+    assert (garden.data.num_train_images, garden.train.global_batch_size) == (1281167, 4096)
+    assert config_lib.run_lengths(tf1)[1] == 109475
+    assert config_lib.run_lengths(garden)[1] == 109200
+    # The rule is the config's, not the family's defaults: a TF1 model with the Garden's count.
+    tf1.train.run_length_rule = "garden"
+    assert config_lib.run_lengths(tf1)[1] == 109200
+    tf1.train.max_steps = 7
+    assert config_lib.run_lengths(tf1)[1] == 7
 
 
 def test_unknown_family():
@@ -87,6 +105,7 @@ def test_configdict_rejects_unknown_keys_and_wrong_types():
     ("model.depth", 34, "config.model.depth"),
     ("data.data_dir", "", "config.data.data_dir"),
     ("init_checkpoint_format", "pytorch", "config.init_checkpoint_format"),
+    ("train.run_length_rule", "keras", "config.train.run_length_rule"),
 ])
 def test_validate_config_names_the_field(field, value, message):
     from configs import resnetrs50_i160
@@ -95,12 +114,12 @@ def test_validate_config_names_the_field(field, value, message):
     section, _, key = field.rpartition(".")
     (c[section] if section else c)[key] = value
     with pytest.raises(ValueError, match=message.replace(".", r"\.")):
-        loop.validate_config(c)
+        config_lib.check_config(c)
 
 
 def test_demo_config_is_valid():
     from configs import demo
     c = demo.get_config()
     c.data.data_dir = "/tmp/x"
-    loop.validate_config(c)
+    config_lib.check_config(c)
     assert c.model.depth == 50 and c.model.num_classes == 10 and c.data.label_offset == 1

@@ -17,7 +17,10 @@ from conftest import ROOT, SMALL_FLAG, small_demo_config, small_model, tool_env
 from official.runtime import distribute
 from official.training import ema as ema_lib
 from official.training import schedules
-from official.training import loop as loop_lib
+from official.training import config as config_lib
+from official.training import optimizer as optimizer_lib
+from official.training import state as state_lib
+from official.training import step as step_lib
 
 distribute.configure_logical_cpus(2)   # no-op when conftest.py did it first
 
@@ -70,32 +73,32 @@ def test_mirrored_step_equals_single_device_step():
     rng = np.random.default_rng(0)
     images = rng.normal(size=(8, 32, 32, 3)).astype("float32")
     labels = rng.integers(0, 10, size=8).astype("int32")
-    _, total, warmup = loop_lib.run_lengths(config)
+    _, total, warmup = config_lib.run_lengths(config)
     schedule = schedules.make_schedule(
         "cosine", peak=0.1 * 8 / 256, total_steps=total, warmup_steps=warmup,
         num_train_images=80, global_batch_size=8)
 
     with mirrored.scope():
-        model = loop_lib.build_model(config)
-        optimizer = loop_lib.make_optimizer(config, schedule, "float32", model)
+        model = state_lib.model_from_config(config)
+        optimizer = optimizer_lib.make_optimizer(config, schedule, "float32", model)
         ema = ema_lib.ExponentialMovingAverage(model, 0.9)
     initial = [v.numpy() for v in model.weights]
-    wd = loop_lib.weight_decay_variables(model, config.optimizer.weight_decay_rule)
-    loop = loop_lib.make_train_loop(model, optimizer, ema, wd, config, mirrored, "float32")
+    wd = state_lib.weight_decay_variables(model, config.optimizer.weight_decay_rule)
+    loop = step_lib.make_train_loop(model, optimizer, ema, wd, config, mirrored)
     dataset = mirrored.experimental_distribute_dataset(
         tf.data.Dataset.from_tensors((images, labels)).repeat())
     loss = float(loop(iter(dataset), tf.constant(1)))
 
-    reference = loop_lib.build_model(config)
+    reference = state_lib.model_from_config(config)
     reference.set_weights(initial)
-    ref_optimizer = loop_lib.make_optimizer(config, schedule, "float32", reference)
-    ref_wd = loop_lib.weight_decay_variables(reference, config.optimizer.weight_decay_rule)
+    ref_optimizer = optimizer_lib.make_optimizer(config, schedule, "float32", reference)
+    ref_wd = state_lib.weight_decay_variables(reference, config.optimizer.weight_decay_rule)
     losses, grads = [], []
     for half in (slice(0, 4), slice(4, 8)):
         with tf.GradientTape() as tape:
             logits = reference(images[half], training=True)
-            half_loss = (tf.reduce_mean(loop_lib.cross_entropy(labels[half], logits, 0.1))
-                         + loop_lib.l2_term(ref_wd, config.optimizer.weight_decay))
+            half_loss = (tf.reduce_mean(step_lib.cross_entropy(labels[half], logits, 0.1))
+                         + step_lib.l2_term(ref_wd, config.optimizer.weight_decay))
         losses.append(float(half_loss))
         grads.append(tape.gradient(half_loss, reference.trainable_variables))
     mean_grads = [(a + b) / 2 for a, b in zip(*grads)]

@@ -77,7 +77,7 @@ def _serve_in_fresh_process(export_dir, jpegs, tmp_path):
 
 def test_reload_in_fresh_process_matches_in_process_model(tf1_export, tf1_served, jpegs):
     prefix, _ = tf1_export
-    model = readers.build_model("tf1", 50)
+    model = readers.model_for_format("tf1", 50)
     readers.load_into(model, prefix, format="tf1")
     images = tf.stack([preprocessing.preprocess_for_eval(b, SIZE, "tf1", 32) for b in jpegs])
     in_process = model(preprocessing.normalize(images)).numpy()
@@ -150,7 +150,7 @@ def test_export_rejects_headless_models_and_keeps_previous_export(tmp_path):
     previous.mkdir(parents=True)
     (previous / "saved_model.pb").write_bytes(b"previous export")
     with pytest.raises(ValueError, match="include_top"):
-        export.export_saved_model(readers.build_model("tf1", 50, include_top=False, block_counts=SMALL),
+        export.export_saved_model(readers.model_for_format("tf1", 50, include_top=False, block_counts=SMALL),
                                   str(previous), SIZE)
     assert (previous / "saved_model.pb").read_bytes() == b"previous export"
     assert os.listdir(tmp_path / "serving") == ["1"]

@@ -28,6 +28,7 @@ from tensorflow.python.util import _pywrap_util_port
 from official.serving import export
 from official.modeling import resnet_rs
 from official.data import tfrecords
+from official.training import evaluation
 from official.training import loop
 from official.runtime import workdir as workdir_lib
 # Shared helpers of the training tests (data_dir is a module-scoped fixture there).
@@ -258,7 +259,7 @@ def test_second_trainer_is_refused_evaluation_reads_and_stale_lock_taken_over(
         assert f"--workdir={workdir} is in use by another training run (PID {first.pid} on host" in second.stderr
         assert "Traceback" not in second.stderr
         # Reading a held workdir is fine.
-        metrics = loop.evaluate_checkpoint(small_config(data_dir), workdir)
+        metrics = evaluation.evaluate_checkpoint(small_config(data_dir), workdir)
         assert metrics["count"] == 6
     finally:
         first.kill()

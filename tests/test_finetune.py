@@ -75,7 +75,7 @@ def test_loading_fills_every_backbone_variable_and_keeps_a_new_head(monkeypatch,
     prefix = str(tmp_path / ("model.ckpt-1" if family == "tf1" else "ckpt-1"))
     values, official_layers = _small_checkpoint(monkeypatch, family, prefix)
     config = _config(family, photo_tree[1], prefix)
-    model = loop_lib.build_model(config)
+    model = state.model_from_config(config)
     head = [w.copy() for w in model.get_layer("logits").get_weights()]
     state.init_from_checkpoint(config, model)
     ours = resnet_rs.block_layer_names(50, SMALL)
@@ -92,7 +92,7 @@ def test_loading_fills_every_backbone_variable_and_keeps_a_new_head(monkeypatch,
 
 def test_fine_tuning_checkpoint_of_the_wrong_depth_is_refused(monkeypatch, tmp_path, photo_tree):
     config = _config("tf1", photo_tree[1], "resnet-rs-101-i160")
-    model = loop_lib.build_model(config)
+    model = state.model_from_config(config)
     before = [w.numpy().copy() for w in model.weights]
     with pytest.raises(ValueError, match="ResNet-RS-101 checkpoint but config.model.depth=50"):
         state.init_from_checkpoint(config, model)
@@ -177,7 +177,7 @@ def test_garden_recipe_on_tfds_labels_exports_columns_0_to_999(tmp_path):
     assert labels.unused_logit_column(config) == 1000
     config.export.enabled = False
     loop_lib.train_and_evaluate(config, str(tmp_path / "run"), handle_signals=False)
-    model = loop_lib.build_model(config)
+    model = state.model_from_config(config)
     tf.train.Checkpoint(model=model).read(tf.train.latest_checkpoint(str(tmp_path / "run" / "checkpoints"))
                                           ).expect_partial()
     export_dir = loop_lib.export_model(config, model, None, str(tmp_path / "export"))

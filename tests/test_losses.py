@@ -5,7 +5,8 @@ import pytest
 import tensorflow as tf
 
 from conftest import SMALL, small_model
-from official.training import loop
+from official.training import state
+from official.training import step
 
 
 def test_label_smoothing_uses_k_logits():
@@ -16,13 +17,13 @@ def test_label_smoothing_uses_k_logits():
         target = np.eye(k)[labels] * 0.9 + 0.1 / k                     # docs/fidelity.md (loss)
         log_probs = logits - np.log(np.exp(logits).sum(-1, keepdims=True))
         want = -(target * log_probs).sum(-1)
-        got = loop.cross_entropy(tf.constant(labels), tf.constant(logits), 0.1).numpy()
+        got = step.cross_entropy(tf.constant(labels), tf.constant(logits), 0.1).numpy()
         np.testing.assert_allclose(got, want, rtol=1e-5)
 
 
 def test_l2_term_is_sum_of_squares_over_two():
     variables = [tf.Variable([[1.0, 2.0]]), tf.Variable([3.0])]
-    assert float(loop.l2_term(variables, 4e-5)) == pytest.approx(4e-5 * (1 + 4 + 9) / 2)
+    assert float(step.l2_term(variables, 4e-5)) == pytest.approx(4e-5 * (1 + 4 + 9) / 2)
 
 
 @pytest.fixture(scope="module")
@@ -31,8 +32,8 @@ def model():
 
 
 def test_weight_decay_rules(model):
-    tf1 = {v.path for v in loop.weight_decay_variables(model, "tf1")}
-    garden = {v.path for v in loop.weight_decay_variables(model, "garden")}
+    tf1 = {v.path for v in state.weight_decay_variables(model, "tf1")}
+    garden = {v.path for v in state.weight_decay_variables(model, "garden")}
     # TF1 (docs/fidelity.md: weight decay): every non-BN trainable, incl. SE and dense biases; never gamma/beta.
     assert "logits/bias" in tf1 and "logits/kernel" in tf1
     assert any(p.endswith("se_reduce/bias") for p in tf1)

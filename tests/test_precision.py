@@ -20,7 +20,9 @@ from official.serving import export
 from official.runtime import precision
 from official.modeling import resnet_rs
 from official.training import schedules
-from official.training import loop as loop_lib
+from official.training import optimizer as optimizer_lib
+from official.training import state as state_lib
+from official.training import step as step_lib
 
 
 def test_policy_builds_mixed_models_and_restores_the_global_policy():
@@ -85,13 +87,13 @@ def test_bfloat16_training_step_matches_float32_step():
     weights = None
     for p in ("float32", "bfloat16"):
         with precision.policy(p):
-            model = loop_lib.build_model(config)
-            optimizer = loop_lib.make_optimizer(config, schedule, p, model)
+            model = state_lib.model_from_config(config)
+            optimizer = optimizer_lib.make_optimizer(config, schedule, p, model)
         if weights is None:
             weights = model.get_weights()
         model.set_weights(weights)
-        loop = loop_lib.make_train_loop(model, optimizer, None, loop_lib.weight_decay_variables(model, "tf1"),
-                                         config, strategy, p)
+        loop = step_lib.make_train_loop(model, optimizer, None, state_lib.weight_decay_variables(model, "tf1"),
+                                        config, strategy)
         loss = float(loop(iter(tf.data.Dataset.from_tensors((images, labels)).repeat()), tf.constant(1)))
         assert {v.dtype for v in model.weights} == {"float32"}
         results[p] = (loss, [keras.ops.convert_to_numpy(v) for v in model.trainable_variables])
@@ -139,7 +141,7 @@ def test_official_checkpoint_on_photographs_in_bfloat16_differs_only_by_rounding
     # The bfloat16 SavedModel computes what the bfloat16 model computes in process (float32
     # logits), which is float32's up to rounding; and it says what it is.
     with precision.policy("bfloat16"):
-        model = readers.build_model("tf1", 50)
+        model = readers.model_for_format("tf1", 50)
     readers.load_into(model, prefix, format="tf1")
     export_dir = export.export_saved_model(model, str(tmp_path / "bf16" / "1"), 160, warmup=False)
     metadata = export.read_metadata(export_dir)

@@ -9,7 +9,7 @@ import tensorflow as tf
 
 from official.training import recipes
 from official.runtime import precision_probe
-from official.training import loop
+from official.training import config as config_lib
 
 FAST = lambda: (40.0, 64.0)    # noqa: E731  bfloat16 1.6x float32: an AVX512-BF16 EPYC
 SLOW = lambda: (266.0, 151.0)  # noqa: E731  bfloat16 0.57x: the Xeon whose flags said "native"
@@ -84,11 +84,11 @@ def test_trainer_auto_precision_follows_the_measurement_and_logs_it(monkeypatch,
                            randaug_magnitude=10)
     strategy = tf.distribute.OneDeviceStrategy("/cpu:0")
     assert config.train.precision == "auto"
-    assert loop.resolve_precision(config, strategy, probe_fn=probe) == expected
+    assert config_lib.resolve_precision(config, strategy, probe_fn=probe) == expected
     assert any(line.startswith(f"precision auto: {expected} (bfloat16 convolutions measured at")
                for line in lines), lines
     config.train.precision = "float32"       # an explicit choice is never overridden
-    assert loop.resolve_precision(config, strategy, probe_fn=FAST) == "float32"
+    assert config_lib.resolve_precision(config, strategy, probe_fn=FAST) == "float32"
 
 
 def test_the_real_probe_measures_both_dtypes():

@@ -11,7 +11,7 @@ import importlib
 import pytest
 from test_configs import TABLE
 
-from official.checkpoints import readers
+from official.checkpoints import files as checkpoint_files
 from official import families
 from official import published
 
@@ -43,9 +43,9 @@ def test_table_matches_the_releases():
 
 
 def test_views_derive_from_the_table():
-    """readers.OFFICIAL and the benchmark's Pareto list (official/benchmarks/throughput.py) read the table (the recipe files:
+    """checkpoint_files.OFFICIAL and the benchmark's Pareto list (official/benchmarks/throughput.py) read the table (the recipe files:
     tests/test_configs.py)."""
-    assert readers.OFFICIAL == {n: v[:2] for n, v in RELEASED.items()}
+    assert checkpoint_files.OFFICIAL == {n: v[:2] for n, v in RELEASED.items()}
     from official.benchmarks import throughput as throughput_lib
     assert throughput_lib.PUBLISHED == [v[:2] + (v[6],) for v in RELEASED.values()]
     # RS-420: the Garden released none, and its recipe file does not pretend otherwise.

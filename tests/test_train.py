@@ -89,7 +89,7 @@ def test_workdir_of_another_model(data_dir, tmp_path):
     state_lib.check_workdir_model(c, workdir, chief=True)   # what a first run writes
     other = tiny_config(data_dir)
     other.model.depth = 101
-    with pytest.raises(loop.TrainingError, match="another model.*depth"):
+    with pytest.raises(state_lib.TrainingError, match="another model.*depth"):
         loop.train_and_evaluate(other, workdir)
 
 
@@ -206,7 +206,7 @@ def test_nonfinite_loss_stops_and_keeps_last_good_checkpoint(data_dir, tmp_path)
     good = checkpoint_values(workdir, 1)
     c = tiny_config(data_dir, export=False, max_steps=3)
     c.optimizer.base_lr_per_256 = 1e30
-    with pytest.raises(loop.TrainingError, match="loss is (nan|inf)"):
+    with pytest.raises(state_lib.TrainingError, match="loss is (nan|inf)"):
         loop.train_and_evaluate(c, workdir)
     directory = os.path.join(workdir, "checkpoints")
     latest = tf.train.latest_checkpoint(directory)

@@ -7,8 +7,8 @@ throughput. TensorFlow is imported inside the functions, so that a caller can se
 oneDNN's environment variables first.
 
 Example:
-    >>> result = bench_model("train", 50, 160, 32, block_counts=(1, 1, 1, 1))
-    >>> result["img_s_median"], result["first_call_s"]
+    >>> result = bench_model("train", 50, 160, 32, block_counts=(1, 1, 1, 1))  # ~2 min  # doctest: +SKIP
+    >>> result["img_s_median"], result["first_call_s"]  # doctest: +SKIP
     (..., ...)
 """
 
@@ -200,11 +200,11 @@ def process_cpu_s():
 def model_config(depth, image_size, batch_size, precision="float32", fused_batch_norm=True,
                  block_counts=(), ema=True):
     """The published recipe of `depth` (its first checkpoint's) at the size and batch asked for."""
-    from configs import common  # pylint: disable=g-import-not-at-top
+    from official.training import recipes  # pylint: disable=g-import-not-at-top
 
     # The published recipe of that depth (its first checkpoint's dropout and stochastic
     # depth), at the size asked for.
-    config = common.recipe(**{**published.of_depth(depth)[0].recipe("tf1"), "image_size": image_size})
+    config = recipes.recipe(**{**published.of_depth(depth)[0].recipe("tf1"), "image_size": image_size})
     config.model.fused_batch_norm = fused_batch_norm     # a key of every recipe
     config.model.block_counts = tuple(int(n) for n in block_counts)
     config.train.global_batch_size = batch_size
@@ -226,37 +226,36 @@ def bench_model(mode, depth, image_size, batch_size, precision="float32", fused_
     op_profile: also where the call's op time goes (official/benchmarks/op_profile.py), over 2 calls;
         with conv_floor, the floor's too (its convolutions' op time against the call's).
     """
-    import keras  # pylint: disable=g-import-not-at-top
     import tensorflow as tf  # pylint: disable=g-import-not-at-top
 
     from official.serving import inference  # pylint: disable=g-import-not-at-top
-    from official.training import config as config_lib  # pylint: disable=g-import-not-at-top
+    from official.runtime import precision as precision_lib  # pylint: disable=g-import-not-at-top
     from official.training import state as state_lib  # pylint: disable=g-import-not-at-top
     from official.training import step as step_lib  # pylint: disable=g-import-not-at-top
 
     config = model_config(depth, image_size, batch_size, precision, fused_batch_norm,
                           block_counts, ema)
-    policy = config_lib.KERAS_POLICY[precision]
-    keras.config.set_dtype_policy(policy)
     t0 = time.perf_counter()
     images = tf.random.normal((batch_size, image_size, image_size, 3), seed=0)
     labels = tf.random.uniform((batch_size,), 0, config.model.num_classes, tf.int32, seed=0)
-    if mode == "infer":
-        model = state_lib.build_model(config)
-        model = inference.serving_model(model)    # what an export serves (BN folded in bfloat16)
-        infer = tf.function(lambda x: inference.logits(model, x, batch_splits))
-        fn = lambda: infer(images).numpy()  # pylint: disable=unnecessary-lambda-assignment
-        images_per_call = batch_size
-    else:
-        strategy = tf.distribute.get_strategy()
-        state = state_lib.create_train_state(config, strategy, precision)
-        model = state.model
-        loop = step_lib.make_train_loop(model, state.optimizer, state.ema, state.wd_variables,
-                                          config, strategy, precision)
-        iterator = iter(tf.data.Dataset.from_tensors((images, labels)).repeat())
-        steps = tf.constant(steps_per_call)
-        fn = lambda: loop(iterator, steps).numpy()  # pylint: disable=unnecessary-lambda-assignment
-        images_per_call = batch_size * steps_per_call
+    # Models built in the block compute in `precision`; the global policy is restored after.
+    with precision_lib.policy(precision):
+        if mode == "infer":
+            model = state_lib.model_from_config(config)
+            model = inference.serving_model(model)    # what an export serves (BN folded in bfloat16)
+            infer = tf.function(lambda x: inference.logits(model, x, batch_splits))
+            fn = lambda: infer(images).numpy()  # pylint: disable=unnecessary-lambda-assignment
+            images_per_call = batch_size
+        else:
+            strategy = tf.distribute.get_strategy()
+            state = state_lib.create_train_state(config, strategy, precision)
+            model = state.model
+            loop = step_lib.make_train_loop(model, state.optimizer, state.ema, state.wd_variables,
+                                            config, strategy)
+            iterator = iter(tf.data.Dataset.from_tensors((images, labels)).repeat())
+            steps = tf.constant(steps_per_call)
+            fn = lambda: loop(iterator, steps).numpy()  # pylint: disable=unnecessary-lambda-assignment
+            images_per_call = batch_size * steps_per_call
     build_s = time.perf_counter() - t0
     result = dict(mode=mode, depth=depth, image_size=image_size, batch_size=batch_size,
                   precision=precision, fused_batch_norm=fused_batch_norm,
@@ -280,7 +279,6 @@ def bench_model(mode, depth, image_size, batch_size, precision="float32", fused_
         result["op_profile"] = op_profile_lib.profile(fn, calls=2)
         if conv_floor:   # do the convolutions cost more inside the call than alone?
             result["conv_floor_op_profile"] = op_profile_lib.profile(floor_call, calls=2)
-    keras.config.set_dtype_policy("float32")
     return result
 
 

@@ -7,10 +7,11 @@ leaves nothing half-written there. A local prefix, ``.index`` file or directory
 resolves to its checkpoint prefix. The readers are in official/checkpoints/readers.py.
 
 Example:
-    >>> resolve("resnet-rs-50-i160", format="tf1")       # downloads once
+    >>> resolve("resnet-rs-50-i160", format="tf1")  # downloads 0.3 GB once  # doctest: +SKIP
     '.../tf1/resnet-rs-50-i160/resnet-rs-50-i160/model.ckpt'
-    >>> find_checkpoint("/tmp/run/checkpoints")
-    '/tmp/run/checkpoints/ckpt-3'
+    >>> _ = tf.train.Checkpoint(step=tf.Variable(3)).write("run/checkpoints/ckpt-3")
+    >>> find_checkpoint("run/checkpoints")
+    'run/checkpoints/ckpt-3'
 """
 
 import os
@@ -25,6 +26,7 @@ import tensorflow as tf
 
 from official import families
 from official import published
+from official.validation import check_choice
 
 # --------------------------------------------------------------------------- names, URLs --
 # Views of official/published.py's table: name -> (depth, resolution), and each family's URLs.
@@ -63,8 +65,7 @@ def official_url(name, format="tf1"):
         'https://storage.googleapis.com/tf_model_garden/vision/resnet-rs/resnet-rs-50-i160.tar.gz'
     """
     official_info(name)
-    if format not in URL_PATTERNS:
-        raise CheckpointError(f"official checkpoints exist in formats {tuple(URL_PATTERNS)}, not {format!r}")
+    check_choice("the format of an official checkpoint", format, URL_PATTERNS, error=CheckpointError)
     try:
         return published.get(name).url(families.of_format(format))
     except ValueError as e:
@@ -214,8 +215,9 @@ def resolve(name_or_path, format="tf1", cache_dir=None, url=None):
     """A local checkpoint prefix for an official name, a prefix or a directory.
 
     Example:
-        >>> resolve("/tmp/run/ckpt-3")
-        '/tmp/run/ckpt-3'
+        >>> _ = tf.train.Checkpoint(step=tf.Variable(3)).write("run/ckpt-3")
+        >>> resolve("run/ckpt-3")
+        'run/ckpt-3'
     """
     name_or_path = os.fspath(name_or_path)
     if name_or_path in OFFICIAL:

@@ -1,6 +1,6 @@
 """Readers for the official ResNet-RS checkpoints and the project's own.
 
-Three formats, one reader each (DESIGN.md, "checkpoint formats"):
+Three formats, one reader each (CONTRACTS.md, "Checkpoints / export"):
 
 * ``"tf1"``: the name-based checkpoints of the ``tensorflow/tpu`` release
   (docs/fidelity.md: TF1 checkpoints). Variables are named by per-kind counters
@@ -23,30 +23,33 @@ a named rule: momentum slots, step counters, ...). Anything else raises
 
 Official names (``resnet-rs-50-i160`` ... ``resnet-rs-420-i320``) resolve to the
 official tarball, downloaded once into a cache, checked and unpacked safely
-(official/checkpoints/files.py; its names are re-exported here).
+(official/checkpoints/files.py).
 
-Example:
-    >>> model = build_model("tf1", 50)
-    >>> load_into(model, "resnet-rs-50-i160", format="tf1")   # downloads once
+Example (the small model; an official name downloads its tarball once):
+    >>> model = model_for_format("tf1", 50, block_counts=(1, 1, 1, 1))
+    >>> load_into(model, "resnet-rs-50-i160", format="tf1")  # downloads 0.3 GB once  # doctest: +SKIP
+    >>> prefix = tf.train.Checkpoint(model=model).write("run/ckpt-1")   # the native format
+    >>> load_into(model_for_format("native", 50, block_counts=(1, 1, 1, 1)), prefix, format="native")
+    'run/ckpt-1'
 """
 
 import os
 import re
 
+import keras
 import tensorflow as tf
 from absl import logging
 
 from official import families
 from official.modeling import resnet_rs
-# Names, URLs, the download cache and prefix lookup (re-exported: callers use checkpoints.*).
-from official.checkpoints.files import (  # pylint: disable=unused-import
-    CACHE_ENV, OFFICIAL, URL_PATTERNS, CheckpointError, DownloadError, default_cache_dir,
-    fetch_official, find_checkpoint, image_size_of, official_info, official_url, resolve)
-
-FORMATS = families.FORMATS
+from official.checkpoints.files import OFFICIAL, CheckpointError, resolve
+from official.validation import check_choice
 
 # --------------------------------------------------------------------------- name tables --
 BN_VARIABLES = ("gamma", "beta", "moving_mean", "moving_variance")
+# Where a Garden checkpoint keeps the backbone: its own entry, or the model's first layer
+# (written as Checkpoint(model=...) without a separate backbone entry).
+GARDEN_BACKBONES = ("backbone/", "model/layer_with_weights-0/")
 
 
 def _layer_variables(layer_name):
@@ -117,6 +120,36 @@ def garden_table(depth, backbone="backbone/", block_counts=None):
 
 
 # --------------------------------------------------------------------------- reading --
+def detect_format(prefix):
+    """"tf1", "garden" or "native" (this project's trainer): the format of the checkpoint at `prefix`.
+
+    Told apart by the variable names: TF1 ``conv2d_N/...``, Garden ``backbone/...`` or
+    ``model/layer_with_weights-0/...`` (:data:`GARDEN_BACKBONES`), ours ``model/...`` with ``ema/...``.
+
+    Example:
+        >>> model = model_for_format("native", 50, block_counts=(1, 1, 1, 1))
+        >>> detect_format(tf.train.Checkpoint(model=model).write("run/ckpt-1"))
+        'native'
+    """
+    _, keys = _open(prefix)
+    if any(k.startswith(("conv2d/", "conv2d_", "batch_normalization")) for k in keys):
+        return "tf1"
+    if _garden_backbone(keys):
+        return "garden"
+    if any(k.startswith("model/") for k in keys):
+        return "native"
+    raise CheckpointError(f"{prefix!r} is not a ResNet-RS checkpoint of a known format "
+                          "(tf1, garden or this project's trainer)")
+
+
+def _garden_backbone(keys):
+    """The prefix of the backbone's variables in a Garden checkpoint, or None."""
+    for backbone in GARDEN_BACKBONES:
+        if any(k.startswith(backbone) for k in keys):
+            return backbone
+    return None
+
+
 def _open(prefix):
     try:
         reader = tf.train.load_checkpoint(prefix)
@@ -169,7 +202,7 @@ def _check_family(model, format):
         if config[key] != want[key]:
             raise CheckpointError(
                 f"model has {key}={config[key]!r} but {format} checkpoints need {key}={want[key]!r} "
-                f"(docs/fidelity.md); build it with checkpoints.build_model({format!r}, depth)")
+                f"(docs/fidelity.md); build it with readers.model_for_format({format!r}, depth)")
 
 
 def _assign(model, plan, prefix, include_top):
@@ -263,12 +296,8 @@ def averages_in_model(prefix):
 
 def _read_garden(model, prefix, depth, ema, include_top):
     reader, shapes = _open(prefix)
-    if any(k.startswith("backbone/") for k in shapes):
-        backbone = "backbone/"
-    elif any(k.startswith("model/layer_with_weights-0/") for k in shapes):
-        # Written as Checkpoint(model=...) without a separate backbone entry.
-        backbone = "model/layer_with_weights-0/"
-    else:
+    backbone = _garden_backbone(shapes)
+    if backbone is None:
         raise CheckpointError(f"{prefix!r} is not a Model Garden checkpoint (no backbone/... or "
                               "model/layer_with_weights-0/... keys); is --checkpoint_format right?")
     has_head = any(k.startswith("model/layer_with_weights-1/") for k in shapes)
@@ -361,7 +390,7 @@ def _read_native(model, prefix, ema, include_top):
     return len(model.weights)
 
 
-def build_model(format, depth, include_top=True, input_shape=(None, None, 3), family=None, **kwargs):
+def model_for_format(format, depth, include_top=True, input_shape=(None, None, 3), family=None, **kwargs):
     """A ResNet-RS configured as checkpoints of ``format`` need, with a 1000-class head.
 
     tf1: ReLU, fixed padding, no stage-2 shortcut pool. garden: swish, SAME
@@ -369,21 +398,22 @@ def build_model(format, depth, include_top=True, input_shape=(None, None, 3), fa
     (the background column is dropped on load). native: ``family`` (default tf1).
 
     Example:
-        >>> build_model("garden", 50).get_config()["activation"]
+        >>> model_for_format("garden", 50, block_counts=(1, 1, 1, 1)).get_config()["activation"]
         'swish'
     """
-    if format not in FORMATS:
-        raise ValueError(f"format must be one of {FORMATS}, got {format!r}")
+    check_choice("format", format, families.FORMATS)
     family = families.of_format(format, family).name
-    kwargs = {"num_classes": 1000, **kwargs}
+    kwargs = {"num_classes": families.IMAGENET_CLASSES, **kwargs}
     return resnet_rs.from_family(family, depth, include_top=include_top, input_shape=input_shape, **kwargs)
 
 
-def load_into(model, path_or_name, format="tf1", ema=True, include_top=None, cache_dir=None):
+def load_into(model: keras.Model, path_or_name: str | os.PathLike,
+              format: str = "tf1",  # pylint: disable=redefined-builtin
+              ema: bool = True, include_top: bool | None = None, cache_dir: str | None = None) -> str:
     """Loads a checkpoint into ``model`` (a ResNet-RS of the right depth and family).
 
     Args:
-        model: an ``official.modeling.resnet_rs.ResNetRS`` (see :func:`build_model`).
+        model: an ``official.modeling.resnet_rs.ResNetRS`` (see :func:`model_for_format`).
         path_or_name: a checkpoint prefix, a directory holding one, or an official
             name (tf1/garden: downloaded and cached).
         format: "tf1", "garden" or "native".
@@ -400,8 +430,7 @@ def load_into(model, path_or_name, format="tf1", ema=True, include_top=None, cac
         CheckpointError: the checkpoint and the model do not match; the message
             names the variable, shape, flag or file.
     """
-    if format not in FORMATS:
-        raise CheckpointError(f"--checkpoint_format must be one of {FORMATS}, got {format!r}")
+    check_choice("--checkpoint_format", format, families.FORMATS, error=CheckpointError)
     prefix = resolve(path_or_name, format, cache_dir)
     include_top = _has_head(model) if include_top is None else include_top
     if include_top and not _has_head(model):
@@ -428,7 +457,7 @@ def load(path_or_name, format="tf1", depth=None, ema=True, include_top=True, inp
     layer indices imply (tf1/garden).
 
     Example:
-        >>> model = load("resnet-rs-50-i160", format="tf1")
+        >>> model = load("resnet-rs-50-i160", format="tf1")  # downloads 0.3 GB once  # doctest: +SKIP
     """
     if depth is None:
         if str(path_or_name) in OFFICIAL:
@@ -438,6 +467,6 @@ def load(path_or_name, format="tf1", depth=None, ema=True, include_top=True, inp
             depth = _checkpoint_depth(shapes, format)
         if depth is None:
             raise CheckpointError(f"cannot tell the depth of {path_or_name!r}; pass --depth")
-    model = build_model(format, depth, include_top=include_top, input_shape=input_shape, **kwargs)
+    model = model_for_format(format, depth, include_top=include_top, input_shape=input_shape, **kwargs)
     load_into(model, path_or_name, format=format, ema=ema, include_top=include_top, cache_dir=cache_dir)
     return model

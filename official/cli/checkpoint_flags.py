@@ -1,8 +1,14 @@
-"""The checkpoint flags and loading shared by tools/convert_checkpoint.py and tools/export_saved_model.py.
+"""The checkpoint flags and loading shared by the convert, export and compare_precision CLIs.
 
-Example (in a tool's module body, then in main):
-    checkpoint_flags.define()
-    prefix, model = checkpoint_flags.load_or_exit(flags.FLAGS)
+Importing this module defines the flags (once per process, whichever CLI imports it);
+each CLI lists them in its --help with `flags.adopt_module_key_flags(checkpoint_flags)`.
+
+Example (in a CLI's module body, then in main):
+    from official.cli import checkpoint_flags
+    from official.cli.checkpoint_flags import CHECKPOINT, DEPTH
+    flags.adopt_module_key_flags(checkpoint_flags)
+    ...
+    prefix, model = checkpoint_flags.load_or_exit()
 """
 
 import sys
@@ -12,28 +18,27 @@ from absl import logging
 
 from official import families
 
+CHECKPOINT = flags.DEFINE_string("checkpoint", None,
+                                 "Checkpoint prefix, directory, or official name (resnet-rs-50-i160).")
+CHECKPOINT_FORMAT = flags.DEFINE_enum("checkpoint_format", families.TF1.checkpoint_format,
+                                      list(families.FORMATS), "Checkpoint format.")
+DEPTH = flags.DEFINE_integer("depth", 50, "Network depth: 50, 101, 152, 200, 270, 350 or 420.")
+IMAGE_SIZE = flags.DEFINE_integer("image_size", None,
+                                  "Resolution; default: the checkpoint's own (from its name).")
+FAMILY = flags.DEFINE_enum("family", None, list(families.NAMES), "Architecture and preprocessing family; "
+                           "default: tf1 for tf1/native, garden for garden.")
+CROP_PADDING = flags.DEFINE_integer("crop_padding", families.TF1_CROP_PADDING,
+                                    "P of the TF1 centre crop S/(S+P) (32 as in the published results).")
+EMA = flags.DEFINE_bool("ema", True, "Use the moving averages (False: the raw training weights).")
+CACHE_DIR = flags.DEFINE_string("cache_dir", None, "Download cache for official names.")
 
-def define():
-    """--checkpoint, --checkpoint_format, --depth, --image_size, --family, --crop_padding, --ema, --cache_dir."""
-    flags.DEFINE_string("checkpoint", None, "Checkpoint prefix, directory, or official name (resnet-rs-50-i160).")
-    flags.DEFINE_enum("checkpoint_format", families.TF1.checkpoint_format, list(families.FORMATS),
-                      "Checkpoint format.")
-    flags.DEFINE_integer("depth", 50, "Network depth: 50, 101, 152, 200, 270, 350 or 420.")
-    flags.DEFINE_integer("image_size", None, "Resolution; default: the checkpoint's own (from its name).")
-    flags.DEFINE_enum("family", None, list(families.NAMES),
-                      "Architecture and preprocessing family; default: tf1 for tf1/native, garden for garden.")
-    flags.DEFINE_integer("crop_padding", families.TF1_CROP_PADDING,
-                         "P of the TF1 centre crop S/(S+P) (32 as in the published results).")
-    flags.DEFINE_bool("ema", True, "Use the moving averages (False: the raw training weights).")
-    flags.DEFINE_string("cache_dir", None, "Download cache for official names.")
 
-
-def family_of(F):
+def family():
     """The family name: --family, else the one --checkpoint_format implies (tf1 for native)."""
-    return families.of_format(F.checkpoint_format, F.family).name
+    return families.of_format(CHECKPOINT_FORMAT.value, FAMILY.value).name
 
 
-def load_or_exit(F, include_top=True, precision="float32"):
+def load_or_exit(include_top=True, precision="float32"):
     """Resolves (downloads) the checkpoint, builds the model and loads it: (prefix, model).
 
     `precision` (official/runtime/precision.py) is the model's compute precision; the weights load
@@ -42,17 +47,19 @@ def load_or_exit(F, include_top=True, precision="float32"):
     A bad path, name or checkpoint prints one line naming --checkpoint and exits 1;
     the path is resolved first, so that fails before the model is built.
     """
+    from official.checkpoints import files as checkpoint_files  # pylint: disable=g-import-not-at-top
     from official.checkpoints import readers  # pylint: disable=g-import-not-at-top  (after flag parsing)
     from official.runtime import precision as precision_lib  # pylint: disable=g-import-not-at-top
 
+    checkpoint_format = CHECKPOINT_FORMAT.value
     try:
-        prefix = readers.resolve(F.checkpoint, F.checkpoint_format, F.cache_dir)
+        prefix = checkpoint_files.resolve(CHECKPOINT.value, checkpoint_format, CACHE_DIR.value)
         with precision_lib.policy(precision):
-            model = readers.build_model(F.checkpoint_format, F.depth, include_top=include_top,
-                                            family=family_of(F))
-        readers.load_into(model, prefix, format=F.checkpoint_format, ema=F.ema, include_top=include_top)
-    except (readers.CheckpointError, readers.DownloadError, FileNotFoundError) as e:
+            model = readers.model_for_format(checkpoint_format, DEPTH.value, include_top=include_top,
+                                        family=family())
+        readers.load_into(model, prefix, format=checkpoint_format, ema=EMA.value, include_top=include_top)
+    except (checkpoint_files.CheckpointError, checkpoint_files.DownloadError, FileNotFoundError) as e:
         logging.error("%s", e)
-        print(f"error: --checkpoint={F.checkpoint}: {e}", file=sys.stderr)
+        print(f"error: --checkpoint={CHECKPOINT.value}: {e}", file=sys.stderr)
         sys.exit(1)
     return prefix, model

@@ -21,21 +21,21 @@ each), which ship with scikit-image: no download.
 """
 
 import json
-import os
 import sys
 
-os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")   # as the other inference CLIs
+from absl import app, flags
 
-from absl import app, flags  # noqa: E402
+from official import cli  # the CLIs' shared pieces
+from official.cli import checkpoint_flags
+from official.cli.checkpoint_flags import CHECKPOINT, CROP_PADDING, DEPTH, IMAGE_SIZE
 
-from official.cli import checkpoint_flags  # noqa: E402
-
-checkpoint_flags.define()
+cli.enable_onednn()   # as the other inference CLIs
 flags.adopt_module_key_flags(checkpoint_flags)   # listed in --help
-flags.DEFINE_enum("precision", "bfloat16", ["bfloat16"], "The precision compared with float32.")
-flags.DEFINE_integer("top_k", 5, "How many classes to compare.", lower_bound=1)
-flags.DEFINE_float("min_agreement", 1.0, "Fraction of images whose top-k set must stay the same "
-                   "(else exit status 1).", lower_bound=0.0, upper_bound=1.0)
+_PRECISION = flags.DEFINE_enum("precision", "bfloat16", ["bfloat16"], "The precision compared with float32.")
+_TOP_K = flags.DEFINE_integer("top_k", 5, "How many classes to compare.", lower_bound=1)
+_MIN_AGREEMENT = flags.DEFINE_float(
+    "min_agreement", 1.0, "Fraction of images whose top-k set must stay the same "
+    "(else exit status 1).", lower_bound=0.0, upper_bound=1.0)
 flags.mark_flag_as_required("checkpoint")
 
 
@@ -43,15 +43,14 @@ def main(argv):
     import numpy as np  # pylint: disable=g-import-not-at-top
     import tensorflow as tf  # pylint: disable=g-import-not-at-top
 
-    from official.checkpoints import readers  # pylint: disable=g-import-not-at-top
+    from official.checkpoints import files as checkpoint_files  # pylint: disable=g-import-not-at-top
     from official.data import demo_data  # pylint: disable=g-import-not-at-top
     from official.serving import export  # pylint: disable=g-import-not-at-top
     from official.runtime import precision  # pylint: disable=g-import-not-at-top
 
-    F = flags.FLAGS
-    image_size = F.image_size or readers.image_size_of(F.checkpoint)
+    image_size = IMAGE_SIZE.value or checkpoint_files.image_size_of(CHECKPOINT.value)
     if not image_size:
-        raise app.UsageError(f"--image_size is required: {F.checkpoint!r} does not name its resolution")
+        raise app.UsageError(f"--image_size is required: {CHECKPOINT.value!r} does not name its resolution")
     images = []
     for path in argv[1:]:
         try:
@@ -65,20 +64,20 @@ def main(argv):
     if bad:
         print(f"error: not a decodable JPEG/PNG/GIF/BMP image: {', '.join(bad)}", file=sys.stderr)
         sys.exit(1)
-    family = checkpoint_flags.family_of(F)
+    family = checkpoint_flags.family()
     logits = {}
-    for p in ("float32", F.precision):
-        _, model = checkpoint_flags.load_or_exit(F, precision=p)
-        serve = export.serving_functions(model, int(image_size), family, F.crop_padding)["serving_default"]
+    for p in ("float32", _PRECISION.value):
+        _, model = checkpoint_flags.load_or_exit(precision=p)
+        serve = export.serving_functions(model, int(image_size), family, CROP_PADDING.value)["serving_default"]
         logits[p] = np.concatenate([serve(tf.constant([b]))["logits"].numpy() for _, b in images])
-    result = precision.agreement(logits["float32"], logits[F.precision], F.top_k)
+    result = precision.agreement(logits["float32"], logits[_PRECISION.value], _TOP_K.value)
     for (name, _), (same_set, same_order, ref, other) in zip(images, result.pop("per_image")):
         mark = "same" if same_order else ("same set" if same_set else "DIFFERENT")
-        print(f"{name}: float32 {ref}  {F.precision} {other}  {mark}")
-    result.update(checkpoint=F.checkpoint, depth=F.depth, image_size=int(image_size), family=family,
-                  precision=F.precision, cpu_bfloat16=list(precision.cpu_bfloat16_support()))
+        print(f"{name}: float32 {ref}  {_PRECISION.value} {other}  {mark}")
+    result.update(checkpoint=CHECKPOINT.value, depth=DEPTH.value, image_size=int(image_size), family=family,
+                  precision=_PRECISION.value, cpu_bfloat16=list(precision.cpu_bfloat16_support()))
     print(json.dumps(result))
-    sys.exit(0 if result["topk_same_set"] >= F.min_agreement else 1)
+    sys.exit(0 if result["topk_same_set"] >= _MIN_AGREEMENT.value else 1)
 
 
 def _decodes(data):
@@ -92,7 +91,6 @@ def _decodes(data):
 
 def run():
     """The console script (pyproject.toml [project.scripts])."""
-    from official import cli  # pylint: disable=g-import-not-at-top
     cli.run_main(__name__, main)
 
 

@@ -9,18 +9,18 @@ output as OUTPUT.preprocessing.json (tools/predict.py reads it).
 
 import json
 import os
-import sys
 
+from absl import app, flags
 
-from absl import app, flags  # noqa: E402
+from official import cli  # the CLIs' shared pieces
+from official import families
+from official.cli import checkpoint_flags
+from official.cli.checkpoint_flags import CHECKPOINT, CHECKPOINT_FORMAT, CROP_PADDING, DEPTH, EMA, IMAGE_SIZE
 
-from official import families  # noqa: E402
-from official.cli import checkpoint_flags  # noqa: E402
-
-checkpoint_flags.define()
 flags.adopt_module_key_flags(checkpoint_flags)   # listed in --help
-flags.DEFINE_string("output", None, "Output file: *.keras (model + weights) or *.weights.h5 (weights only).")
-flags.DEFINE_bool("include_top", True, "Keep the classification head (False: backbone only).")
+_OUTPUT = flags.DEFINE_string(
+    "output", None, "Output file: *.keras (model + weights) or *.weights.h5 (weights only).")
+_INCLUDE_TOP = flags.DEFINE_bool("include_top", True, "Keep the classification head (False: backbone only).")
 flags.mark_flags_as_required(["checkpoint", "output"])
 
 
@@ -42,31 +42,29 @@ def describe(family, image_size, crop_padding):
 
 def main(argv):
     del argv
-    from official.checkpoints import readers
+    from official.checkpoints import files as checkpoint_files
 
-    F = flags.FLAGS
-    if not F.output.endswith((".keras", ".weights.h5")):
-        raise app.UsageError(f"--output={F.output!r} must end in .keras or .weights.h5")
-    family = checkpoint_flags.family_of(F)
-    image_size = F.image_size or readers.image_size_of(F.checkpoint)
-    prefix, model = checkpoint_flags.load_or_exit(F, include_top=F.include_top)
-    os.makedirs(os.path.dirname(os.path.abspath(F.output)), exist_ok=True)
-    if F.output.endswith(".keras"):
-        model.save(F.output)
+    if not _OUTPUT.value.endswith((".keras", ".weights.h5")):
+        raise app.UsageError(f"--output={_OUTPUT.value!r} must end in .keras or .weights.h5")
+    family = checkpoint_flags.family()
+    image_size = IMAGE_SIZE.value or checkpoint_files.image_size_of(CHECKPOINT.value)
+    prefix, model = checkpoint_flags.load_or_exit(include_top=_INCLUDE_TOP.value)
+    os.makedirs(os.path.dirname(os.path.abspath(_OUTPUT.value)), exist_ok=True)
+    if _OUTPUT.value.endswith(".keras"):
+        model.save(_OUTPUT.value)
     else:
-        model.save_weights(F.output)
-    meta = {"source": prefix, "checkpoint_format": F.checkpoint_format, "depth": F.depth, "family": family,
-            "include_top": F.include_top, "image_size": image_size, "crop_padding": F.crop_padding,
-            "ema": F.ema}
-    with open(F.output + ".preprocessing.json", "w") as f:
+        model.save_weights(_OUTPUT.value)
+    meta = {"source": prefix, "checkpoint_format": CHECKPOINT_FORMAT.value, "depth": DEPTH.value, "family": family,
+            "include_top": _INCLUDE_TOP.value, "image_size": image_size, "crop_padding": CROP_PADDING.value,
+            "ema": EMA.value}
+    with open(_OUTPUT.value + ".preprocessing.json", "w") as f:
         json.dump(meta, f, indent=1)
-    print(f"wrote {F.output} (depth {F.depth}, {family} family) from {prefix}")
-    print("preprocessing: " + describe(family, image_size, F.crop_padding))
+    print(f"wrote {_OUTPUT.value} (depth {DEPTH.value}, {family} family) from {prefix}")
+    print("preprocessing: " + describe(family, image_size, CROP_PADDING.value))
 
 
 def run():
     """The console script (pyproject.toml [project.scripts])."""
-    from official import cli  # pylint: disable=g-import-not-at-top
     cli.run_main(__name__, main)
 
 

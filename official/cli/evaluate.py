@@ -11,13 +11,13 @@ tools/train.py. The EMA weights are evaluated (what the recipes publish) unless
 import os
 import sys
 
-os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")   # see tools/train.py
-
-from absl import flags  # noqa: E402
+from absl import flags
 
 # None of these imports TensorFlow: the flags are checked before its import (cli.run_main).
-from official.runtime import distribute  # noqa: E402
-from official import cli  # noqa: E402  (the CLIs' shared pieces)
+from official.runtime import distribute
+from official import cli  # the CLIs' shared pieces
+
+cli.enable_onednn()
 
 _CONFIG = cli.define_config_flag("Recipe file (configs/*.py).")
 _CHECKPOINT = flags.DEFINE_string("checkpoint", None, "Workdir or checkpoint prefix.", required=True)

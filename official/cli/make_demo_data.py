@@ -6,11 +6,11 @@ tools/train.py does this by itself for configs/demo.py; this tool is for using t
 digits with other configs (--config.data.data_dir=OUTPUT_DIR --config.data.label_offset=1).
 """
 
-import os
 import sys
 
+from absl import flags
 
-from absl import flags  # noqa: E402
+from official import cli  # the CLIs' shared pieces
 
 _OUT = flags.DEFINE_string("output_dir", None, "Where the shards go.", required=True)
 _SIZE = flags.DEFINE_integer("image_size", 32, "Side of the written images.", lower_bound=8)
@@ -34,7 +34,6 @@ def main(argv):
 
 def run():
     """The console script (pyproject.toml [project.scripts])."""
-    from official import cli  # pylint: disable=g-import-not-at-top
     cli.run_main(__name__, main)
 
 

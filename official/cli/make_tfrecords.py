@@ -15,26 +15,25 @@ Any folder-per-class image tree:
       --image_dir=/data/flowers/train --split=train --num_shards=16
 """
 
-import os
 import sys
 
 from absl import app
 from absl import flags
 from absl import logging
 
-# `python tools/make_tfrecords.py` from the repository root: make `official` importable.
+from official import cli  # the CLIs' shared pieces
 
-FLAGS = flags.FLAGS
-flags.DEFINE_string("output_dir", None, "Where the shards go.")
-flags.DEFINE_string("imagenet_train", "", "Folder of per-synset tars or folders.")
-flags.DEFINE_string("imagenet_validation", "", "Folder of flat validation JPEGs.")
-flags.DEFINE_string("validation_labels", "", "Validation synset per line, in file order.")
-flags.DEFINE_integer("train_shards", 1024, "Training shards (official: 1024).")
-flags.DEFINE_integer("validation_shards", 128, "Validation shards (official: 128).")
-flags.DEFINE_string("image_dir", "", "A folder-per-class image tree.")
-flags.DEFINE_string("split", "train", "Split name for --image_dir.")
-flags.DEFINE_integer("num_shards", 8, "Shards for --image_dir.")
-flags.DEFINE_integer("num_workers", None, "Parallel writer threads (default: CPU count).")
+_OUTPUT_DIR = flags.DEFINE_string("output_dir", None, "Where the shards go.")
+_IMAGENET_TRAIN = flags.DEFINE_string("imagenet_train", "", "Folder of per-synset tars or folders.")
+_IMAGENET_VALIDATION = flags.DEFINE_string("imagenet_validation", "", "Folder of flat validation JPEGs.")
+_VALIDATION_LABELS = flags.DEFINE_string(
+    "validation_labels", "", "Validation synset per line, in file order.")
+_TRAIN_SHARDS = flags.DEFINE_integer("train_shards", 1024, "Training shards (official: 1024).")
+_VALIDATION_SHARDS = flags.DEFINE_integer("validation_shards", 128, "Validation shards (official: 128).")
+_IMAGE_DIR = flags.DEFINE_string("image_dir", "", "A folder-per-class image tree.")
+_SPLIT = flags.DEFINE_string("split", "train", "Split name for --image_dir.")
+_NUM_SHARDS = flags.DEFINE_integer("num_shards", 8, "Shards for --image_dir.")
+_NUM_WORKERS = flags.DEFINE_integer("num_workers", None, "Parallel writer threads (default: CPU count).")
 flags.mark_flag_as_required("output_dir")
 
 
@@ -51,32 +50,31 @@ def main(argv):
 def _write(argv):
     del argv
     from official.data import tfrecords  # pylint: disable=g-import-not-at-top
-    if not (FLAGS.imagenet_train or FLAGS.imagenet_validation or FLAGS.image_dir):
+    if not (_IMAGENET_TRAIN.value or _IMAGENET_VALIDATION.value or _IMAGE_DIR.value):
         raise app.UsageError("give --imagenet_train and/or --imagenet_validation, or --image_dir")
-    if FLAGS.imagenet_validation and not FLAGS.validation_labels:
+    if _IMAGENET_VALIDATION.value and not _VALIDATION_LABELS.value:
         raise app.UsageError("--imagenet_validation needs --validation_labels")
-    kw = dict(num_workers=FLAGS.num_workers, load=tfrecords.read_file)
+    kw = dict(num_workers=_NUM_WORKERS.value, load=tfrecords.read_file)
     synsets = None  # validation alone: the synsets named in the labels file
-    if FLAGS.imagenet_train:
-        examples, synsets = tfrecords.imagenet_train_examples(FLAGS.imagenet_train)
+    if _IMAGENET_TRAIN.value:
+        examples, synsets = tfrecords.imagenet_train_examples(_IMAGENET_TRAIN.value)
         logging.info("ImageNet train: %d images, %d synsets", len(examples), len(synsets))
-        tfrecords.write_tfrecords(examples, FLAGS.output_dir, "train", FLAGS.train_shards, **kw)
-    if FLAGS.imagenet_validation:
+        tfrecords.write_tfrecords(examples, _OUTPUT_DIR.value, "train", _TRAIN_SHARDS.value, **kw)
+    if _IMAGENET_VALIDATION.value:
         val = tfrecords.imagenet_validation_examples(
-            FLAGS.imagenet_validation, FLAGS.validation_labels, synsets)
+            _IMAGENET_VALIDATION.value, _VALIDATION_LABELS.value, synsets)
         logging.info("ImageNet validation: %d images", len(val))
-        tfrecords.write_tfrecords(val, FLAGS.output_dir, "validation",
-                                  FLAGS.validation_shards, **kw)
-    if FLAGS.image_dir:
-        examples, classes = tfrecords.image_folder_examples(FLAGS.image_dir)
-        logging.info("%s: %d images, %d classes", FLAGS.image_dir, len(examples), len(classes))
-        tfrecords.write_tfrecords(examples, FLAGS.output_dir, FLAGS.split, FLAGS.num_shards, **kw)
+        tfrecords.write_tfrecords(val, _OUTPUT_DIR.value, "validation",
+                                  _VALIDATION_SHARDS.value, **kw)
+    if _IMAGE_DIR.value:
+        examples, classes = tfrecords.image_folder_examples(_IMAGE_DIR.value)
+        logging.info("%s: %d images, %d classes", _IMAGE_DIR.value, len(examples), len(classes))
+        tfrecords.write_tfrecords(examples, _OUTPUT_DIR.value, _SPLIT.value, _NUM_SHARDS.value, **kw)
     return 0
 
 
 def run():
     """The console script (pyproject.toml [project.scripts])."""
-    from official import cli  # pylint: disable=g-import-not-at-top
     cli.run_main(__name__, main)
 
 

@@ -9,7 +9,7 @@ layout, labels 1..10 (so `data.label_offset=1`, as for ImageNet). The split is a
 fixed, stratified 80/20 train/validation split.
 
 Example:
-    >>> counts = write_digits(Path("/tmp/digits"), image_size=32)
+    >>> counts = write_digits("digits", image_size=32)
     >>> counts
     {'train': 1438, 'validation': 359}
 """

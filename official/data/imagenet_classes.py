@@ -17,6 +17,8 @@ Example:
 import functools
 import os
 
+from official import families
+
 _PATH = os.path.join(os.path.dirname(os.path.abspath(__file__)), "imagenet_classes.txt")
 
 
@@ -24,8 +26,8 @@ _PATH = os.path.join(os.path.dirname(os.path.abspath(__file__)), "imagenet_class
 def _rows():
     with open(_PATH, encoding="utf-8") as f:
         rows = [line.rstrip("\n").split("\t", 1) for line in f if line.strip()]
-    if len(rows) != 1000 or any(len(r) != 2 for r in rows):
-        raise ValueError(f"{_PATH} must hold 1000 'synset<TAB>name' lines")
+    if len(rows) != families.IMAGENET_CLASSES or any(len(r) != 2 for r in rows):
+        raise ValueError(f"{_PATH} must hold {families.IMAGENET_CLASSES} 'synset<TAB>name' lines")
     return tuple(tuple(r) for r in rows)
 
 

@@ -12,25 +12,27 @@ the source, not on the family:
 * TF1 recipe, fine-tuning recipes (num_classes = the classes): every column is used.
 
 Example:
-    >>> unused_logit_column(garden_config)       # data.source = "tfrecord"
-    0
+    >>> from official.training import recipes
+    >>> garden_config = recipes.published_config("resnet-rs-50-i160")("garden")
+    >>> garden_config.data.source, unused_logit_column(garden_config)
+    ('tfrecord', 0)
 """
 
 import tensorflow as tf
 
+from official import families
 from official.data import pipeline as pipeline_lib
-
-IMAGENET_CLASSES = 1000
+from official.data import tfrecords
 
 
 def unused_logit_column(config):
     """The head column no training label reaches in a 1001-way ImageNet head, else None."""
-    if config.model.num_classes != IMAGENET_CLASSES + 1:
+    if config.model.num_classes != families.IMAGENET_CLASSES + 1:
         return None
     if config.data.source == "tfrecord" and config.data.label_offset == 0:
         return 0
     if config.data.source == "tfds":
-        return IMAGENET_CLASSES
+        return families.IMAGENET_CLASSES
     return None
 
 
@@ -42,7 +44,7 @@ def class_names(config, limit=100000):
     eval split until every class is seen (at most `limit` records).
 
     Example:
-        >>> class_names(finetune_config)            # folders astronaut/, chelsea/, coffee/
+        >>> class_names(finetune_config)   # folders astronaut/, chelsea/, coffee/  # doctest: +SKIP
         ['astronaut', 'chelsea', 'coffee']
     """
     num_classes = config.model.num_classes
@@ -56,12 +58,12 @@ def class_names(config, limit=100000):
         return None
     found = {}
     files = pipeline_lib.tfrecord_files(config.data.data_dir, config.data.eval_split)
-    spec = {pipeline_lib.LABEL_KEY: tf.io.FixedLenFeature([], tf.int64, default_value=-1),
-            "image/class/synset": tf.io.FixedLenFeature([], tf.string, default_value="")}
+    spec = {tfrecords.LABEL_KEY: tf.io.FixedLenFeature([], tf.int64, default_value=-1),
+            tfrecords.SYNSET_KEY: tf.io.FixedLenFeature([], tf.string, default_value="")}
     for record in tf.data.TFRecordDataset(files).take(limit):
         parsed = tf.io.parse_single_example(record, spec)
-        label = int(parsed[pipeline_lib.LABEL_KEY]) - config.data.label_offset
-        name = parsed["image/class/synset"].numpy().decode()
+        label = int(parsed[tfrecords.LABEL_KEY]) - config.data.label_offset
+        name = parsed[tfrecords.SYNSET_KEY].numpy().decode()
         if 0 <= label < num_classes and name:
             found.setdefault(label, name)
         if len(found) == num_classes:

@@ -21,28 +21,30 @@ shuffled *before* decoding, repeated, decoded + augmented in parallel
 (drop_remainder), prefetched. ``data_cfg.deterministic`` makes every order and
 every random draw reproducible from ``seed`` (stateless ops, per-element seeds).
 
-Example:
-    >>> ds = build_dataset(cfg.data, split="train", is_training=True,
-    ...                    batch_size=32, num_classes=1000)
+Example (synthetic data; a recipe's ``config.data`` reads TFRecords or TFDS the same way):
+    >>> ds = build_dataset({"source": "synthetic", "image_size": 32}, split="train",
+    ...                    is_training=True, batch_size=4, num_classes=10)
     >>> images, labels = next(iter(ds))
+    >>> tuple(images.shape), labels.dtype
+    ((4, 32, 32, 3), tf.int32)
 """
 
 import glob
 import os
 import sys
+from typing import Any, Mapping
 
 from absl import logging
+import ml_collections
 import tensorflow as tf
 
 from official import families
 from official.data import preprocessing
+from official.data import tfrecords
+from official.validation import check_choice
 
 AUTOTUNE = tf.data.AUTOTUNE
 SOURCES = ("tfrecord", "tfds", "synthetic")
-# The official TFRecord feature keys (docs/fidelity.md: TFRecords).
-IMAGE_KEY = "image/encoded"
-LABEL_KEY = "image/class/label"
-FILENAME_KEY = "image/filename"
 
 
 def _cfg(data_cfg, name, default=None):
@@ -52,6 +54,14 @@ def _cfg(data_cfg, name, default=None):
     except (KeyError, AttributeError):
         return default
     return default if value is None else value
+
+
+def _shuffle_buffer(data_cfg):
+    """data.shuffle_buffer: no default here, the recipe (official/training/recipes.py) sets it."""
+    size = _cfg(data_cfg, "shuffle_buffer")
+    if not isinstance(size, int) or size < 1:
+        raise ValueError(f"data.shuffle_buffer must be a positive integer for training, got {size!r}")
+    return size
 
 
 def tfrecord_files(data_dir, split):
@@ -77,11 +87,12 @@ def tfrecord_files(data_dir, split):
 def parse_example(serialized):
     """Official ImageNet Example -> (image_bytes, raw label int32, filename)."""
     features = tf.io.parse_single_example(serialized, {
-        IMAGE_KEY: tf.io.FixedLenFeature([], tf.string, default_value=""),
-        LABEL_KEY: tf.io.FixedLenFeature([], tf.int64, default_value=-1),
-        FILENAME_KEY: tf.io.FixedLenFeature([], tf.string, default_value=""),
+        tfrecords.IMAGE_KEY: tf.io.FixedLenFeature([], tf.string, default_value=""),
+        tfrecords.LABEL_KEY: tf.io.FixedLenFeature([], tf.int64, default_value=-1),
+        tfrecords.FILENAME_KEY: tf.io.FixedLenFeature([], tf.string, default_value=""),
     })
-    return features[IMAGE_KEY], tf.cast(features[LABEL_KEY], tf.int32), features[FILENAME_KEY]
+    return (features[tfrecords.IMAGE_KEY], tf.cast(features[tfrecords.LABEL_KEY], tf.int32),
+            features[tfrecords.FILENAME_KEY])
 
 
 def _shard_files(files, input_context):
@@ -112,7 +123,7 @@ def _tfrecord_records(data_cfg, split, is_training, input_context, seed, determi
     if _cfg(data_cfg, "cache", False):
         ds = ds.cache()
     if is_training:
-        ds = ds.shuffle(_cfg(data_cfg, "shuffle_buffer", 10000), seed=seed,
+        ds = ds.shuffle(_shuffle_buffer(data_cfg), seed=seed,
                         reshuffle_each_iteration=True)
         ds = ds.repeat()
     offset = int(_cfg(data_cfg, "label_offset", 1))
@@ -164,7 +175,7 @@ def _tfds_records(data_cfg, split, is_training, input_context, seed, determinist
     if _cfg(data_cfg, "cache", False):
         ds = ds.cache()
     if is_training:
-        ds = ds.shuffle(_cfg(data_cfg, "shuffle_buffer", 10000), seed=seed,
+        ds = ds.shuffle(_shuffle_buffer(data_cfg), seed=seed,
                         reshuffle_each_iteration=True).repeat()
     return ds
 
@@ -225,8 +236,9 @@ def _check_labels(num_classes):
     return check
 
 
-def build_dataset(data_cfg, *, split, is_training, batch_size, num_classes,
-                  input_context=None, seed=None):
+def build_dataset(data_cfg: ml_collections.ConfigDict | Mapping[str, Any], *, split: str, is_training: bool,
+                  batch_size: int, num_classes: int, input_context: tf.distribute.InputContext | None = None,
+                  seed: int | None = None) -> tf.data.Dataset:
     """The input pipeline for one replica.
 
     Args:
@@ -249,16 +261,14 @@ def build_dataset(data_cfg, *, split, is_training, batch_size, num_classes,
         FileNotFoundError: missing data directory or no matching shard.
 
     Example:
-        >>> ds = build_dataset(cfg.data, split=cfg.data.train_split, is_training=True,
-        ...                    batch_size=64, num_classes=1000)
+        >>> ds = build_dataset(config.data, split=config.data.train_split, is_training=True,
+        ...                    batch_size=64, num_classes=1000)   # a recipe's ImageNet data  # doctest: +SKIP
     """
     source = _cfg(data_cfg, "source", "tfrecord")
-    if source not in SOURCES:
-        raise ValueError(f"data.source must be one of {SOURCES}, got {source!r}")
+    check_choice("data.source", source, SOURCES)
     family = families.get(_cfg(data_cfg, "preprocessing", families.TF1.name), "data.preprocessing").name
     dtype_name = _cfg(data_cfg, "dtype", "float32")
-    if dtype_name not in ("float32", "bfloat16"):
-        raise ValueError(f"data.dtype must be 'float32' or 'bfloat16', got {dtype_name!r}")
+    check_choice("data.dtype", dtype_name, ("float32", "bfloat16"))
     dtype = tf.as_dtype(dtype_name)
     image_size = int(_cfg(data_cfg, "image_size", 224))
     if not is_training:

@@ -16,7 +16,8 @@ Every function returns float32 in the 0..255 range (bicubic may overshoot it);
 serving function), so the export and the input pipeline share one implementation.
 
 Example:
-    >>> image = preprocess_for_eval(tf.io.read_file("cat.jpg"), 160)
+    >>> jpeg = tf.io.encode_jpeg(tf.zeros([200, 300, 3], tf.uint8))   # or tf.io.read_file("cat.jpg")
+    >>> image = preprocess_for_eval(jpeg, 160)
     >>> image.shape, image.dtype
     (TensorShape([160, 160, 3]), tf.float32)
 """
@@ -31,9 +32,6 @@ MEAN_RGB = (0.485 * 255, 0.456 * 255, 0.406 * 255)
 STDDEV_RGB = (0.229 * 255, 0.224 * 255, 0.225 * 255)
 # The Feb-2021 constant that produced the published accuracies (docs/fidelity.md).
 CROP_PADDING = families.TF1_CROP_PADDING
-# The Garden's eval crop fraction.
-GARDEN_CROP_FRACTION = families.GARDEN.eval_crop_fraction
-FAMILIES = families.NAMES
 
 
 def normalize(image, dtype=tf.float32):
@@ -47,7 +45,8 @@ def normalize(image, dtype=tf.float32):
         The normalised image in ``dtype``.
 
     Example:
-        >>> normalize(tf.fill([2, 2, 3], 124.0))[0, 0]  # ~ (0.0, -0.11, -0.2)
+        >>> normalize(tf.fill([2, 2, 3], 124.0))[0, 0].numpy().round(2)
+        array([0.01, 0.14, 0.36], dtype=float32)
     """
     image = tf.cast(image, tf.float32)
     # Mean and std spelled out to the image's shape: element-wise ops on equal shapes take
@@ -183,7 +182,9 @@ def preprocess_for_eval(image_bytes, image_size, family="tf1", crop_padding=CROP
         float32 [S, S, 3], 0..255 scale (NOT normalised; bicubic may overshoot).
 
     Example:
-        >>> x = preprocess_for_eval(jpeg_bytes, 224)   # crop side int(224/256*min)
+        >>> jpeg = tf.io.encode_jpeg(tf.zeros([200, 300, 3], tf.uint8))
+        >>> preprocess_for_eval(jpeg, 224).shape     # crop side int(224/256 x 200), resized
+        TensorShape([224, 224, 3])
     """
     _check_family(family)
     crop = decode_and_crop(
@@ -242,11 +243,10 @@ def preprocess_for_garden_serving(image_bytes, image_size):
 
 
 # ------------------------------------------------------------------ train ----
-# The Inception crop's parameters (both families; min_object_covered differs).
+# The Inception crop's parameters (both families; min_object_covered differs: families.py).
 AREA_RANGE = (0.08, 1.0)
 ASPECT_RATIO_RANGE = (3.0 / 4.0, 4.0 / 3.0)
 MAX_ATTEMPTS = 10
-MIN_OBJECT_COVERED = {f.name: f.min_object_covered for f in families.FAMILIES.values()}
 
 
 def random_crop_window(shape, seed, family="tf1", image_size=None,
@@ -320,7 +320,9 @@ def preprocess_for_train(image_bytes, image_size, *, family="tf1",
         float32 [S, S, 3] on the 0..255 scale, NOT normalised.
 
     Example:
-        >>> x = preprocess_for_train(jpeg, 160, randaug_magnitude=10, seed=[1, 2])
+        >>> jpeg = tf.io.encode_jpeg(tf.zeros([200, 300, 3], tf.uint8))
+        >>> preprocess_for_train(jpeg, 160, randaug_magnitude=10, seed=[1, 2]).shape
+        TensorShape([160, 160, 3])
     """
     fam = _check_family(family)
     crop_seed, flip_seed, aug_seed = _seeds(seed, 3)

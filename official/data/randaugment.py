@@ -43,16 +43,15 @@ import math
 import tensorflow as tf
 
 from official import families
+from official.validation import check_choice
 
 MAX_LEVEL = 10.0
 FILL_VALUE = 128
-VARIANTS = families.NAMES
 # The order of the TPU code's `available_ops` (the index drawn selects from it).
 OP_NAMES = (
     "AutoContrast", "Equalize", "Invert", "Rotate", "Posterize", "Solarize",
     "Color", "Contrast", "Brightness", "Sharpness", "ShearX", "ShearY",
     "TranslateX", "TranslateY", "Cutout", "SolarizeAdd")
-SIGNED_OPS = ("Rotate", "ShearX", "ShearY", "TranslateX", "TranslateY")
 TRANSLATE_CONST = {"tf1": 100.0, "garden": 10.0}
 CUTOUT_CONST = 40
 
@@ -88,7 +87,7 @@ def level_to_arg(op_name, magnitude, translate_const=100.0, cutout_const=CUTOUT_
         "SolarizeAdd": int(m * 110),
     }
     if op_name not in table:
-        raise ValueError(f"unknown RandAugment op {op_name!r}; expected one of {OP_NAMES}")
+        check_choice("RandAugment op", op_name, OP_NAMES)
     return table[op_name]
 
 
@@ -383,7 +382,9 @@ def apply_op(image, op_name, magnitude, *, negate=False, center=(0, 0), variant=
         variant: "tf1" or "garden".
 
     Example:
-        >>> apply_op(image, "Solarize", 10)  # == 255 - image (wrap-around quirk)
+        >>> image = tf.fill([8, 8, 3], tf.constant(200, tf.uint8))
+        >>> apply_op(image, "Solarize", 10)[0, 0].numpy()   # 255 - 200: the threshold wraps to 0
+        array([55, 55, 55], dtype=uint8)
     """
     _check_variant(variant)
     image = tf.convert_to_tensor(image, tf.uint8)
@@ -410,6 +411,7 @@ def distort_image_with_randaugment(image, num_layers, magnitude, seed=None, vari
         uint8 [H, W, 3].
 
     Example:
+        >>> image = tf.fill([8, 8, 3], tf.constant(200, tf.uint8))
         >>> distort_image_with_randaugment(image, 2, 10, seed=[4, 2]).dtype
         tf.uint8
     """

@@ -10,9 +10,9 @@ JPEG) image is re-encoded as an RGB JPEG; RGB and grayscale JPEGs are stored
 as they are.
 
 Example:
-    >>> write_tfrecords([(jpeg_bytes, 1, "n01440764", "a.JPEG")], "/tmp/out",
-    ...                 "train", num_shards=1)
-    ['/tmp/out/train-00000-of-00001']
+    >>> jpeg_bytes = tf.io.encode_jpeg(tf.zeros([32, 48, 3], tf.uint8)).numpy()
+    >>> write_tfrecords([(jpeg_bytes, 1, "n01440764", "a.JPEG")], "out", "train", num_shards=1, progress=False)
+    ['out/train-00000-of-00001']
 """
 
 import concurrent.futures
@@ -26,6 +26,12 @@ from PIL import Image
 import tensorflow as tf
 
 from official.runtime import workdir
+
+# The feature keys the readers use (official/data/pipeline.py, official/data/labels.py).
+IMAGE_KEY = "image/encoded"
+LABEL_KEY = "image/class/label"
+SYNSET_KEY = "image/class/synset"
+FILENAME_KEY = "image/filename"
 
 JPEG_QUALITY = 95  # the official converter's re-encoding quality
 
@@ -83,11 +89,11 @@ def make_example(image, label, synset="", filename=""):
     """One official-layout tf.train.Example (image: bytes or uint8 array)."""
     jpeg, height, width, channels, _ = to_jpeg(image, filename)
     return tf.train.Example(features=tf.train.Features(feature={
-        "image/encoded": _bytes(jpeg),
+        IMAGE_KEY: _bytes(jpeg),
         "image/format": _bytes(b"JPEG"),
-        "image/class/label": _int(int(label)),
-        "image/class/synset": _bytes(synset.encode()),
-        "image/filename": _bytes(os.path.basename(filename).encode()),
+        LABEL_KEY: _int(int(label)),
+        SYNSET_KEY: _bytes(synset.encode()),
+        FILENAME_KEY: _bytes(os.path.basename(filename).encode()),
         "image/height": _int(height),
         "image/width": _int(width),
         "image/colorspace": _bytes(b"RGB"),

@@ -14,12 +14,12 @@ stage-5 map (`pooling=None`). `endpoints(model)` gives the same layers as a mode
 with a dict of endpoints: `stem` (stride 4), `stage2` ... `stage5` (stride 4 ... 32),
 `pre_logits` (pooled 2048 features) and, with a head, `logits`.
 
-Example:
-    >>> model = ResNetRS50(input_shape=(160, 160, 3))
-    >>> tuple(model(keras.ops.zeros((1, 160, 160, 3))).shape)
+Example (the small model, one block per stage; without `block_counts`, the published RS-50):
+    >>> model = ResNetRS50(input_shape=(64, 64, 3), block_counts=(1, 1, 1, 1))
+    >>> tuple(model(keras.ops.zeros((1, 64, 64, 3))).shape)
     (1, 1000)
-    >>> tuple(endpoints(model)(keras.ops.zeros((1, 160, 160, 3)))["stage5"].shape)
-    (1, 5, 5, 2048)
+    >>> tuple(endpoints(model)(keras.ops.zeros((1, 64, 64, 3)))["stage5"].shape)   # stride 32
+    (1, 2, 2, 2048)
 """
 
 import sys
@@ -30,6 +30,7 @@ import numpy as np
 from official import families
 from official.modeling import layers
 from official.runtime import precision
+from official.validation import check_choice
 
 # Blocks per stage; both official codes agree (docs/fidelity.md: blocks per stage).
 SPECS = {
@@ -77,7 +78,7 @@ def blocks_per_stage(depth, block_counts=None):
         >>> blocks_per_stage(50), blocks_per_stage(50, (1, 1, 1, 1))
         ((3, 4, 6, 3), (1, 1, 1, 1))
     """
-    _check_choice("depth", depth, tuple(SPECS))
+    check_choice("depth", depth, tuple(SPECS))
     if not block_counts:
         return SPECS[depth]
     counts = tuple(int(n) for n in block_counts)
@@ -112,11 +113,6 @@ def drop_rates(depth, drop_connect_rate, rule="per_stage", block_counts=None):
 def block_name(stage, block):
     """Name prefix of a block's layers, e.g. `stage2_block0`."""
     return f"stage{stage}_block{block}"
-
-
-def _check_choice(name, value, allowed):
-    if value not in allowed:
-        raise ValueError(f"{name}={value!r} is not supported; allowed values: {', '.join(map(repr, allowed))}")
 
 
 def _check_rate(name, value):
@@ -165,7 +161,7 @@ class ResNetRS(keras.Model):
             model by `fold_batch_norm(model)`.
 
     Example:
-        >>> features = ResNetRS(50, include_top=False, pooling="avg")
+        >>> features = ResNetRS(50, include_top=False, pooling="avg", block_counts=(1, 1, 1, 1))
         >>> tuple(features(keras.ops.zeros((1, 64, 64, 3))).shape)
         (1, 2048)
     """
@@ -177,12 +173,12 @@ class ResNetRS(keras.Model):
                  bn_momentum=0.0, bn_epsilon=1e-5, zero_init_last_bn=True, head_initializer="tf1",
                  fused_batch_norm=True, fold_batch_norm=False, name=None, **kwargs):
         blocks = blocks_per_stage(depth, block_counts)
-        _check_choice("activation", activation, ACTIVATIONS)
-        _check_choice("padding", padding, PADDINGS)
-        _check_choice("stochastic_depth", stochastic_depth, STOCHASTIC_DEPTH_RULES)
-        _check_choice("head_initializer", head_initializer, tuple(HEAD_INITIALIZERS))
-        _check_choice("pooling", pooling, POOLINGS)
-        _check_choice("classifier_activation", classifier_activation, CLASSIFIER_ACTIVATIONS)
+        check_choice("activation", activation, ACTIVATIONS)
+        check_choice("padding", padding, PADDINGS)
+        check_choice("stochastic_depth", stochastic_depth, STOCHASTIC_DEPTH_RULES)
+        check_choice("head_initializer", head_initializer, tuple(HEAD_INITIALIZERS))
+        check_choice("pooling", pooling, POOLINGS)
+        check_choice("classifier_activation", classifier_activation, CLASSIFIER_ACTIVATIONS)
         _check_rate("drop_connect_rate", drop_connect_rate or 0.0)
         _check_rate("dropout_rate", dropout_rate or 0.0)
         _check_rate("bn_momentum", bn_momentum)
@@ -280,8 +276,11 @@ def fold_batch_norm(model):
     train and no BN variables for the checkpoint readers.
 
     Example:
+        >>> model = ResNetRS(50, input_shape=(64, 64, 3), block_counts=(1, 1, 1, 1))
         >>> served = fold_batch_norm(model)
-        >>> served(images)            # == model(images) up to rounding
+        >>> images = np.random.default_rng(0).normal(size=(2, 64, 64, 3)).astype("float32")
+        >>> np.allclose(served(images), model(images), atol=1e-4)   # the same up to rounding
+        True
     """
     if not isinstance(model, ResNetRS):
         raise TypeError(f"fold_batch_norm takes a ResNetRS model, got {type(model).__name__}")
@@ -316,7 +315,7 @@ def endpoints(model):
     work: training it trains `model`.
 
     Example:
-        >>> features = endpoints(ResNetRS(50, include_top=False))
+        >>> features = endpoints(ResNetRS(50, include_top=False, block_counts=(1, 1, 1, 1)))
         >>> sorted(features(keras.ops.zeros((1, 64, 64, 3))))
         ['pre_logits', 'stage2', 'stage3', 'stage4', 'stage5', 'stem']
     """
@@ -336,7 +335,7 @@ def logits_model(model):
     `classifier_activation="softmax"` outputs probabilities.
 
     Example:
-        >>> classifier = ResNetRS(50, classifier_activation="softmax")
+        >>> classifier = ResNetRS(50, classifier_activation="softmax", block_counts=(1, 1, 1, 1))
         >>> logits_model(classifier).output is classifier.get_layer("logits").output
         True
     """
@@ -412,7 +411,7 @@ def from_family(family, depth, **kwargs):
     """A model configured like an official checkpoint family: "tf1" or "garden".
 
     Example:
-        >>> from_family("garden", 50).get_config()["activation"]
+        >>> from_family("garden", 50, block_counts=(1, 1, 1, 1)).get_config()["activation"]
         'swish'
     """
     return ResNetRS(depth, **{**families.get(family).architecture(), **kwargs})

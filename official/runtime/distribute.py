@@ -19,6 +19,8 @@ import json
 import os
 import socket
 
+from official.validation import check_choice
+
 STRATEGIES = ("auto", "tpu", "multi_worker_mirrored", "mirrored", "one_device")
 
 
@@ -97,8 +99,7 @@ def make_strategy(name="auto", tpu=None, num_logical_cpus=0):
         num_logical_cpus: for "mirrored" on a CPU-only host, split the CPU into this
             many logical devices (must be called before TF's runtime starts).
     """
-    if name not in STRATEGIES:
-        raise ValueError(f"--strategy must be one of {STRATEGIES}, got {name!r}")
+    check_choice("--strategy", name, STRATEGIES)
     import tensorflow as tf  # pylint: disable=g-import-not-at-top  (see the module docstring)
     gpus = tf.config.list_physical_devices("GPU")
     if name == "auto":

@@ -13,9 +13,14 @@ tools/predict.py and tools/export_saved_model.py picks bfloat16 only where it me
 faster. `cpu_bfloat16_support()` lists the flags, for reports only.
 
 Example:
+    >>> from official.modeling import resnet_rs
     >>> with policy("bfloat16"):
-    ...     model = resnet_rs.ResNetRS50()          # float32 variables, bfloat16 compute
-    >>> agreement(float32_logits, bfloat16_logits)["topk_same_set"]   # fraction of images
+    ...     model = resnet_rs.ResNetRS(50, block_counts=(1, 1, 1, 1))   # bfloat16 compute
+    >>> of(model), model.get_layer("stem_conv1").kernel.dtype   # float32 variables
+    ('bfloat16', 'float32')
+    >>> float32_logits = np.array([[0.1, 2.0, 1.0, 0.5], [3.0, 0.2, 0.1, 0.0]])
+    >>> bfloat16_logits = float32_logits + np.array([[0.0, 0.0, 0.0, 0.3], [0.0, 0.0, 0.0, 0.0]])
+    >>> agreement(float32_logits, bfloat16_logits, k=2)["topk_same_set"]   # fraction of images
     1.0
 """
 
@@ -23,6 +28,8 @@ import contextlib
 
 import keras
 import numpy as np
+
+from official.validation import check_choice
 
 PRECISIONS = ("float32", "bfloat16", "float16")
 KERAS_POLICY = {"float32": "float32", "bfloat16": "mixed_bfloat16", "float16": "mixed_float16"}
@@ -39,8 +46,7 @@ def policy(precision, weights_too=False):
     variables are in `precision` as well (Keras' plain "bfloat16" policy): for inference
     copies without batch norm only (`resnet_rs.fold_batch_norm`), never for training.
     """
-    if precision not in KERAS_POLICY:
-        raise ValueError(f"precision must be one of {PRECISIONS}, got {precision!r}")
+    check_choice("precision", precision, PRECISIONS)
     previous = keras.config.dtype_policy()
     keras.config.set_dtype_policy(precision if weights_too else KERAS_POLICY[precision])
     try:
@@ -53,7 +59,8 @@ def of(model):
     """The precision `model` was built in ("float32", "bfloat16" or "float16"), from its layers' policy.
 
     Example:
-        >>> of(resnet_rs.ResNetRS50())
+        >>> from official.modeling import resnet_rs
+        >>> of(resnet_rs.ResNetRS(50, block_counts=(1, 1, 1, 1)))
         'float32'
     """
     for layer in model.layers:

@@ -14,9 +14,10 @@ flags, TensorFlow version, oneDNN setting, thread count) in
 speed: the convolutions are where bfloat16 can gain; the element-wise ops around them
 gain less, so a marginal probe win would be a loss in the whole step.
 
-Example:
-    >>> m = measure()                       # cached after the first call on this machine
-    >>> choose(m)                           # a 2-core AMD EPYC Zen 3 (AVX2), oneDNN on
+Example (`measure()` probes this machine, ~1 s, and caches the result per machine; the
+numbers here are those of a 2-core AMD EPYC Zen 3 with AVX2, oneDNN on):
+    >>> m = measure(lambda: (11.9, 12.5), path="probe.json")
+    >>> choose(m)
     'float32'
     >>> describe(m)
     'bfloat16 convolutions measured at 1.05x float32 here (12.5 against 11.9 GFLOP/s)'
@@ -174,9 +175,10 @@ def auto_precision(probe_fn=probe, path=None, log=None):
     """The CPU precision `auto` stands for: measured (or cached), chosen, and logged.
 
     Example:
-        >>> auto_precision()
+        >>> auto_precision(lambda: (11.9, 12.5), path="probe.json", log=lambda fmt, *a: print(fmt % a))
+        precision auto: float32 (bfloat16 convolutions measured at 1.05x float32 here
+        (12.5 against 11.9 GFLOP/s); needs 1.15x)
         'float32'
-        # log: precision auto: float32 (bfloat16 convolutions measured at 1.05x float32 ...)
     """
     m = measure(probe_fn, path)
     choice = choose(m)
@@ -188,7 +190,7 @@ def resolve(precision, probe_fn=probe, path=None, log=None):
     """`precision` itself, or for "auto" the measured choice of this CPU (`auto_precision`).
 
     Example:
-        >>> resolve("float32"), resolve("auto")
+        >>> resolve("float32"), resolve("auto", lambda: (11.9, 12.5), path="probe.json", log=lambda *a: None)
         ('float32', 'float32')
     """
     return auto_precision(probe_fn, path, log) if precision == "auto" else precision

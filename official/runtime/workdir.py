@@ -21,9 +21,13 @@ Three guarantees, each in one place here:
   so that a failed save leaves only the previous checkpoints.
 
 Example:
-    >>> with WorkdirLock("/tmp/run"):
-    ...     clean_checkpoint_leftovers("/tmp/run/checkpoints")
-    ...     save_checkpoint(manager, step=22)
+    >>> checkpoint = tf.train.Checkpoint(step=tf.Variable(22))
+    >>> manager = tf.train.CheckpointManager(checkpoint, "run/checkpoints", max_to_keep=3)
+    >>> with WorkdirLock("run"):
+    ...     removed = clean_checkpoint_leftovers("run/checkpoints")
+    ...     prefix = save_checkpoint(manager, step=22)
+    >>> prefix
+    'run/checkpoints/ckpt-22'
 """
 
 import contextlib
@@ -113,8 +117,9 @@ def writing(path, what, needed=None, kept="", cleanup=None):
             other errors pass through unchanged (`cleanup` runs for them too).
 
     Example:
-        >>> with writing("/data/out", "TFRecord shards", needed=2**30):
-        ...     write_shards()
+        >>> with writing("out", "the report", needed=2**10):
+        ...     with open("report.txt", "w") as f:
+        ...         _ = f.write("done")
     """
     try:
         yield
@@ -158,8 +163,8 @@ class WorkdirLock:
         WorkdirLocked: another live process holds it (named in the message).
 
     Example:
-        >>> with WorkdirLock("/tmp/run"):
-        ...     train()
+        >>> with WorkdirLock("run"):
+        ...     pass   # train here; a second run on "run" raises WorkdirLocked meanwhile
     """
 
     def __init__(self, workdir, enabled=True):
@@ -256,7 +261,10 @@ def clean_checkpoint_leftovers(directory):
         the removed names (logged).
 
     Example:
-        >>> clean_checkpoint_leftovers("/tmp/run/checkpoints")
+        >>> manager = tf.train.CheckpointManager(tf.train.Checkpoint(), "run/checkpoints", 3)
+        >>> _ = manager.save(checkpoint_number=43)
+        >>> os.makedirs("run/checkpoints/ckpt-44_temp")    # a save killed while writing
+        >>> clean_checkpoint_leftovers("run/checkpoints")
         ['ckpt-44_temp']
     """
     directory = os.fspath(directory)
@@ -317,8 +325,9 @@ def save_checkpoint(manager, step):
         the new checkpoint's prefix.
 
     Example:
+        >>> manager = tf.train.CheckpointManager(tf.train.Checkpoint(), "run/checkpoints", 3)
         >>> save_checkpoint(manager, 22)
-        '/tmp/run/checkpoints/ckpt-22'
+        'run/checkpoints/ckpt-22'
     """
     latest = manager.latest_checkpoint
     needed = checkpoint_bytes(latest) or variables_bytes(manager.checkpoint)
@@ -387,8 +396,10 @@ def replacing_dir(path, what, needed=None):
     write raises `WriteError` (`writing`).
 
     Example:
-        >>> with replacing_dir("/tmp/serving/1", "the SavedModel") as staging:
-        ...     tf.saved_model.save(module, staging)
+        >>> with replacing_dir("serving/1", "the SavedModel") as staging:
+        ...     tf.saved_model.save(tf.Module(), staging)
+        >>> sorted(os.listdir("serving/1"))
+        ['assets', 'fingerprint.pb', 'saved_model.pb', 'variables']
     """
     path = os.path.abspath(os.fspath(path))
     parent, partial, previous = _staging_names(path)

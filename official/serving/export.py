@@ -24,14 +24,16 @@ preprocessing settings (and, for an official checkpoint, its name and published
 top-1 from official/published.py).
 
 Example:
-    >>> model = checkpoints.load("resnet-rs-50-i160", format="tf1")
-    >>> export_saved_model(model, "/tmp/rs50/1", image_size=160)
+    >>> from official.checkpoints import readers
+    >>> model = readers.load("resnet-rs-50-i160", format="tf1")   # downloads 0.3 GB once  # doctest: +SKIP
+    >>> export_saved_model(model, "rs50/1", image_size=160)  # doctest: +SKIP
 """
 
 import contextlib
 import json
 import logging as py_logging
 import os
+from typing import Sequence
 
 import keras
 import numpy as np
@@ -45,6 +47,7 @@ from official.runtime import precision
 from official import published
 from official.data import preprocessing as preprocessing_lib  # `preprocessing` is an argument name
 from official.runtime import workdir
+from official.validation import check_choice
 
 TOP_K = 5
 # "tf1", "garden": each family's eval path (what the published accuracies were measured
@@ -68,8 +71,11 @@ def serving_functions(model, image_size, preprocessing="tf1", crop_padding=famil
         dict name -> tf.function: "serving_default" (image_bytes) and "serve_images" (images).
 
     Example:
-        >>> fns = serving_functions(model, 160)
-        >>> fns["serving_default"](tf.constant([jpeg_bytes]))["classes"].shape
+        >>> from official.modeling import resnet_rs
+        >>> model = resnet_rs.ResNetRS(50, block_counts=(1, 1, 1, 1))   # the small model
+        >>> fns = serving_functions(model, 64)
+        >>> jpeg_bytes = tf.io.encode_jpeg(tf.zeros([80, 100, 3], tf.uint8))
+        >>> fns["serving_default"](tf.stack([jpeg_bytes]))["classes"].shape
         TensorShape([1, 5])
     """
     family = preprocessing
@@ -118,8 +124,7 @@ def _class_names(model, image_size, family, class_names):
     official/data/imagenet_classes.txt); any other head (a fine-tuned or demo model) gets
     `class_names` or, by default, its class indices as strings.
     """
-    if family not in PREPROCESSINGS:
-        raise ValueError(f"preprocessing must be one of {PREPROCESSINGS}, got {family!r}")
+    check_choice("preprocessing", family, PREPROCESSINGS)
     if not isinstance(image_size, (int, np.integer)) or not 32 <= int(image_size) <= 4096:
         raise ValueError(f"image_size must be an integer in [32, 4096], got {image_size!r}")
     if not any(layer.name == "logits" for layer in model.layers):
@@ -186,9 +191,11 @@ def _without_captured_input_names():
         logger.removeFilter(quiet)
 
 
-def export_saved_model(model, export_dir, image_size, preprocessing="tf1",
-                       crop_padding=families.TF1_CROP_PADDING, warmup=True, class_names=None,
-                       batch_splits=inference.DEFAULT_BATCH_SPLITS, published_name=None):
+def export_saved_model(model: keras.Model, export_dir: str | os.PathLike, image_size: int,
+                       preprocessing: str = "tf1", crop_padding: int = families.TF1_CROP_PADDING,
+                       warmup: bool = True, class_names: Sequence[str] | None = None,
+                       batch_splits: int = inference.DEFAULT_BATCH_SPLITS,
+                       published_name: str | None = None) -> str:
     """Exports ``model`` (normalised images in, logits or probabilities out) as a SavedModel.
 
     The model is written to a hidden sibling directory (``.NAME.partial-PID``) and

@@ -13,8 +13,10 @@ depends on the batch.
 Batches smaller than `batch_splits` (batch 1: latency) take the single call.
 
 Example:
-    >>> model = resnet_rs.ResNetRS50()
-    >>> logits = inference.logits(model, tf.zeros([32, 160, 160, 3]))   # two calls of 16
+    >>> from official.modeling import resnet_rs
+    >>> model = resnet_rs.ResNetRS(50, block_counts=(1, 1, 1, 1))   # the small model
+    >>> tuple(logits(model, tf.zeros([8, 64, 64, 3])).shape)        # two calls of 4
+    (8, 1000)
 """
 
 import tensorflow as tf
@@ -52,8 +54,11 @@ def traced_call(model, image_shape, dtype=tf.float32):
     call is still its own op, which the executor runs alongside the others.
 
     Example:
-        >>> call = traced_call(model, (160, 160, 3))
-        >>> logits(model, images, call=call)   # traced once, however many call sites
+        >>> from official.modeling import resnet_rs
+        >>> model = resnet_rs.ResNetRS(50, block_counts=(1, 1, 1, 1))
+        >>> call = traced_call(model, (64, 64, 3))
+        >>> tuple(logits(model, tf.zeros([4, 64, 64, 3]), call=call).shape)   # traced once
+        (4, 1000)
     """
     spec = tf.TensorSpec([None] + list(tf.TensorShape(image_shape)), dtype)
     return tf.function(lambda x: _single(model, x), input_signature=[spec])

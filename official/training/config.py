@@ -6,13 +6,14 @@ ValueError naming the field. `run_lengths` and `resolve_precision` derive the ru
 step counts and activation dtype.
 
 Example:
-    >>> from configs import demo
-    >>> check_config(demo.get_config())
-    >>> run_lengths(demo.get_config())
+    >>> from configs import demo       # installed: from official.configs import demo
+    >>> config = demo.get_config()
+    >>> config.data.data_dir = "digits"  # the trainer sets it to WORKDIR/digits_tfrecords
+    >>> check_config(config)
+    >>> run_lengths(config)            # steps per epoch, steps, warm-up steps
     (..., ..., ...)
 """
 
-import math
 
 from absl import logging
 import tensorflow as tf
@@ -25,16 +26,9 @@ from official.training import optimizer as optimizer_lib
 from official.runtime import precision as precision_lib
 from official.runtime import precision_probe
 from official.modeling import resnet_rs
+from official.validation import check_choice
 
 PRECISIONS = ("auto",) + precision_lib.PRECISIONS
-KERAS_POLICY = precision_lib.KERAS_POLICY
-WEIGHT_DECAY_RULES = families.NAMES
-INIT_FORMATS = families.FORMATS
-
-
-def _choice(name, value, allowed):
-    if value not in allowed:
-        raise ValueError(f"config.{name} must be one of {tuple(allowed)}, got {value!r}")
 
 
 def _range(name, value, low, high, high_open=True):
@@ -51,21 +45,23 @@ def check_config(config):
     the BN momentum.
 
     Example:
-        >>> config = demo.get_config(); config.train.global_batch_size = 0
+        >>> from configs import demo
+        >>> config = demo.get_config(); config.data.data_dir = "digits"
+        >>> config.train.global_batch_size = 0
         >>> check_config(config)
         Traceback (most recent call last):
         ValueError: config.train.global_batch_size must be > 0, got 0
     """
     m, d, t, o = config.model, config.data, config.train, config.optimizer
-    _choice("model.depth", m.depth, tuple(resnet_rs.SPECS))
-    _choice("model.activation", m.activation, resnet_rs.ACTIVATIONS)
-    _choice("model.padding", m.padding, resnet_rs.PADDINGS)
+    check_choice("config.model.depth", m.depth, tuple(resnet_rs.SPECS))
+    check_choice("config.model.activation", m.activation, resnet_rs.ACTIVATIONS)
+    check_choice("config.model.padding", m.padding, resnet_rs.PADDINGS)
     _range("model.dropout_rate", m.dropout_rate, 0.0, 1.0)
     _range("model.drop_connect_rate", m.drop_connect_rate or 0.0, 0.0, 1.0)
     _range("model.bn_momentum", m.bn_momentum, 0.0, 1.0)
     if m.num_classes < 2:
         raise ValueError(f"config.model.num_classes must be >= 2, got {m.num_classes}")
-    _choice("data.source", d.source, pipeline.SOURCES)
+    check_choice("config.data.source", d.source, pipeline.SOURCES)
     if d.source == "tfrecord" and not d.data_dir:
         raise ValueError("config.data.data_dir is empty: set --config.data.data_dir=DIR holding "
                          "train-*/validation-* TFRecords (or use --config.data.source=tfds)")
@@ -73,7 +69,7 @@ def check_config(config):
         logging.warning("config.data.image_size=%d: ResNet-RS has stride 32", d.image_size)
     if d.image_size <= 0:
         raise ValueError(f"config.data.image_size must be > 0, got {d.image_size}")
-    _choice("data.preprocessing", d.preprocessing, families.NAMES)
+    check_choice("config.data.preprocessing", d.preprocessing, families.NAMES)
     if t.global_batch_size <= 0:
         raise ValueError(f"config.train.global_batch_size must be > 0, got {t.global_batch_size}")
     if t.max_steps < 0 or (t.max_steps == 0 and t.epochs <= 0):
@@ -89,37 +85,37 @@ def check_config(config):
     if d.num_train_images < t.global_batch_size:
         raise ValueError(f"config.data.num_train_images ({d.num_train_images}) is smaller than "
                          f"config.train.global_batch_size ({t.global_batch_size})")
-    _choice("train.precision", t.precision, PRECISIONS)
+    check_choice("config.train.precision", t.precision, PRECISIONS)
     if o.base_lr_per_256 <= 0:
         raise ValueError(f"config.optimizer.base_lr_per_256 must be > 0, got {o.base_lr_per_256}")
     _range("optimizer.momentum", o.momentum, 0.0, 1.0)
-    _choice("optimizer.schedule", o.schedule, ("cosine", "tf1_step"))
+    check_choice("config.optimizer.schedule", o.schedule, ("cosine", "tf1_step"))
     if o.weight_decay < 0:
         raise ValueError(f"config.optimizer.weight_decay must be >= 0, got {o.weight_decay}")
-    _choice("optimizer.weight_decay_rule", o.weight_decay_rule, WEIGHT_DECAY_RULES)
+    check_choice("config.optimizer.weight_decay_rule", o.weight_decay_rule, families.NAMES)
     optimizer_lib.check_momentum_rule(o.get("momentum_rule"))
     _range("loss.label_smoothing", config.loss.label_smoothing, 0.0, 1.0)
     _range("ema.decay", config.ema.decay, 0.0, 1.0)
     ema_lib.check_bn_momentum(config.ema.decay, m.bn_momentum)
     if config.eval.global_batch_size <= 0:
         raise ValueError(f"config.eval.global_batch_size must be > 0, got {config.eval.global_batch_size}")
-    _choice("init_checkpoint_format", config.init_checkpoint_format, INIT_FORMATS)
-
-
-# The name the tests and the docs have used; the same function.
-validate_config = check_config
+    check_choice("config.init_checkpoint_format", config.init_checkpoint_format, families.FORMATS)
+    families.get(t.run_length_rule, "config.train.run_length_rule")
 
 
 def run_lengths(config):
     """(steps_per_epoch, total_steps, warmup_steps) from the config.
 
     steps/epoch = floor(N / B) (312 for ImageNet at 4096, as the Garden); the run is
-    ceil(epochs x N / B) steps (109475, the TF1 configs' train_steps) unless
-    train.max_steps > 0; warm-up = warmup_epochs x steps/epoch (1560, as the Garden).
+    train.max_steps if > 0, else epochs counted by train.run_length_rule's family
+    (families.Family.train_steps: tf1 ceil(epochs x N / B) = 109475, the TF1 configs'
+    train_steps; garden epochs x floor(N / B) = 109200, the Garden's); warm-up =
+    warmup_epochs x steps/epoch (1560, as the Garden).
     """
     n, b = config.data.num_train_images, config.train.global_batch_size
     steps_per_epoch = max(1, n // b)
-    total = config.train.max_steps or int(math.ceil(config.train.epochs * n / b))
+    rule = families.get(config.train.run_length_rule, "config.train.run_length_rule")
+    total = config.train.max_steps or rule.train_steps(config.train.epochs, n, b)
     warmup = min(total, int(round(config.train.warmup_epochs * steps_per_epoch)))
     return steps_per_epoch, total, warmup
 

@@ -9,6 +9,7 @@ live in the current `tf.distribute` strategy's scope, one copy per device, updat
 per device with no cross-device traffic.
 
 Example:
+    >>> import keras
     >>> model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
     >>> ema = ExponentialMovingAverage(model, decay=0.9)
     >>> ema.update(step=1)   # decay_1 = min(0.9, 2/11)

@@ -1,8 +1,8 @@
 """Evaluation: top-1/top-5 over a distributed dataset, with the EMA weights when kept.
 
-Example:
-    >>> evaluate = make_eval_fn(model, strategy)
-    >>> evaluate_with_ema(evaluate, eval_ds, ema)
+Example (a trained model's; tests/test_train.py evaluates the small one):
+    >>> evaluate = make_eval_fn(model, strategy)  # doctest: +SKIP
+    >>> evaluate_with_ema(evaluate, eval_ds, ema)  # doctest: +SKIP
     {'ema_top_1': 0.76, 'ema_top_5': 0.93, 'count': 50000}
 """
 
@@ -68,7 +68,7 @@ def evaluate_checkpoint(config, checkpoint_path, strategy=None, use_ema=True):
     """Top-1/top-5 of a trainer checkpoint (prefix or workdir) on config.data.eval_split.
 
     Example:
-        >>> evaluate_checkpoint(config, "/tmp/run")      # the workdir's latest checkpoint
+        >>> evaluate_checkpoint(config, "run")   # the workdir's latest checkpoint  # doctest: +SKIP
         {'ema_top_1': ..., 'ema_top_5': ..., 'count': ...}
     """
     strategy = strategy or distribute.make_strategy("auto")
@@ -80,7 +80,7 @@ def evaluate_checkpoint(config, checkpoint_path, strategy=None, use_ema=True):
         checkpoint_path = found
     inputs.check_not_empty(config, config.data.eval_split)
     with strategy.scope():
-        model = state.build_model(config)
+        model = state.model_from_config(config)
         ema = ema_lib.ExponentialMovingAverage(model, max(config.ema.decay, 0.5)) if use_ema else None
     objects = {"model": model}
     if ema is not None:

@@ -13,8 +13,8 @@ checkpoint; resume or init), official/training/step.py (loss, train loop),
 official/training/evaluation.py (evals). This module runs the loop and exports.
 
 Example:
-    >>> from configs import demo
-    >>> metrics = train_and_evaluate(demo.get_config(), "/tmp/demo", make_strategy("auto"))
+    >>> from configs import demo   # then a training run of some minutes:
+    >>> metrics = train_and_evaluate(demo.get_config(), "demo", distribute.make_strategy("auto"))  # doctest: +SKIP
 """
 
 import functools
@@ -28,20 +28,16 @@ from absl import logging
 import tensorflow as tf
 from tensorflow.core.framework import summary_pb2
 
+from official import families
 from official.runtime import distribute
 from official.runtime import precision_probe
 from official.runtime import workdir as workdir_lib
-# Re-exported: the trainer's pieces under the names tools/ and tests/ have used.
-# pylint: disable=unused-import
-from official.training.evaluation import evaluate_checkpoint, evaluate_with_ema, make_eval_fn
-from official.training.optimizer import make_optimizer
-from official.training.config import (INIT_FORMATS, KERAS_POLICY, PRECISIONS, WEIGHT_DECAY_RULES,
-                                   check_config, resolve_precision, run_lengths, validate_config)
+from official.training.config import check_config, resolve_precision, run_lengths
+from official.training.evaluation import evaluate_with_ema, make_eval_fn
 from official.training.inputs import check_not_empty, make_datasets, prepare_demo_data
-from official.training.state import (TrainingError, build_model, check_workdir_model,
-                                  create_train_state, restore_or_initialize, weight_decay_variables)
-from official.training.step import cross_entropy, l2_term, make_train_loop
-# pylint: enable=unused-import
+from official.training.state import (TrainingError, check_workdir_model, create_train_state,
+                                     model_from_config, restore_or_initialize)
+from official.training.step import make_train_loop
 
 
 def scalar_summary(name, value):
@@ -98,7 +94,7 @@ def export_model(config, model, ema, export_dir):
     """
     from official.serving import export  # pylint: disable=g-import-not-at-top
     from official.data import labels  # pylint: disable=g-import-not-at-top
-    clone = build_model(config, name=model.name)
+    clone = model_from_config(config, name=model.name)
     clone.set_weights([v.numpy() for v in model.weights])
     if ema is not None:
         ema.copy_to(clone)
@@ -107,7 +103,7 @@ def export_model(config, model, ema, export_dir):
         kernel, bias = clone.get_layer("logits").get_weights()
         head_config = config.copy_and_resolve_references()
         head_config.model.num_classes = config.model.num_classes - 1
-        dropped = build_model(head_config, name=model.name)
+        dropped = model_from_config(head_config, name=model.name)
         for layer in dropped.layers:
             if layer.weights and layer.name != "logits":
                 layer.set_weights(clone.get_layer(layer.name).get_weights())
@@ -115,7 +111,7 @@ def export_model(config, model, ema, export_dir):
         dropped.get_layer("logits").set_weights([kernel[:, keep], bias[keep]])
         clone = dropped
     class_names = None
-    if clone.get_layer("logits").units != labels.IMAGENET_CLASSES:
+    if clone.get_layer("logits").units != families.IMAGENET_CLASSES:
         given = config.export.get("class_names", "")
         class_names = [n.strip() for n in given.split(",")] if given else labels.class_names(config)
     size = config.export.image_size or config.data.eval_image_size or config.data.image_size
@@ -162,7 +158,7 @@ def train_and_evaluate(config, workdir, strategy=None, handle_signals=True, stop
 
 def _train_and_evaluate(config, workdir, strategy, handle_signals, stop_at_step):
     prepare_demo_data(config, workdir)
-    validate_config(config)
+    check_config(config)
     chief = distribute.is_chief(strategy)
     precision = resolve_precision(config, strategy)
     steps_per_epoch, total_steps, warmup_steps = run_lengths(config)
@@ -194,7 +190,7 @@ def _train_and_evaluate(config, workdir, strategy, handle_signals, stop_at_step)
     train_iter = iter(train_ds)
 
     train_loop = make_train_loop(state.model, state.optimizer, state.ema, state.wd_variables,
-                                 config, strategy, precision)
+                                 config, strategy)
     # One pass over the eval split, with the EMA weights when kept.
     evaluate = functools.partial(evaluate_with_ema, make_eval_fn(state.model, strategy), eval_ds,
                                  state.ema)

@@ -23,15 +23,19 @@ the other rule once on resume: a = -v / lr(step), the value that makes the next 
 the one the old rule would have made.
 
 Example:
-    >>> opt = TF1MomentumSGD(learning_rate=schedule, momentum=0.9, nesterov=True)
-    >>> opt.build(model.trainable_variables)
-    >>> opt.apply_gradients(zip(grads, model.trainable_variables))
+    >>> w = keras.Variable([1.0, 2.0])
+    >>> opt = TF1MomentumSGD(learning_rate=0.1, momentum=0.9, nesterov=True)
+    >>> _ = opt.apply_gradients([(tf.constant([1.0, 1.0]), w)])
+    >>> w.numpy()   # a = 0.9 x 0 + g; w - lr x g - lr x 0.9 x a
+    array([0.81, 1.81], dtype=float32)
 """
 
 from absl import logging
 import keras
 import numpy as np
 import tensorflow as tf
+
+from official.validation import check_choice
 
 MOMENTUM_RULES = ("tf1", "keras")
 # The rule of checkpoints written before the rule was recorded: every such run used Keras'.
@@ -43,10 +47,8 @@ _RULE_KEY = RULE_ATTRIBUTE + "/.ATTRIBUTES/VARIABLE_VALUE"
 
 def check_momentum_rule(rule):
     """Raises ValueError naming config.optimizer.momentum_rule unless it is a known rule."""
-    if rule not in MOMENTUM_RULES:
-        raise ValueError(f"config.optimizer.momentum_rule must be one of {MOMENTUM_RULES} "
-                         f"('tf1': tf.train.MomentumOptimizer, 'keras': keras.optimizers.SGD), "
-                         f"got {rule!r}")
+    check_choice("config.optimizer.momentum_rule", rule, MOMENTUM_RULES,
+                 hint="'tf1': tf.train.MomentumOptimizer, 'keras': keras.optimizers.SGD")
 
 
 class FusedSGD(keras.optimizers.SGD):
@@ -59,8 +61,11 @@ class FusedSGD(keras.optimizers.SGD):
     memory. Same variables and checkpoint layout as SGD.
 
     Example:
+        >>> w = keras.Variable([1.0, 2.0])
         >>> opt = FusedSGD(learning_rate=0.1, momentum=0.9)
-        >>> opt.apply_gradients(zip(grads, model.trainable_variables))
+        >>> _ = opt.apply_gradients([(tf.constant([1.0, 1.0]), w)])
+        >>> w.numpy()   # v = 0.9 x 0 - lr x g; w + v
+        array([0.9, 1.9], dtype=float32)
     """
 
     momentum_rule = "keras"
@@ -93,8 +98,12 @@ class TF1MomentumSGD(FusedSGD):
     variables and checkpoint layout as keras.optimizers.SGD.
 
     Example:
-        >>> opt = TF1MomentumSGD(learning_rate=1.6, momentum=0.9, nesterov=True)
-        >>> opt.apply_gradients(zip(grads, model.trainable_variables))
+        >>> w = keras.Variable([1.0])
+        >>> opt = TF1MomentumSGD(learning_rate=0.1, momentum=0.9)
+        >>> for _ in range(2):
+        ...     _ = opt.apply_gradients([(tf.constant([1.0]), w)])
+        >>> w.numpy()   # a = 1, then 1.9: w = 1 - 0.1 - 0.19
+        array([0.71], dtype=float32)
     """
 
     momentum_rule = "tf1"
@@ -126,7 +135,7 @@ def make_optimizer(config, schedule, precision, model):
         lazily inside the traced replica function and fails under tf.distribute).
 
     Example:
-        >>> optimizer = make_optimizer(config, schedule, "float32", model)
+        >>> optimizer = make_optimizer(config, schedule, "float32", model)   # in create_train_state  # doctest: +SKIP
     """
     rule = config.optimizer.get("momentum_rule")
     check_momentum_rule(rule)
@@ -153,18 +162,16 @@ def recorded_rule(prefix):
         written before the rule was recorded.
 
     Example:
-        >>> recorded_rule("/tmp/run/checkpoints/ckpt-4")
-        'tf1'
+        >>> recorded_rule(tf.train.Checkpoint(step=tf.Variable(4)).write("run/ckpt-4"))   # no record
+        'keras'
     """
     reader = tf.train.load_checkpoint(prefix)
     if not reader.has_tensor(_RULE_KEY):
         return UNRECORDED_RULE
     rule = reader.get_tensor(_RULE_KEY)
     rule = rule.decode() if isinstance(rule, bytes) else str(rule)
-    if rule not in MOMENTUM_RULES:
-        raise ValueError(f"checkpoint {prefix!r}: '{_RULE_KEY}' is {rule!r}, not one of "
-                         f"{MOMENTUM_RULES} (written by a newer version?)")
-    return rule
+    return check_choice(f"checkpoint {prefix!r}: '{_RULE_KEY}'", rule, MOMENTUM_RULES,
+                        hint="written by a newer version?")
 
 
 def convert_momentum(optimizer, from_rule, to_rule, learning_rate):
@@ -182,7 +189,7 @@ def convert_momentum(optimizer, from_rule, to_rule, learning_rate):
         ValueError: the rate is 0 while a slot is not (no accumulator reproduces that).
 
     Example:
-        >>> convert_momentum(optimizer, "keras", "tf1", float(schedule(optimizer.iterations)))
+        >>> convert_momentum(optimizer, "keras", "tf1", float(schedule(optimizer.iterations)))  # doctest: +SKIP
     """
     check_momentum_rule(from_rule)
     check_momentum_rule(to_rule)
@@ -220,8 +227,8 @@ def track_momentum_rule(checkpoint, optimizer, rule, prefix=None, steps_left=1):
         The rule the slots now follow (what the next save records).
 
     Example:
-        >>> checkpoint.restore(prefix).assert_existing_objects_matched()
-        >>> track_momentum_rule(checkpoint, optimizer, "tf1", prefix, total_steps - step)
+        >>> checkpoint.restore(prefix).assert_existing_objects_matched()  # doctest: +SKIP
+        >>> track_momentum_rule(checkpoint, optimizer, "tf1", prefix, total_steps - step)  # doctest: +SKIP
         'tf1'
     """
     check_momentum_rule(rule)

@@ -93,6 +93,8 @@ def recipe(depth, image_size, dropout_rate, drop_connect_rate, randaug_magnitude
     config.train = ml_collections.ConfigDict(dict(
         global_batch_size=4096,
         epochs=350.0,
+        # How epochs become steps, as the family's trainer counts (109475 tf1, 109200 garden).
+        run_length_rule=fam.name,
         max_steps=0,                      # > 0 overrides epochs (smoke tests)
         warmup_epochs=5.0,
         steps_per_loop=312,               # steps per tf.function call (TPU efficiency)

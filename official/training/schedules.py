@@ -13,7 +13,7 @@ Both are Keras `LearningRateSchedule`s of the global step, so they can be given 
 Example:
     >>> lr = WarmupCosine(peak=1.6, total_steps=109200, warmup_steps=1560)
     >>> round(float(lr(1560)), 4)
-    1.5995
+    1.5992
 """
 
 import math

@@ -7,9 +7,13 @@ tools/benchmark.py both use it. `restore_or_initialize` then resumes from the
 workdir's latest checkpoint, else loads `config.init_checkpoint` (the EMA restarting
 from the loaded weights), else leaves the fresh initialisation.
 
-Example:
-    >>> state = create_train_state(config, strategy, "float32", workdir="/tmp/run")
-    >>> step = restore_or_initialize(state, config, "/tmp/run", total_steps=100)
+Example (the demo recipe on the small model; a fresh workdir starts at step 0):
+    >>> from configs import demo
+    >>> config = demo.get_config()
+    >>> config.model.block_counts = (1, 1, 1, 1)
+    >>> state = create_train_state(config, tf.distribute.get_strategy(), "float32", workdir="run")
+    >>> restore_or_initialize(state, config, "run", total_steps=100)
+    0
 """
 
 import dataclasses
@@ -19,9 +23,11 @@ from typing import Any, Optional
 
 from absl import logging
 import keras
+import ml_collections
 import tensorflow as tf
 
 from official.runtime import distribute
+from official.runtime import precision as precision_lib
 from official.training import ema as ema_lib
 from official import families
 from official.training import optimizer as optimizer_lib
@@ -35,7 +41,7 @@ class TrainingError(RuntimeError):
     """A run that cannot go on (non-finite loss, wrong workdir); the message says why."""
 
 
-def build_model(config, name=None):
+def model_from_config(config, name=None):
     """official.modeling.resnet_rs.ResNetRS(**config.model) at the training resolution."""
     kwargs = dict(config.model)
     size = config.data.image_size
@@ -49,11 +55,11 @@ def weight_decay_variables(model, rule):
     kernels AND the SE and dense biases (TF1 filters on 'batch_normalization' in the name).
     garden: kernels only (Keras kernel regularizers on convs incl. SE, and the dense).
     """
-    config_lib._choice("optimizer.weight_decay_rule", rule, config_lib.WEIGHT_DECAY_RULES)
+    family = families.get(rule, "config.optimizer.weight_decay_rule")
     bn_ids = {id(v) for layer in model._flatten_layers()  # pylint: disable=protected-access
               if isinstance(layer, keras.layers.BatchNormalization) for v in layer.weights}
     chosen = [v for v in model.trainable_variables if id(v) not in bn_ids]
-    if not families.get(rule).weight_decay_on_biases:
+    if not family.weight_decay_on_biases:
         chosen = [v for v in chosen if v.path.endswith("kernel")]
     return chosen
 
@@ -99,24 +105,25 @@ def checkpoint_dir(workdir, strategy):
 
 def init_from_checkpoint(config, model):
     """Fine-tuning: backbone weights from an official name/path (tf1, garden) or our own run."""
+    from official.checkpoints import files as checkpoint_files  # pylint: disable=g-import-not-at-top
     from official.checkpoints import readers as readers_lib  # pylint: disable=g-import-not-at-top
-    path, fmt = config.init_checkpoint, config.init_checkpoint_format
-    if path in readers_lib.OFFICIAL and readers_lib.OFFICIAL[path][0] != config.model.depth:
+    path, checkpoint_format = config.init_checkpoint, config.init_checkpoint_format
+    if path in checkpoint_files.OFFICIAL and checkpoint_files.OFFICIAL[path][0] != config.model.depth:
         # Before any download: the checkpoint of another depth cannot fit.
-        raise ValueError(f"config.init_checkpoint={path!r} is a ResNet-RS-{readers_lib.OFFICIAL[path][0]} "
+        raise ValueError(f"config.init_checkpoint={path!r} is a ResNet-RS-{checkpoint_files.OFFICIAL[path][0]} "
                          f"checkpoint but config.model.depth={config.model.depth}")
-    if fmt != "native":
-        readers_lib.load_into(model, path, format=fmt, include_top=False)
+    if checkpoint_format != "native":
+        readers_lib.load_into(model, path, format=checkpoint_format, include_top=False)
         return
     # Our own checkpoints hold a full model: read it into one with its own head,
     # then copy every layer but the head (the class count may differ).
-    prefix = readers_lib.resolve(path, format="native")
+    prefix = checkpoint_files.resolve(path, format="native")
     shapes = tf.train.load_checkpoint(prefix).get_variable_to_shape_map()
     head = [s for k, s in shapes.items() if k.startswith("model/") and "logits" in k and len(s) == 2]
     source_config = config.copy_and_resolve_references()
     if head:
         source_config.model.num_classes = int(head[0][1])
-    source = build_model(source_config, name="init_source")
+    source = model_from_config(source_config, name="init_source")
     readers_lib.load_into(source, prefix, format="native", include_top=True)
     for layer in model.layers:
         if layer.weights and layer.name != "logits":
@@ -135,7 +142,8 @@ class TrainState:
     manager: Optional[tf.train.CheckpointManager]
 
 
-def create_train_state(config, strategy, precision, workdir=None):
+def create_train_state(config: ml_collections.ConfigDict, strategy: tf.distribute.Strategy, precision: str,
+                       workdir: str | None = None) -> TrainState:
     """Model, optimizer, EMA, schedule, L2 variables and checkpoint of `config`.
 
     Seeds Keras with config.train.seed first, so that the initial weights are those of
@@ -154,15 +162,16 @@ def create_train_state(config, strategy, precision, workdir=None):
         A TrainState.
 
     Example:
+        >>> from configs import demo
+        >>> config = demo.get_config()
+        >>> config.model.block_counts = (1, 1, 1, 1)     # the small model
         >>> state = create_train_state(config, tf.distribute.get_strategy(), "float32")
-        >>> state.optimizer.iterations.numpy()
-        0
+        >>> int(state.optimizer.iterations.numpy()), state.manager is None
+        (0, True)
     """
     _, total_steps, warmup_steps = config_lib.run_lengths(config)
-    previous_policy = keras.config.dtype_policy()
     keras.utils.set_random_seed(config.train.seed)
-    try:
-        keras.config.set_dtype_policy(config_lib.KERAS_POLICY[precision])
+    with precision_lib.policy(precision):
         schedule = schedules.make_schedule(
             config.optimizer.schedule,
             peak=schedules.scaled_learning_rate(config.optimizer.base_lr_per_256,
@@ -171,12 +180,10 @@ def create_train_state(config, strategy, precision, workdir=None):
             num_train_images=config.data.num_train_images,
             global_batch_size=config.train.global_batch_size)
         with strategy.scope():
-            model = build_model(config)
+            model = model_from_config(config)
             ema = (ema_lib.ExponentialMovingAverage(model, config.ema.decay)
                    if config.ema.decay > 0 else None)
             optimizer = optimizer_lib.make_optimizer(config, schedule, precision, model)
-    finally:
-        keras.config.set_dtype_policy(previous_policy)
     wd_variables = weight_decay_variables(model, config.optimizer.weight_decay_rule)
 
     objects = dict(step=optimizer.iterations, model=model, optimizer=optimizer)
@@ -214,7 +221,7 @@ def restore_or_initialize(state, config, workdir, total_steps):
         TrainingError: the workdir's checkpoint is not one of this model.
 
     Example:
-        >>> step = restore_or_initialize(state, config, "/tmp/run", total_steps=100)
+        >>> step = restore_or_initialize(state, config, "run", total_steps=100)   # see the module  # doctest: +SKIP
     """
     model, optimizer, ema = state.model, state.optimizer, state.ema
     checkpoint, manager = state.checkpoint, state.manager

@@ -1,8 +1,8 @@
 """The training step: the loss (cross-entropy, coupled L2) and the multi-step loop.
 
-Example:
-    >>> train_loop = make_train_loop(model, optimizer, ema, wd_variables, config, strategy, "float32")
-    >>> mean_loss = train_loop(iter(train_ds), tf.constant(10))    # 10 steps in one call
+Example (traces a training step, ~20 s: tests/test_distribute.py runs it on the small model):
+    >>> train_loop = make_train_loop(model, optimizer, ema, wd_variables, config, strategy)  # doctest: +SKIP
+    >>> mean_loss = train_loop(iter(train_ds), tf.constant(10))    # 10 steps in one call  # doctest: +SKIP
 """
 
 import keras
@@ -29,7 +29,7 @@ def l2_term(variables, weight_decay):
 
 
 
-def make_train_loop(model, optimizer, ema, wd_variables, config, strategy, precision):
+def make_train_loop(model, optimizer, ema, wd_variables, config, strategy):
     """A tf.function running `num_steps` steps: strategy.run + EMA update per step."""
     global_batch = config.train.global_batch_size
     replicas = strategy.num_replicas_in_sync
