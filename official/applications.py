@@ -1,18 +1,26 @@
-"""keras.applications-style ResNet-RS constructors with the published weights.
+"""keras.applications-style ResNet-RS constructors with the published weights, on every Keras 3 backend.
 
 `ResNetRS50(...)` ... `ResNetRS420(...)` take the arguments Keras users know from
 `keras.applications` and return an `official.modeling.resnet_rs.ResNetRS` with ONE output
 (probabilities by default, or logits, pooled features, the stage-5 map), ready for
-`compile`/`fit`/`evaluate`/`predict`, `.keras` files and `model.export`. Endpoints for
-detection and transfer work: `official.modeling.resnet_rs.endpoints(model)`.
+`compile`/`fit`/`evaluate`/`predict`, `.keras` files and `model.export`, under the
+TensorFlow, JAX or PyTorch backend. Endpoints for detection and transfer work:
+`official.modeling.resnet_rs.endpoints(model)`. `preprocess_input` and
+`decode_predictions` are keras.applications' companions.
 
-Weights come through `official.checkpoints.readers` (the download-once cache and the
-checked readers): `weights=None` (random), `"imagenet"` (the published checkpoint of
-that depth, see `imagenet_checkpoint`), an official name (`"resnet-rs-152-i256"`) or
-a local checkpoint in the TF1, Model Garden or this project's own layout. The
-`family` picks the architecture the weights were trained with ("tf1": ReLU, the
+Weights: `weights=None` (random), `"imagenet"` (the published checkpoint of that
+depth, see `imagenet_checkpoint`), an official name (`"resnet-rs-152-i256"`), a local
+TensorFlow checkpoint in the TF1, Model Garden or this project's trainer layout (read
+through `official.checkpoints.readers`: TensorFlow must be installed, whichever the
+backend), or a Keras `.keras` / `.weights.h5` file (no TensorFlow needed). The `family`
+picks the architecture the weights were trained with ("tf1": ReLU, the
 `tensorflow/tpu` release; "garden": swish, the Model Garden's); the Garden's
 background logit is dropped on load, so both families speak the same 1000 classes.
+
+`classes`: None takes the weights' own head (1000 for the ImageNet checkpoints, 4 for
+a 4-class fine-tune of the trainer or a `.keras` file); with `weights=None` it is
+1000, as in keras.applications. An explicit value that differs from the weights' head
+is refused: for new classes load the backbone (`include_top=False`) and add a head.
 
 Batch-norm momentum: 0.9 by default here, unlike the paper's 0. The paper's 0 is
 right only under its EMA of the batch-norm statistics (our trainer, official/training/recipes.py):
@@ -22,25 +30,55 @@ one batch's statistics. 0.9 averages over the last ~10 batches: close to the dat
 statistics at the usual batch sizes, and quick to move from ImageNet's to a new
 dataset's in a short fine-tuning run (Keras' 0.99 needs ~500 steps for that).
 
+Importing this module imports Keras and registers the model's classes (so
+`keras.saving.load_model` reads our `.keras` files after it); TensorFlow is imported
+only when a TensorFlow checkpoint is read.
+
 Example:
     >>> model = ResNetRS50(weights="imagenet")                     # downloads once
-    >>> model.predict(images_0_to_255).shape                       # [N, 1000] probabilities
+    >>> probabilities = model.predict(images_0_to_255)             # [N, 1000]
+    >>> decode_predictions(probabilities, top=3)[0]                # [(synset, name, score), ...]
     >>> features = ResNetRS50(weights="imagenet", include_top=False, pooling="avg")
 """
 
+import json
 import os
+import re
+import warnings
+import zipfile
+from typing import Any, NamedTuple, Optional, Union
 
-import tensorflow as tf
+import keras
+import numpy as np
 
-from official.checkpoints import readers as readers_lib
 from official import families
 from official import published
+from official.data import imagenet_classes
+from official.modeling import normalization
 from official.modeling import resnet_rs
 
 FAMILIES = {"tf1": resnet_rs.TF1_FAMILY, "garden": resnet_rs.GARDEN_FAMILY}
 # See the module docstring for why not the paper's 0.
 DEFAULT_BN_MOMENTUM = 0.9
 IMAGENET_CLASSES = 1000
+KERAS_FILES = (".keras", ".weights.h5")
+# The architecture options a saved model must share with the one it is loaded into.
+ARCHITECTURE_KEYS = ("depth", "block_counts", "activation", "padding", "stage2_shortcut_pool", "se_ratio")
+# What the constructors set themselves; everything else goes to ResNetRS unchanged.
+_OWN = {"depth": "the constructor's name (ResNetRS50 ... ResNetRS420)", "num_classes": "classes="}
+
+
+def _tensorflow_checkpoints():
+    """official.checkpoints.{files, readers}: they read TensorFlow checkpoints, so they need TensorFlow
+    (on any Keras backend), and are imported only when a checkpoint is read."""
+    try:
+        import tensorflow  # noqa: F401  pylint: disable=import-outside-toplevel,unused-import
+    except ImportError as e:
+        raise ImportError("reading a TensorFlow checkpoint (weights='imagenet', an official name or a checkpoint "
+                          "path) needs TensorFlow, on any Keras backend: pip install tensorflow==2.21.0 "
+                          "(.keras and .weights.h5 files load without it)") from e
+    from official.checkpoints import files, readers  # pylint: disable=import-outside-toplevel
+    return files, readers
 
 
 def published_checkpoints(family="tf1"):
@@ -78,32 +116,107 @@ def valid_weights(family="tf1"):
     return list(published_checkpoints(family))
 
 
+def _checkpoint_reader(prefix):
+    """(tf.train.CheckpointReader, {key: shape}) of a TensorFlow checkpoint; CheckpointError if unreadable."""
+    files, _ = _tensorflow_checkpoints()
+    import tensorflow as tf  # pylint: disable=import-outside-toplevel
+
+    try:
+        reader = tf.train.load_checkpoint(prefix)
+        return reader, reader.get_variable_to_shape_map()
+    except (tf.errors.OpError, ValueError) as e:
+        raise files.CheckpointError(f"cannot read checkpoint {prefix!r}: {str(e).splitlines()[0]}") from e
+
+
+def _checkpoint_keys(prefix):
+    return _checkpoint_reader(prefix)[1]
+
+
 def checkpoint_layout(prefix):
     """"tf1", "garden" or "native" (this project's trainer): the layout of the checkpoint at `prefix`.
 
     Told apart by the variable names: TF1 `conv2d_N/...`, Garden `backbone/...` or
-    `model/layer_with_weights-0/...`, ours `model/...` with `ema/...`.
+    `model/layer_with_weights-0/...`, ours `model/...` with `ema/...`. Needs TensorFlow.
 
     Example:
         >>> checkpoint_layout("/tmp/resnet-rs-50-i160/model.ckpt-109800")
         'tf1'
     """
-    try:
-        keys = tf.train.load_checkpoint(prefix).get_variable_to_shape_map()
-    except (tf.errors.OpError, ValueError) as e:
-        raise readers_lib.CheckpointError(f"cannot read checkpoint {prefix!r}: {str(e).splitlines()[0]}") from e
+    keys = _checkpoint_keys(prefix)
     if any(k.startswith(("conv2d/", "conv2d_", "batch_normalization")) for k in keys):
         return "tf1"
     if any(k.startswith(("backbone/", "model/layer_with_weights-0/")) for k in keys):
         return "garden"
     if any(k.startswith("model/") for k in keys):
         return "native"
-    raise readers_lib.CheckpointError(f"{prefix!r} is not a ResNet-RS checkpoint of a known layout "
-                                      "(tf1, garden or this project's trainer)")
+    files, _ = _tensorflow_checkpoints()
+    raise files.CheckpointError(f"{prefix!r} is not a ResNet-RS checkpoint of a known layout "
+                                "(tf1, garden or this project's trainer)")
+
+
+# ------------------------------------------------------------------------------ sources --
+class _Source(NamedTuple):
+    """Where the weights come from: kind "checkpoint" (format tf1|garden|native) or "keras"."""
+    kind: str
+    location: str
+    format: Optional[str]
+    classes: Optional[int]          # the head's classes in it (None: no head)
+    official: bool = False          # an official name (downloaded into cache_dir)
+    architecture: Optional[dict] = None  # the saved model's own options, where recorded
+
+
+def _head_classes(keys, layout):
+    """The head's class count a TensorFlow checkpoint of `layout` holds (None: backbone only)."""
+    if layout == "tf1":
+        shape = keys.get("dense/kernel")
+        return int(shape[-1]) if shape else None
+    if layout == "garden":
+        shape = keys.get("model/layer_with_weights-1/kernel/.ATTRIBUTES/VARIABLE_VALUE")
+        # 1001 = the background column (dropped on load) + the 1000 ImageNet classes.
+        return None if not shape else (int(shape[-1]) - 1 if shape[-1] == IMAGENET_CLASSES + 1 else int(shape[-1]))
+    kernels = sorted((int(m.group(1)), keys[k]) for k in keys for m in [_NATIVE_KEY.match(k)]
+                     if m and m.group(2).endswith("kernel"))
+    return int(kernels[-1][1][-1]) if kernels and len(kernels[-1][1]) == 2 else None
+
+
+def _keras_file_config(path):
+    """The ResNetRS config a `.keras` file records (None for a `.weights.h5` file)."""
+    if not path.endswith(".keras"):
+        return None
+    try:
+        with zipfile.ZipFile(path) as archive:
+            saved = json.loads(archive.read("config.json"))
+    except (OSError, KeyError, ValueError, zipfile.BadZipFile) as e:
+        raise ValueError(f"weights={path!r} is not a readable .keras file: {e}") from e
+    if saved.get("class_name") != "ResNetRS":
+        raise ValueError(f"weights={path!r} holds a {saved.get('class_name')!r} model, not a ResNetRS")
+    return saved["config"]
+
+
+def _h5_head_classes(path):
+    """The head size a `.weights.h5` file of a ResNetRS holds (Keras names the Dense layer `dense`)."""
+    import h5py  # pylint: disable=import-outside-toplevel  (a Keras dependency)
+
+    try:
+        with h5py.File(path, "r") as f:
+            kernel = f.get("layers/dense/vars/0")
+            return int(kernel.shape[-1]) if kernel is not None else None
+    except OSError as e:
+        raise ValueError(f"weights={path!r} is not a readable .weights.h5 file: {e}") from e
+
+
+def _workdir_model_config(prefix):
+    """The trainer's model_config.json beside a native checkpoint (workdir/checkpoints/ckpt-N), or None."""
+    path = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(prefix))), "model_config.json")
+    try:
+        with open(path) as f:
+            return json.load(f).get("model")
+    except (OSError, ValueError, AttributeError):
+        return None
 
 
 def _resolve_weights(weights, depth, family, image_size):
-    """(checkpoint prefix or name, format) for `weights`; errors name what is wrong."""
+    """The `_Source` of `weights`; errors name what is wrong. Nothing is downloaded here."""
     if weights == "imagenet":
         weights = imagenet_checkpoint(depth, image_size, family)
     name = os.fspath(weights)
@@ -115,50 +228,234 @@ def _resolve_weights(weights, depth, family, image_size):
         if name not in published_checkpoints(family):
             raise ValueError(f"weights={name!r}: the Model Garden published no such checkpoint; use "
                              "family='tf1'")
-        return name, family
+        return _Source("checkpoint", name, family, IMAGENET_CLASSES, official=True)
+    if name.endswith(KERAS_FILES):
+        if not os.path.isfile(name):
+            raise ValueError(f"weights={name!r}: no such file")
+        config = _keras_file_config(name)
+        if config is None:
+            return _Source("keras", name, None, _h5_head_classes(name))
+        head = int(config["num_classes"]) if config.get("include_top") else None
+        return _Source("keras", name, None, head, architecture=config)
     if not (os.path.exists(name) or os.path.exists(name + ".index")):
-        raise ValueError(f"weights={name!r} is neither None, 'imagenet', an official name nor an existing "
-                         f"checkpoint path; official names ({family}): {', '.join(valid_weights(family))}")
-    prefix = readers_lib.find_checkpoint(name)
+        raise ValueError(f"weights={name!r} is neither None, 'imagenet', an official name, a .keras/.weights.h5 "
+                         f"file nor an existing checkpoint path; official names ({family}): "
+                         f"{', '.join(valid_weights(family))}")
+    files, _ = _tensorflow_checkpoints()
+    prefix = files.find_checkpoint(name)
     layout = checkpoint_layout(prefix)
     if layout in FAMILIES and layout != family:
         raise ValueError(f"weights={name!r} is a {layout}-family checkpoint but family={family!r}: pass "
                          f"family={layout!r} (the families differ in activation and padding)")
-    return prefix, layout
+    architecture = _workdir_model_config(prefix) if layout == "native" else None
+    return _Source("checkpoint", prefix, layout, _head_classes(_checkpoint_keys(prefix), layout),
+                   architecture=architecture)
 
 
-def build(depth, weights=None, include_top=True, pooling=None, classes=IMAGENET_CLASSES,
-          classifier_activation="softmax", include_preprocessing=True, input_shape=None, family="tf1",
-          bn_momentum=DEFAULT_BN_MOMENTUM, ema=True, cache_dir=None, **kwargs):
+def _check_architecture(weights, saved, wanted):
+    """A saved model's architecture options must be the ones asked for (same shapes may hide a
+    wrong activation or padding, which would load silently and lose accuracy)."""
+    for key in ARCHITECTURE_KEYS:
+        if key not in saved:
+            continue
+        mine, theirs = wanted.get(key, _resnet_rs_arguments()[key].default), saved[key]
+        if key == "block_counts":
+            mine = resnet_rs.blocks_per_stage(wanted["depth"], mine)
+            theirs = resnet_rs.blocks_per_stage(saved.get("depth", wanted["depth"]), theirs)
+        if mine == theirs or (isinstance(mine, float) and np.isclose(mine, theirs)):
+            continue
+        if key == "depth":
+            hint = f"use ResNetRS{theirs}"
+        elif key in FAMILIES["tf1"]:
+            family = [f for f, arch in FAMILIES.items() if all(saved.get(k) == v for k, v in arch.items()
+                                                               if k in ARCHITECTURE_KEYS)]
+            hint = f"pass family={family[0]!r}" if family else f"pass {key}={theirs!r}"
+        else:
+            hint = f"pass {key}={theirs!r}"
+        raise ValueError(f"weights={weights!r} holds a model with {key}={theirs!r}, this one has {key}={mine!r}: "
+                         f"{hint}")
+
+
+def _num_classes(weights, source, classes, include_top):
+    """The head size to build: the weights' own unless `classes` asks otherwise (refused)."""
+    if classes is not None and (isinstance(classes, bool) or not isinstance(classes, (int, np.integer))
+                                or classes < 1):
+        raise ValueError(f"classes={classes!r} must be a positive integer")
+    if not include_top:
+        if classes is not None:
+            raise ValueError(f"classes={classes} needs include_top=True: without the head there are no classes")
+        return source.classes if source and source.classes else IMAGENET_CLASSES
+    if source is None:
+        return IMAGENET_CLASSES if classes is None else int(classes)
+    if source.classes is None:
+        raise ValueError(f"weights={weights!r} holds no classification head: pass include_top=False")
+    if classes is not None and classes != source.classes:
+        raise ValueError(f"classes={classes} does not match weights={weights!r}, whose head has {source.classes} "
+                         f"classes: omit classes=, or pass include_top=False and add a head for {classes}")
+    return source.classes
+
+
+# ------------------------------------------------------------------------------ reading --
+_NATIVE_KEY = re.compile(r"^model/_operations/(\d+)/(_?kernel|bias|gamma|beta|moving_mean|moving_variance)"
+                         r"/\.ATTRIBUTES/VARIABLE_VALUE$")
+# A layer's variables in the order Keras creates them (= model.variables' order).
+_VARIABLE_ORDER = {"kernel": 0, "bias": 1, "gamma": 0, "beta": 1, "moving_mean": 2, "moving_variance": 3}
+
+
+def _leaf(variable):
+    return variable.path.split("/")[-1]
+
+
+def _read_native(model, prefix, ema, include_top):
+    """Reads a checkpoint of this project's trainer into `model` on any Keras backend.
+
+    The trainer's `tf.train.Checkpoint(model=..., ema=...)` keys the model's variables
+    by the functional graph's operation index (`model/_operations/N/kernel`), and the EMA
+    averages by their position in the model's variables (`ema/averages/J`). Both
+    follow the builder's layer order, which is the same on every backend and with or
+    without the `preprocessing` layer, so the k-th weighted layer of the checkpoint is
+    the k-th of `model` (names and every shape checked). Without the head, the
+    checkpoint's last layer (the head) is left out.
+    """
+    files, _ = _tensorflow_checkpoints()
+    reader, keys = _checkpoint_reader(prefix)
+    groups = {}
+    for key in keys:
+        m = _NATIVE_KEY.match(key)
+        if m:
+            groups.setdefault(int(m.group(1)), []).append((_VARIABLE_ORDER[m.group(2).lstrip("_")], key))
+        elif key.startswith("model/") and "seed_generator" not in key:
+            raise files.CheckpointError(f"native checkpoint {prefix!r} has variable {key!r} that no ResNet-RS layer "
+                                        "holds (a checkpoint of another model?)")
+    saved = [[k for _, k in sorted(group)] for _, group in sorted(groups.items())]
+    layers = [layer for layer in model.layers if layer.weights]
+    if not include_top and len(saved) == len(layers) + 1:
+        saved = saved[:-1]            # the head
+    if len(saved) != len(layers):
+        raise files.CheckpointError(f"native checkpoint {prefix!r} holds {len(saved)} weighted layers, the model "
+                                    f"{len(layers)}: another depth or block_counts?")
+    averages = sorted((int(k.split("/")[2]), k) for k in keys if re.match(r"^ema/averages/\d+/", k))
+    use_ema = bool(ema) and bool(averages)
+    if ema and not averages:
+        warnings.warn(f"{prefix} has no EMA averages; loading the raw weights", stacklevel=4)
+    plan, position = [], 0
+    for layer, saved_keys in zip(layers, saved):
+        variables = sorted(layer.weights, key=lambda v: _VARIABLE_ORDER[_leaf(v)])
+        names = [_leaf(v) for v in variables]
+        saved_names = [_NATIVE_KEY.match(k).group(2).lstrip("_") for k in saved_keys]
+        if names != saved_names:
+            raise files.CheckpointError(f"native checkpoint {prefix!r}: layer {layer.name} has {names}, the "
+                                        f"checkpoint's {saved_keys[0].split('/')[2]}th operation {saved_names}")
+        for variable, key in zip(variables, saved_keys):
+            if use_ema:
+                key = averages[position][1]
+            position += 1
+            if tuple(keys[key]) != tuple(variable.shape):
+                raise files.CheckpointError(f"shape mismatch for {variable.path}: model {tuple(variable.shape)}, "
+                                            f"checkpoint {key!r} {tuple(keys[key])} in {prefix!r}")
+            plan.append((variable, key))
+    for variable, key in plan:
+        variable.assign(np.asarray(reader.get_tensor(key), dtype=variable.dtype))
+
+
+def _read_keras(model, path, saved_config):
+    """Loads a `.keras` or `.weights.h5` file into `model` by layer name, through a model built as
+    the file's (Keras' own loader), so the head can be left out and the backend is any."""
+    if saved_config is not None:
+        source = resnet_rs.ResNetRS.from_config({**saved_config, "name": "weights_source"})
+    else:
+        config = model.get_config()
+        head = _h5_head_classes(path)
+        config.update(include_top=head is not None, num_classes=head or config["num_classes"],
+                      classifier_activation=None, pooling=None if head else config["pooling"],
+                      name="weights_source")
+        config.pop("input_tensor", None)
+        source = resnet_rs.ResNetRS.from_config(config)
+    try:
+        source.load_weights(path)
+    except (ValueError, KeyError) as e:
+        raise ValueError(f"weights={path!r} does not fit ResNet-RS-{model.depth} (another depth, block_counts "
+                         f"or head?): {str(e).splitlines()[0]}") from e
+    for layer in model.layers:
+        if not layer.weights:
+            continue
+        try:
+            theirs = source.get_layer(layer.name)
+        except ValueError as e:
+            raise ValueError(f"weights={path!r} has no layer {layer.name!r}") from e
+        values = theirs.get_weights()
+        if [tuple(v.shape) for v in values] != [tuple(w.shape) for w in layer.weights]:
+            raise ValueError(f"weights={path!r}: layer {layer.name} has shapes {[v.shape for v in values]}, "
+                             f"the model {[tuple(w.shape) for w in layer.weights]}")
+        layer.set_weights(values)
+
+
+def _load(model, source, ema, include_top, cache_dir):
+    if source.kind == "keras":
+        _read_keras(model, source.location, source.architecture)
+    elif source.format == "native":
+        _read_native(model, source.location, ema, include_top)
+    else:
+        _, readers = _tensorflow_checkpoints()
+        readers.load_into(model, source.location, format=source.format, ema=ema, include_top=include_top,
+                          cache_dir=cache_dir)
+
+
+# ------------------------------------------------------------------------------ building --
+def build(depth: int, weights: Union[str, os.PathLike, None] = None, include_top: bool = True,
+          input_tensor: Optional[keras.KerasTensor] = None, input_shape: Optional[tuple] = None,
+          pooling: Optional[str] = None, classes: Optional[int] = None,
+          classifier_activation: Optional[str] = "softmax", include_preprocessing: bool = True,
+          family: str = "tf1", bn_momentum: float = DEFAULT_BN_MOMENTUM, ema: Optional[bool] = None,
+          cache_dir: Optional[str] = None, **kwargs: Any) -> resnet_rs.ResNetRS:
     """A ResNet-RS of `depth` as the keras.applications constructors build it (see ResNetRS50).
 
     Everything is checked before anything is built or downloaded, and the weights are
-    read in full and checked before any is assigned (official.checkpoints.readers), so a bad
-    argument or checkpoint raises without a half-loaded model.
+    read in full and checked before any is assigned, so a bad argument or checkpoint
+    raises without a half-loaded model. Unknown keywords raise TypeError naming them.
 
     Example:
         >>> build(50, weights=None, classes=10, input_shape=(64, 64, 3)).output.shape
         (None, 10)
     """
+    what = f"ResNetRS{depth}"
+    for key, use in _OWN.items():
+        if key in kwargs:
+            raise TypeError(f"{what} takes no {key}= (it is {use})")
+    allowed = set(_resnet_rs_arguments()) - {"self", "depth", "unknown"}
+    unknown = sorted(set(kwargs) - allowed)
+    if unknown:
+        raise TypeError(f"{what} got unexpected argument(s) {', '.join(k + '=' for k in unknown)}")
     if family not in FAMILIES:
         raise ValueError(f"family={family!r} is not supported; allowed values: {', '.join(map(repr, FAMILIES))}")
+    if input_tensor is not None and input_shape is None:
+        input_shape = tuple(input_tensor.shape[1:]) if keras.utils.is_keras_tensor(input_tensor) else None
     input_shape = tuple(input_shape) if input_shape is not None else (None, None, 3)
-    if weights is not None and include_top and classes != IMAGENET_CLASSES:
-        raise ValueError(f"weights={weights!r} with include_top=True needs classes={IMAGENET_CLASSES} (the "
-                         f"published head); got classes={classes}. For {classes} classes pass "
-                         "include_top=False and add a head, or fine-tune (configs/finetune.py)")
     source = None
     if weights is not None:
         source = _resolve_weights(weights, depth, family, input_shape[0])
-    preset = {**FAMILIES[family], "num_classes": classes}
+    if ema is not None and (source is None or source.kind != "checkpoint"):
+        raise ValueError(f"ema={ema} applies to TensorFlow checkpoints (their moving averages); "
+                         f"weights={weights!r} has none")
+    if cache_dir is not None and not (source and source.official):
+        raise ValueError(f"cache_dir= is where official checkpoints are downloaded; weights={weights!r} is not one")
+    preset = {k: v for k, v in FAMILIES[family].items() if k != "num_classes"}   # classes= decides
+    arguments = {**preset, "depth": depth, **kwargs}
+    if source is not None and source.architecture:
+        _check_architecture(weights, source.architecture, arguments)
+    num_classes = _num_classes(weights, source, classes, include_top)
     model = resnet_rs.ResNetRS(
-        depth, input_shape=input_shape, include_top=include_top, pooling=pooling,
-        classifier_activation=classifier_activation if include_top else None,
-        include_preprocessing=include_preprocessing, bn_momentum=bn_momentum, **{**preset, **kwargs})
+        input_shape=input_shape, input_tensor=input_tensor, include_top=include_top, pooling=pooling,
+        num_classes=num_classes, classifier_activation=classifier_activation if include_top else None,
+        include_preprocessing=include_preprocessing, bn_momentum=bn_momentum, **arguments)
     if source is not None:
-        prefix, fmt = source
-        readers_lib.load_into(model, prefix, format=fmt, ema=ema, include_top=include_top, cache_dir=cache_dir)
+        _load(model, source, True if ema is None else ema, include_top, cache_dir)
     return model
+
+
+def _resnet_rs_arguments():
+    import inspect  # pylint: disable=import-outside-toplevel
+    return inspect.signature(resnet_rs.ResNetRS.__init__).parameters
 
 
 _ARGS_DOC = """
@@ -166,23 +463,34 @@ _ARGS_DOC = """
     Args:
         weights: None (random), "imagenet" (the published checkpoint of this depth:
             the one trained at input_shape's size if published, else the largest),
-            an official name ("resnet-rs-{depth}-i{size}") or a checkpoint path in
-            the tf1, garden or this project's layout (a prefix or a directory).
-        include_top: the 1000-class (or `classes`) head; False: a feature extractor.
+            an official name ("resnet-rs-{depth}-i{size}"), a TensorFlow checkpoint
+            path in the tf1, garden or this project's trainer layout (a prefix or a
+            directory; reading it needs TensorFlow installed, on any backend), or a
+            `.keras` / `.weights.h5` file.
+        include_top: the classification head; False: a feature extractor (the
+            backbone of any of the weights above).
+        input_tensor: a Keras tensor (`keras.Input(...)` or a layer's output) to build
+            the model on, as in keras.applications.
+        input_shape: (H, W, 3), H and W >= 32, None for any size; default (None, None, 3)
+            or input_tensor's.
         pooling: without the head: None (the stage-5 map), "avg" or "max".
-        classes: the head's classes (1000 with ImageNet weights).
-        classifier_activation: "softmax" (probabilities) or None (logits).
+        classes: the head's classes. None: the weights' head (1000 for ImageNet, the
+            fine-tune's for a checkpoint of our trainer or a .keras file), 1000 without
+            weights. A value different from the weights' head is refused.
+        classifier_activation: "softmax" (probabilities) or None (logits); ignored
+            without the head, as in keras.applications.
         include_preprocessing: True: input RGB on the 0..255 scale, normalised in the
-            model; False: input already normalised (`official.data.preprocessing.normalize`).
-        input_shape: (H, W, 3), H and W >= 32, None for any size; default (None, None, 3).
+            model; False: input already normalised (`preprocess_input`).
         family: "tf1" (ReLU, the TPU release) or "garden" (swish, the Model Garden);
             must match the weights.
         bn_momentum: batch-norm momentum (0.9 for `fit`; 0 only under an EMA of the
             batch-norm statistics, as the official trainers).
-        ema: load the checkpoint's moving averages (the published accuracies).
-        cache_dir: the download cache (default $RESNET_RS_CACHE or ~/.cache/resnet_rs).
-        **kwargs: any other `official.modeling.resnet_rs.ResNetRS` argument (dropout_rate,
-            drop_connect_rate, name, ...).
+        ema: TensorFlow checkpoints only: load their moving averages (default True:
+            the weights the published accuracies were measured with).
+        cache_dir: official names only: the download cache (default $RESNET_RS_CACHE
+            or ~/.cache/resnet_rs).
+        **kwargs: other `official.modeling.resnet_rs.ResNetRS` arguments (block_counts,
+            dropout_rate, drop_connect_rate, name, ...); any other name is a TypeError.
 
     Returns:
         An `official.modeling.resnet_rs.ResNetRS` (a keras.Model with one output).
@@ -190,12 +498,14 @@ _ARGS_DOC = """
 
 
 def _constructor(depth):
-    def constructor(weights=None, include_top=True, pooling=None, classes=IMAGENET_CLASSES,
-                    classifier_activation="softmax", include_preprocessing=True, input_shape=None,
-                    family="tf1", **kwargs):
+    def constructor(weights: Union[str, os.PathLike, None] = None, include_top: bool = True,
+                    pooling: Optional[str] = None, classes: Optional[int] = None,
+                    classifier_activation: Optional[str] = "softmax", include_preprocessing: bool = True,
+                    input_shape: Optional[tuple] = None, family: str = "tf1",
+                    input_tensor: Optional[keras.KerasTensor] = None, **kwargs: Any) -> resnet_rs.ResNetRS:
         return build(depth, weights=weights, include_top=include_top, pooling=pooling, classes=classes,
                      classifier_activation=classifier_activation, include_preprocessing=include_preprocessing,
-                     input_shape=input_shape, family=family, **kwargs)
+                     input_shape=input_shape, family=family, input_tensor=input_tensor, **kwargs)
 
     constructor.__name__ = constructor.__qualname__ = f"ResNetRS{depth}"
     constructor.__doc__ = (f"ResNet-RS-{depth}, keras.applications style.\n\n    Example:\n"
@@ -212,3 +522,61 @@ ResNetRS200 = _constructor(200)
 ResNetRS270 = _constructor(270)
 ResNetRS350 = _constructor(350)
 ResNetRS420 = _constructor(420)
+
+
+# ------------------------------------------------------------------ keras.applications' companions --
+def preprocess_input(x: Any, data_format: Optional[str] = None) -> Any:
+    """RGB on the 0..255 scale -> what a model built with `include_preprocessing=False` takes.
+
+    `(x - 255 * mean) / (255 * std)` per channel in float32 (ImageNet mean and std,
+    `official.modeling.normalization.normalize`). The constructors' default,
+    `include_preprocessing=True`, normalises INSIDE the model: give such a model the raw
+    0..255 pixels and do not call this function (it would normalise twice), as with
+    keras.applications' EfficientNet and ConvNeXt, whose `preprocess_input` is a
+    pass-through for that reason.
+
+    Args:
+        x: [..., H, W, 3] RGB array or tensor, 0..255 (float or integer).
+        data_format: None or "channels_last" (the only layout ResNet-RS takes).
+
+    Returns:
+        float32: a NumPy array for a NumPy input, else a tensor of the current backend.
+
+    Example:
+        >>> model = ResNetRS50(weights="imagenet", include_preprocessing=False)
+        >>> model.predict(preprocess_input(images_0_to_255))
+    """
+    if data_format not in (None, "channels_last"):
+        raise ValueError(f"data_format={data_format!r}: ResNet-RS takes channels_last images only")
+    shape = tuple(x.shape) if hasattr(x, "shape") else np.shape(x)
+    if shape[-1:] != (3,):
+        raise ValueError(f"preprocess_input takes RGB images [..., H, W, 3], got shape {shape}")
+    y = normalization.normalize(x)
+    return keras.ops.convert_to_numpy(y) if isinstance(x, np.ndarray) else y
+
+
+def decode_predictions(preds: Any, top: int = 5) -> list:
+    """The `top` ImageNet classes of each prediction, as keras.applications' `decode_predictions`.
+
+    Args:
+        preds: [N, 1000] probabilities (or logits: the order is the same) in the ImageNet
+            class order of both official families (sorted synsets).
+        top: how many classes per image.
+
+    Returns:
+        One list per image of (synset, class name, score) tuples, best first, e.g.
+        `("n02510455", "giant panda", 0.93)` (`official/data/imagenet_classes.txt`).
+
+    Example:
+        >>> decode_predictions(ResNetRS50(weights="imagenet").predict(images), top=3)[0][0][1]
+        'giant panda'
+    """
+    preds = np.asarray(keras.ops.convert_to_numpy(preds))
+    if preds.ndim != 2 or preds.shape[1] != IMAGENET_CLASSES:
+        raise ValueError(f"decode_predictions takes [N, {IMAGENET_CLASSES}] ImageNet predictions, got shape "
+                         f"{preds.shape}")
+    if isinstance(top, bool) or not isinstance(top, (int, np.integer)) or not 1 <= top <= IMAGENET_CLASSES:
+        raise ValueError(f"top={top!r} must be an integer in 1..{IMAGENET_CLASSES}")
+    synsets, names = imagenet_classes.synsets(), imagenet_classes.short_names()
+    best = np.argsort(-preds, axis=1, kind="stable")[:, :top]
+    return [[(synsets[i], names[i], row[i]) for i in indices] for row, indices in zip(preds, best)]

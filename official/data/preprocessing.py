@@ -25,39 +25,13 @@ import tensorflow as tf
 
 from official import families
 from official.data import randaugment
+from official.modeling.normalization import MEAN_RGB, STDDEV_RGB, normalize  # noqa: F401 (re-exported)
 
-# ImageNet mean/std on the 0..255 scale, the same in both official codes.
-MEAN_RGB = (0.485 * 255, 0.456 * 255, 0.406 * 255)
-STDDEV_RGB = (0.229 * 255, 0.224 * 255, 0.225 * 255)
 # The Feb-2021 constant that produced the published accuracies (docs/fidelity.md).
 CROP_PADDING = families.TF1_CROP_PADDING
 # The Garden's eval crop fraction.
 GARDEN_CROP_FRACTION = families.GARDEN.eval_crop_fraction
 FAMILIES = families.NAMES
-
-
-def normalize(image, dtype=tf.float32):
-    """(x - 255 * mean) / (255 * std) per RGB channel, computed in float32.
-
-    Args:
-        image: [..., 3] tensor on the 0..255 scale (any real or integer dtype).
-        dtype: output dtype (float32 or bfloat16).
-
-    Returns:
-        The normalised image in ``dtype``.
-
-    Example:
-        >>> normalize(tf.fill([2, 2, 3], 124.0))[0, 0]  # ~ (0.0, -0.11, -0.2)
-    """
-    image = tf.cast(image, tf.float32)
-    # Mean and std spelled out to the image's shape: element-wise ops on equal shapes take
-    # TensorFlow's vectorised path, where a [3] operand takes the broadcasting one
-    # (0.7 against 1.1 ms per 160x160 image on a 2-core EPYC). Same IEEE subtraction and
-    # division, so the same bytes.
-    shape = tf.shape(image)
-    mean = tf.broadcast_to(tf.constant(MEAN_RGB, tf.float32), shape)
-    std = tf.broadcast_to(tf.constant(STDDEV_RGB, tf.float32), shape)
-    return tf.cast((image - mean) / std, dtype)
 
 
 def resize_bicubic_legacy(image, size):
