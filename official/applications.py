@@ -43,9 +43,6 @@ Example:
 
 import json
 import os
-import re
-import warnings
-import zipfile
 from typing import Any, NamedTuple, Optional, Union
 
 import keras
@@ -53,6 +50,7 @@ import numpy as np
 
 from official import families
 from official import published
+from official.checkpoints import portable
 from official.data import imagenet_classes
 from official.modeling import normalization
 from official.modeling import resnet_rs
@@ -66,19 +64,6 @@ KERAS_FILES = (".keras", ".weights.h5")
 ARCHITECTURE_KEYS = ("depth", "block_counts", "activation", "padding", "stage2_shortcut_pool", "se_ratio")
 # What the constructors set themselves; everything else goes to ResNetRS unchanged.
 _OWN = {"depth": "the constructor's name (ResNetRS50 ... ResNetRS420)", "num_classes": "classes="}
-
-
-def _tensorflow_checkpoints():
-    """official.checkpoints.{files, readers}: they read TensorFlow checkpoints, so they need TensorFlow
-    (on any Keras backend), and are imported only when a checkpoint is read."""
-    try:
-        import tensorflow  # noqa: F401  pylint: disable=import-outside-toplevel,unused-import
-    except ImportError as e:
-        raise ImportError("reading a TensorFlow checkpoint (weights='imagenet', an official name or a checkpoint "
-                          "path) needs TensorFlow, on any Keras backend: pip install tensorflow==2.21.0 "
-                          "(.keras and .weights.h5 files load without it)") from e
-    from official.checkpoints import files, readers  # pylint: disable=import-outside-toplevel
-    return files, readers
 
 
 def published_checkpoints(family="tf1"):
@@ -116,22 +101,6 @@ def valid_weights(family="tf1"):
     return list(published_checkpoints(family))
 
 
-def _checkpoint_reader(prefix):
-    """(tf.train.CheckpointReader, {key: shape}) of a TensorFlow checkpoint; CheckpointError if unreadable."""
-    files, _ = _tensorflow_checkpoints()
-    import tensorflow as tf  # pylint: disable=import-outside-toplevel
-
-    try:
-        reader = tf.train.load_checkpoint(prefix)
-        return reader, reader.get_variable_to_shape_map()
-    except (tf.errors.OpError, ValueError) as e:
-        raise files.CheckpointError(f"cannot read checkpoint {prefix!r}: {str(e).splitlines()[0]}") from e
-
-
-def _checkpoint_keys(prefix):
-    return _checkpoint_reader(prefix)[1]
-
-
 def checkpoint_layout(prefix):
     """"tf1", "garden" or "native" (this project's trainer): the layout of the checkpoint at `prefix`.
 
@@ -142,14 +111,14 @@ def checkpoint_layout(prefix):
         >>> checkpoint_layout("/tmp/resnet-rs-50-i160/model.ckpt-109800")
         'tf1'
     """
-    keys = _checkpoint_keys(prefix)
+    keys = portable.checkpoint_keys(prefix)
     if any(k.startswith(("conv2d/", "conv2d_", "batch_normalization")) for k in keys):
         return "tf1"
     if any(k.startswith(("backbone/", "model/layer_with_weights-0/")) for k in keys):
         return "garden"
     if any(k.startswith("model/") for k in keys):
         return "native"
-    files, _ = _tensorflow_checkpoints()
+    files, _ = portable.tensorflow_checkpoints()
     raise files.CheckpointError(f"{prefix!r} is not a ResNet-RS checkpoint of a known layout "
                                 "(tf1, garden or this project's trainer)")
 
@@ -163,46 +132,6 @@ class _Source(NamedTuple):
     classes: Optional[int]          # the head's classes in it (None: no head)
     official: bool = False          # an official name (downloaded into cache_dir)
     architecture: Optional[dict] = None  # the saved model's own options, where recorded
-
-
-def _head_classes(keys, layout):
-    """The head's class count a TensorFlow checkpoint of `layout` holds (None: backbone only)."""
-    if layout == "tf1":
-        shape = keys.get("dense/kernel")
-        return int(shape[-1]) if shape else None
-    if layout == "garden":
-        shape = keys.get("model/layer_with_weights-1/kernel/.ATTRIBUTES/VARIABLE_VALUE")
-        # 1001 = the background column (dropped on load) + the 1000 ImageNet classes.
-        return None if not shape else (int(shape[-1]) - 1 if shape[-1] == IMAGENET_CLASSES + 1 else int(shape[-1]))
-    kernels = sorted((int(m.group(1)), keys[k]) for k in keys for m in [_NATIVE_KEY.match(k)]
-                     if m and m.group(2).endswith("kernel"))
-    return int(kernels[-1][1][-1]) if kernels and len(kernels[-1][1]) == 2 else None
-
-
-def _keras_file_config(path):
-    """The ResNetRS config a `.keras` file records (None for a `.weights.h5` file)."""
-    if not path.endswith(".keras"):
-        return None
-    try:
-        with zipfile.ZipFile(path) as archive:
-            saved = json.loads(archive.read("config.json"))
-    except (OSError, KeyError, ValueError, zipfile.BadZipFile) as e:
-        raise ValueError(f"weights={path!r} is not a readable .keras file: {e}") from e
-    if saved.get("class_name") != "ResNetRS":
-        raise ValueError(f"weights={path!r} holds a {saved.get('class_name')!r} model, not a ResNetRS")
-    return saved["config"]
-
-
-def _h5_head_classes(path):
-    """The head size a `.weights.h5` file of a ResNetRS holds (Keras names the Dense layer `dense`)."""
-    import h5py  # pylint: disable=import-outside-toplevel  (a Keras dependency)
-
-    try:
-        with h5py.File(path, "r") as f:
-            kernel = f.get("layers/dense/vars/0")
-            return int(kernel.shape[-1]) if kernel is not None else None
-    except OSError as e:
-        raise ValueError(f"weights={path!r} is not a readable .weights.h5 file: {e}") from e
 
 
 def _workdir_model_config(prefix):
@@ -232,23 +161,23 @@ def _resolve_weights(weights, depth, family, image_size):
     if name.endswith(KERAS_FILES):
         if not os.path.isfile(name):
             raise ValueError(f"weights={name!r}: no such file")
-        config = _keras_file_config(name)
+        config = portable.keras_file_config(name)
         if config is None:
-            return _Source("keras", name, None, _h5_head_classes(name))
+            return _Source("keras", name, None, portable.h5_head_classes(name))
         head = int(config["num_classes"]) if config.get("include_top") else None
         return _Source("keras", name, None, head, architecture=config)
     if not (os.path.exists(name) or os.path.exists(name + ".index")):
         raise ValueError(f"weights={name!r} is neither None, 'imagenet', an official name, a .keras/.weights.h5 "
                          f"file nor an existing checkpoint path; official names ({family}): "
                          f"{', '.join(valid_weights(family))}")
-    files, _ = _tensorflow_checkpoints()
+    files, _ = portable.tensorflow_checkpoints()
     prefix = files.find_checkpoint(name)
     layout = checkpoint_layout(prefix)
     if layout in FAMILIES and layout != family:
         raise ValueError(f"weights={name!r} is a {layout}-family checkpoint but family={family!r}: pass "
                          f"family={layout!r} (the families differ in activation and padding)")
     architecture = _workdir_model_config(prefix) if layout == "native" else None
-    return _Source("checkpoint", prefix, layout, _head_classes(_checkpoint_keys(prefix), layout),
+    return _Source("checkpoint", prefix, layout, portable.head_classes(portable.checkpoint_keys(prefix), layout),
                    architecture=architecture)
 
 
@@ -295,108 +224,13 @@ def _num_classes(weights, source, classes, include_top):
     return source.classes
 
 
-# ------------------------------------------------------------------------------ reading --
-_NATIVE_KEY = re.compile(r"^model/_operations/(\d+)/(_?kernel|bias|gamma|beta|moving_mean|moving_variance)"
-                         r"/\.ATTRIBUTES/VARIABLE_VALUE$")
-# A layer's variables in the order Keras creates them (= model.variables' order).
-_VARIABLE_ORDER = {"kernel": 0, "bias": 1, "gamma": 0, "beta": 1, "moving_mean": 2, "moving_variance": 3}
-
-
-def _leaf(variable):
-    return variable.path.split("/")[-1]
-
-
-def _read_native(model, prefix, ema, include_top):
-    """Reads a checkpoint of this project's trainer into `model` on any Keras backend.
-
-    The trainer's `tf.train.Checkpoint(model=..., ema=...)` keys the model's variables
-    by the functional graph's operation index (`model/_operations/N/kernel`), and the EMA
-    averages by their position in the model's variables (`ema/averages/J`). Both
-    follow the builder's layer order, which is the same on every backend and with or
-    without the `preprocessing` layer, so the k-th weighted layer of the checkpoint is
-    the k-th of `model` (names and every shape checked). Without the head, the
-    checkpoint's last layer (the head) is left out.
-    """
-    files, _ = _tensorflow_checkpoints()
-    reader, keys = _checkpoint_reader(prefix)
-    groups = {}
-    for key in keys:
-        m = _NATIVE_KEY.match(key)
-        if m:
-            groups.setdefault(int(m.group(1)), []).append((_VARIABLE_ORDER[m.group(2).lstrip("_")], key))
-        elif key.startswith("model/") and "seed_generator" not in key:
-            raise files.CheckpointError(f"native checkpoint {prefix!r} has variable {key!r} that no ResNet-RS layer "
-                                        "holds (a checkpoint of another model?)")
-    saved = [[k for _, k in sorted(group)] for _, group in sorted(groups.items())]
-    layers = [layer for layer in model.layers if layer.weights]
-    if not include_top and len(saved) == len(layers) + 1:
-        saved = saved[:-1]            # the head
-    if len(saved) != len(layers):
-        raise files.CheckpointError(f"native checkpoint {prefix!r} holds {len(saved)} weighted layers, the model "
-                                    f"{len(layers)}: another depth or block_counts?")
-    averages = sorted((int(k.split("/")[2]), k) for k in keys if re.match(r"^ema/averages/\d+/", k))
-    use_ema = bool(ema) and bool(averages)
-    if ema and not averages:
-        warnings.warn(f"{prefix} has no EMA averages; loading the raw weights", stacklevel=4)
-    plan, position = [], 0
-    for layer, saved_keys in zip(layers, saved):
-        variables = sorted(layer.weights, key=lambda v: _VARIABLE_ORDER[_leaf(v)])
-        names = [_leaf(v) for v in variables]
-        saved_names = [_NATIVE_KEY.match(k).group(2).lstrip("_") for k in saved_keys]
-        if names != saved_names:
-            raise files.CheckpointError(f"native checkpoint {prefix!r}: layer {layer.name} has {names}, the "
-                                        f"checkpoint's {saved_keys[0].split('/')[2]}th operation {saved_names}")
-        for variable, key in zip(variables, saved_keys):
-            if use_ema:
-                key = averages[position][1]
-            position += 1
-            if tuple(keys[key]) != tuple(variable.shape):
-                raise files.CheckpointError(f"shape mismatch for {variable.path}: model {tuple(variable.shape)}, "
-                                            f"checkpoint {key!r} {tuple(keys[key])} in {prefix!r}")
-            plan.append((variable, key))
-    for variable, key in plan:
-        variable.assign(np.asarray(reader.get_tensor(key), dtype=variable.dtype))
-
-
-def _read_keras(model, path, saved_config):
-    """Loads a `.keras` or `.weights.h5` file into `model` by layer name, through a model built as
-    the file's (Keras' own loader), so the head can be left out and the backend is any."""
-    if saved_config is not None:
-        source = resnet_rs.ResNetRS.from_config({**saved_config, "name": "weights_source"})
-    else:
-        config = model.get_config()
-        head = _h5_head_classes(path)
-        config.update(include_top=head is not None, num_classes=head or config["num_classes"],
-                      classifier_activation=None, pooling=None if head else config["pooling"],
-                      name="weights_source")
-        config.pop("input_tensor", None)
-        source = resnet_rs.ResNetRS.from_config(config)
-    try:
-        source.load_weights(path)
-    except (ValueError, KeyError) as e:
-        raise ValueError(f"weights={path!r} does not fit ResNet-RS-{model.depth} (another depth, block_counts "
-                         f"or head?): {str(e).splitlines()[0]}") from e
-    for layer in model.layers:
-        if not layer.weights:
-            continue
-        try:
-            theirs = source.get_layer(layer.name)
-        except ValueError as e:
-            raise ValueError(f"weights={path!r} has no layer {layer.name!r}") from e
-        values = theirs.get_weights()
-        if [tuple(v.shape) for v in values] != [tuple(w.shape) for w in layer.weights]:
-            raise ValueError(f"weights={path!r}: layer {layer.name} has shapes {[v.shape for v in values]}, "
-                             f"the model {[tuple(w.shape) for w in layer.weights]}")
-        layer.set_weights(values)
-
-
 def _load(model, source, ema, include_top, cache_dir):
     if source.kind == "keras":
-        _read_keras(model, source.location, source.architecture)
+        portable.read_keras(model, source.location, source.architecture)
     elif source.format == "native":
-        _read_native(model, source.location, ema, include_top)
+        portable.read_native(model, source.location, ema, include_top)
     else:
-        _, readers = _tensorflow_checkpoints()
+        _, readers = portable.tensorflow_checkpoints()
         readers.load_into(model, source.location, format=source.format, ema=ema, include_top=include_top,
                           cache_dir=cache_dir)
 

@@ -38,7 +38,7 @@ def _worker(job_path):
     from official import applications  # first: does the library pull TensorFlow in?
 
     facts = {"tensorflow_after_import": "tensorflow" in sys.modules}
-    from official.modeling import layers, normalization, resnet_rs  # noqa: F401
+    from official.modeling import layers, resnet_rs
     facts["tensorflow_after_modeling"] = "tensorflow" in sys.modules
     import keras
 

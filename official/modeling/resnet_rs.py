@@ -434,58 +434,39 @@ def block_layer_names(depth, block_counts=None):
     return names
 
 
-def _named(depth, kwargs):
-    """ResNetRS(depth, **kwargs), refusing the keras.applications arguments by name."""
-    refused = sorted({"weights", "classes"} & set(kwargs))
-    if refused:
-        raise TypeError(f"official.modeling.resnet_rs.ResNetRS{depth} takes no {'= or '.join(refused)}=: it "
-                        f"builds the bare network (logits, normalised input, num_classes=); for weights and "
-                        f"classes use official.applications.ResNetRS{depth}")
-    return ResNetRS(depth, **kwargs)
+def _named(depth, millions, note=""):
+    """The named variant ResNetRS{depth}(**kwargs) = ResNetRS(depth, **kwargs), refusing the
+    keras.applications arguments by name (they are official.applications' constructors')."""
 
+    def variant(**kwargs: Any) -> ResNetRS:
+        refused = sorted({"weights", "classes"} & set(kwargs))
+        if refused:
+            raise TypeError(f"official.modeling.resnet_rs.ResNetRS{depth} takes no {'= or '.join(refused)}=: it "
+                            f"builds the bare network (logits, normalised input, num_classes=); for weights and "
+                            f"classes use official.applications.ResNetRS{depth}")
+        return ResNetRS(depth, **kwargs)
 
-def ResNetRS50(**kwargs: Any) -> ResNetRS:
-    """ResNet-RS-50 (35.7 M parameters): `ResNetRS(50, **kwargs)`, the bare network.
+    variant.__name__ = variant.__qualname__ = f"ResNetRS{depth}"
+    variant.__doc__ = f"""ResNet-RS-{depth} ({millions} M parameters{note}): `ResNetRS({depth}, **kwargs)`, the bare network.
 
     The trainer's and the checkpoint readers' class: logits out, normalised input,
     `num_classes=`. Published weights, `classes=`, probabilities and 0..255 input are
-    `official.applications.ResNetRS50`'s (which builds this class).
+    `official.applications.ResNetRS{depth}`'s (which builds this class).
 
     Example:
-        >>> ResNetRS50(input_shape=(160, 160, 3)).output.shape
+        >>> ResNetRS{depth}(input_shape=(160, 160, 3)).output.shape
         (None, 1000)
     """
-    return _named(50, kwargs)
+    return variant
 
 
-def ResNetRS101(**kwargs: Any) -> ResNetRS:
-    """ResNet-RS-101 (63.6 M parameters)."""
-    return _named(101, kwargs)
-
-
-def ResNetRS152(**kwargs: Any) -> ResNetRS:
-    """ResNet-RS-152 (86.6 M parameters)."""
-    return _named(152, kwargs)
-
-
-def ResNetRS200(**kwargs: Any) -> ResNetRS:
-    """ResNet-RS-200 (93.2 M parameters); published with stochastic depth 0.1."""
-    return _named(200, kwargs)
-
-
-def ResNetRS270(**kwargs: Any) -> ResNetRS:
-    """ResNet-RS-270 (129.9 M parameters); published with stochastic depth 0.1."""
-    return _named(270, kwargs)
-
-
-def ResNetRS350(**kwargs: Any) -> ResNetRS:
-    """ResNet-RS-350 (164.0 M parameters); published with stochastic depth 0.1."""
-    return _named(350, kwargs)
-
-
-def ResNetRS420(**kwargs: Any) -> ResNetRS:
-    """ResNet-RS-420 (191.9 M parameters); published with stochastic depth 0.1."""
-    return _named(420, kwargs)
+ResNetRS50 = _named(50, 35.7)
+ResNetRS101 = _named(101, 63.6)
+ResNetRS152 = _named(152, 86.6)
+ResNetRS200 = _named(200, 93.2, "; published with stochastic depth 0.1")
+ResNetRS270 = _named(270, 129.9, "; published with stochastic depth 0.1")
+ResNetRS350 = _named(350, 164.0, "; published with stochastic depth 0.1")
+ResNetRS420 = _named(420, 191.9, "; published with stochastic depth 0.1")
 
 
 def from_family(family, depth, **kwargs):
