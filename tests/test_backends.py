@@ -215,7 +215,9 @@ print(keras.backend.backend(), after_applications, "tensorflow" in sys.modules,
 """
 
 
-@pytest.mark.parametrize("backend", OTHER_BACKENDS)
+# Importing PyTorch alone takes ~15-30 s on 2 cores: its import check runs in the slow tier.
+@pytest.mark.parametrize("backend", [pytest.param(b, marks=pytest.mark.slow) if b == "torch" else b
+                                     for b in OTHER_BACKENDS])
 def test_importing_the_library_imports_no_tensorflow_and_registers_the_model(backend):
     from conftest import run_python, tool_env  # pylint: disable=import-outside-toplevel
 
