@@ -177,8 +177,9 @@ def _resolve_weights(weights, depth, family, image_size):
         raise ValueError(f"weights={name!r} is a {layout}-family checkpoint but family={family!r}: pass "
                          f"family={layout!r} (the families differ in activation and padding)")
     architecture = _workdir_model_config(prefix) if layout == "native" else None
-    return _Source("checkpoint", prefix, layout, portable.head_classes(portable.checkpoint_keys(prefix), layout),
-                   architecture=architecture)
+    head = (portable.native_head_classes(prefix) if layout == "native"
+            else portable.head_classes(portable.checkpoint_keys(prefix), layout))
+    return _Source("checkpoint", prefix, layout, head, architecture=architecture)
 
 
 def _check_architecture(weights, saved, wanted):

@@ -109,9 +109,12 @@ def _photographs(size=SIZE):
 
 
 def write_native_checkpoint(root, family="tf1"):
-    """A trainer-layout checkpoint (tf.train.Checkpoint(model, ema, step) in workdir/checkpoints, with the
-    workdir's model_config.json) of a 4-class fine-tune of the small model, averages != raw weights.
+    """A trainer-layout checkpoint (tf.train.Checkpoint(step, model, optimizer, ema) in workdir/checkpoints,
+    with the workdir's model_config.json) of a 4-class fine-tune of the small model, averages != raw
+    weights. As in the trainer's files, the trainable variables are saved under the optimizer's keys
+    (`optimizer/_trainable_variables/N`, the shorter object path), the BN statistics under the model's.
     `family`'s architecture goes into model_config.json only (what a garden-family run records)."""
+    import keras  # pylint: disable=import-outside-toplevel
     import tensorflow as tf  # pylint: disable=import-outside-toplevel
     from official import families  # pylint: disable=import-outside-toplevel
     from official.modeling import resnet_rs  # pylint: disable=import-outside-toplevel
@@ -123,7 +126,10 @@ def write_native_checkpoint(root, family="tf1"):
     for average, variable in zip(ema.averages, ema.model_variables):
         noise = rng.uniform(0.9, 1.1, variable.shape).astype("float32")
         average.assign(keras_numpy(variable) * noise)     # every average differs from its raw weight
-    prefix = tf.train.Checkpoint(model=model, ema=ema, step=tf.Variable(7, dtype=tf.int64)).write(
+    optimizer = keras.optimizers.SGD(0.1, momentum=0.9)
+    optimizer.build(model.trainable_variables)
+    prefix = tf.train.Checkpoint(step=tf.Variable(7, dtype=tf.int64), model=model, optimizer=optimizer,
+                                 ema=ema).write(
         os.path.join(root, "finetune", "checkpoints", "ckpt-7"))
     architecture = {k: v for k, v in families.get(family).architecture().items() if k != "num_classes"}
     with open(os.path.join(root, "finetune", "model_config.json"), "w") as f:

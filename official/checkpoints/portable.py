@@ -27,9 +27,9 @@ import numpy as np
 
 from official.modeling import resnet_rs
 
-# The trainer's checkpoints key a model variable by its layer's operation index and its name.
-NATIVE_KEY = re.compile(r"^model/_operations/(\d+)/(_?kernel|bias|gamma|beta|moving_mean|moving_variance)"
-                         r"/\.ATTRIBUTES/VARIABLE_VALUE$")
+# In the trainer's checkpoints a model variable's object path is its layer's operation index and its name.
+NATIVE_PATH = re.compile(r"^model/_operations/(\d+)/(_?kernel|bias|gamma|beta|moving_mean|moving_variance)$")
+EMA_PATH = re.compile(r"^ema/averages/(\d+)$")
 # A layer's variables in the order Keras creates them (= model.variables' order).
 VARIABLE_ORDER = {"kernel": 0, "bias": 1, "gamma": 0, "beta": 1, "moving_mean": 2, "moving_variance": 3}
 
@@ -70,8 +70,39 @@ def head_classes(keys, layout):
         shape = keys.get("model/layer_with_weights-1/kernel/.ATTRIBUTES/VARIABLE_VALUE")
         # 1001 = the background column (dropped on load) + the 1000 ImageNet classes.
         return None if not shape else (int(shape[-1]) - 1 if shape[-1] == 1001 else int(shape[-1]))
-    kernels = sorted((int(m.group(1)), keys[k]) for k in keys for m in [NATIVE_KEY.match(k)]
-                     if m and m.group(2).endswith("kernel"))
+    raise ValueError(f"layout must be 'tf1' or 'garden' here, got {layout!r} (native: native_head_classes)")
+
+
+def object_paths(reader):
+    """{object path: checkpoint key} of every variable of a TF2 object-graph checkpoint.
+
+    A variable reachable along several paths (the model's `model/_operations/N/kernel` and
+    the optimizer's `optimizer/_trainable_variables/M`) is SAVED under one key only,
+    whichever path the saver met first; the object graph stored in the file maps every
+    path to that key.
+    """
+    from tensorflow.core.protobuf import trackable_object_graph_pb2  # pylint: disable=import-outside-toplevel
+
+    graph = trackable_object_graph_pb2.TrackableObjectGraph()
+    graph.ParseFromString(reader.get_tensor("_CHECKPOINTABLE_OBJECT_GRAPH"))
+    paths, queue, expanded = {}, [(0, "")], set()
+    while queue:
+        node_id, path = queue.pop(0)
+        for attribute in graph.nodes[node_id].attributes:
+            if attribute.name == "VARIABLE_VALUE":
+                paths[path] = attribute.checkpoint_key
+        if node_id in expanded:
+            continue
+        expanded.add(node_id)
+        queue += [(c.node_id, f"{path}/{c.local_name}" if path else c.local_name) for c in graph.nodes[node_id].children]
+    return paths
+
+
+def native_head_classes(prefix):
+    """The head's classes in a checkpoint of the trainer (the last layer's 2-D kernel), or None."""
+    reader, keys = checkpoint_reader(prefix)
+    kernels = sorted((int(m.group(1)), keys[key]) for path, key in object_paths(reader).items()
+                     for m in [NATIVE_PATH.match(path)] if m and m.group(2).endswith("kernel"))
     return int(kernels[-1][1][-1]) if kernels and len(kernels[-1][1]) == 2 else None
 
 
@@ -108,44 +139,46 @@ def _leaf(variable):
 def read_native(model, prefix, ema, include_top):
     """Reads a checkpoint of this project's trainer into `model` on any Keras backend.
 
-    The trainer's `tf.train.Checkpoint(model=..., ema=...)` keys the model's variables
-    by the functional graph's operation index (`model/_operations/N/kernel`), and the EMA
-    averages by their position in the model's variables (`ema/averages/J`). Both
-    follow the builder's layer order, which is the same on every backend and with or
-    without the `preprocessing` layer, so the k-th weighted layer of the checkpoint is
-    the k-th of `model` (names and every shape checked). Without the head, the
+    The trainer's `tf.train.Checkpoint(model=..., optimizer=..., ema=...)` reaches the
+    model's variables by the functional graph's operation index
+    (`model/_operations/N/kernel`; `object_paths` finds the key each is saved under) and
+    the EMA averages by their position in the model's variables (`ema/averages/J`).
+    Both follow the builder's layer order, which is the same on every backend and with
+    or without the `preprocessing` layer, so the k-th weighted layer of the checkpoint
+    is the k-th of `model` (names and every shape checked). Without the head, the
     checkpoint's last layer (the head) is left out.
     """
     files, _ = tensorflow_checkpoints()
     reader, keys = checkpoint_reader(prefix)
+    paths = object_paths(reader)
     groups = {}
-    for key in keys:
-        m = NATIVE_KEY.match(key)
+    for path, key in paths.items():
+        m = NATIVE_PATH.match(path)
         if m:
-            groups.setdefault(int(m.group(1)), []).append((VARIABLE_ORDER[m.group(2).lstrip("_")], key))
-        elif key.startswith("model/") and "seed_generator" not in key:
-            raise files.CheckpointError(f"native checkpoint {prefix!r} has variable {key!r} that no ResNet-RS layer "
+            groups.setdefault(int(m.group(1)), []).append((VARIABLE_ORDER[m.group(2).lstrip("_")], path, key))
+        elif path.startswith("model/") and "seed_generator" not in path:
+            raise files.CheckpointError(f"native checkpoint {prefix!r} has variable {path!r} that no ResNet-RS layer "
                                         "holds (a checkpoint of another model?)")
-    saved = [[k for _, k in sorted(group)] for _, group in sorted(groups.items())]
+    saved = [[(p, k) for _, p, k in sorted(group)] for _, group in sorted(groups.items())]
     layers = [layer for layer in model.layers if layer.weights]
     if not include_top and len(saved) == len(layers) + 1:
         saved = saved[:-1]            # the head
     if len(saved) != len(layers):
         raise files.CheckpointError(f"native checkpoint {prefix!r} holds {len(saved)} weighted layers, the model "
                                     f"{len(layers)}: another depth or block_counts?")
-    averages = sorted((int(k.split("/")[2]), k) for k in keys if re.match(r"^ema/averages/\d+/", k))
+    averages = sorted((int(m.group(1)), key) for path, key in paths.items() for m in [EMA_PATH.match(path)] if m)
     use_ema = bool(ema) and bool(averages)
     if ema and not averages:
         warnings.warn(f"{prefix} has no EMA averages; loading the raw weights", stacklevel=4)
     plan, position = [], 0
-    for layer, saved_keys in zip(layers, saved):
+    for layer, saved_layer in zip(layers, saved):
         variables = sorted(layer.weights, key=lambda v: VARIABLE_ORDER[_leaf(v)])
         names = [_leaf(v) for v in variables]
-        saved_names = [NATIVE_KEY.match(k).group(2).lstrip("_") for k in saved_keys]
+        saved_names = [NATIVE_PATH.match(p).group(2).lstrip("_") for p, _ in saved_layer]
         if names != saved_names:
             raise files.CheckpointError(f"native checkpoint {prefix!r}: layer {layer.name} has {names}, the "
-                                        f"checkpoint's {saved_keys[0].split('/')[2]}th operation {saved_names}")
-        for variable, key in zip(variables, saved_keys):
+                                        f"checkpoint's {saved_layer[0][0].rsplit('/', 1)[0]} {saved_names}")
+        for variable, (_, key) in zip(variables, saved_layer):
             if use_ema:
                 key = averages[position][1]
             position += 1
