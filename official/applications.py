@@ -269,6 +269,8 @@ def build(depth: int, weights: Union[str, os.PathLike, None] = None, include_top
     source = None
     if weights is not None:
         source = _resolve_weights(weights, depth, family, input_shape[0])
+    if source is not None and source.kind == "checkpoint":
+        portable.tensorflow_checkpoints()       # without TensorFlow: the one-line ImportError, before any build
     if ema is not None and (source is None or source.kind != "checkpoint"):
         raise ValueError(f"ema={ema} applies to TensorFlow checkpoints (their moving averages); "
                          f"weights={weights!r} has none")

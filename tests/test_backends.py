@@ -218,6 +218,11 @@ import keras
 print(keras.backend.backend(), after_applications, "tensorflow" in sys.modules,
       keras.saving.get_registered_object("resnet_rs>ResNetRS") is resnet_rs.ResNetRS,
       keras.saving.get_registered_object("resnet_rs>BatchNorm") is layers.BatchNorm)
+sys.modules["tensorflow"] = None          # as if TensorFlow were not installed
+try:
+    applications.ResNetRS50(weights="resnet-rs-50-i160")
+except ImportError as e:
+    print(e)
 """
 
 
@@ -229,7 +234,11 @@ def test_importing_the_library_imports_no_tensorflow_and_registers_the_model(bac
 
     done = run_python("-c", IMPORT_CHECK, env=tool_env(KERAS_BACKEND=backend), timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
-    assert done.stdout.split() == [backend, "False", "False", "True", "True"], done.stdout
+    facts, error = done.stdout.splitlines()
+    assert facts.split() == [backend, "False", "False", "True", "True"], done.stdout
+    # Official and TensorFlow checkpoints need TensorFlow to be read, whatever the backend: said in one line.
+    assert error.startswith("reading a TensorFlow checkpoint (weights='imagenet', an official name or a "
+                            "checkpoint path) needs TensorFlow, on any Keras backend: pip install tensorflow"), error
 
 
 @pytest.mark.slow
