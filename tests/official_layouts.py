@@ -31,10 +31,14 @@ MOMENTUM = "/.OPTIMIZER_SLOT/optimizer/ema_base_optimizer/momentum"
 
 
 def network(depth):
-    """The official network as data: stem convs, blocks, head (layer keys filled in by the layouts)."""
+    """The official network as data: stem convs, blocks, head (layer keys filled in by the layouts).
+
+    `depth` may also be a tuple of blocks per stage, e.g. (1, 1, 1, 1): the same layout for
+    the small model of the same blocks (every writer below takes it).
+    """
     stem = [dict(kernel=(3, 3, i, o), stride=s) for i, o, s in STEM]
     blocks, width = [], 64
-    for stage, (n, f) in enumerate(zip(BLOCKS[depth], WIDTHS)):
+    for stage, (n, f) in enumerate(zip(BLOCKS[depth] if depth in BLOCKS else tuple(depth), WIDTHS)):
         for b in range(n):
             stride = 2 if (stage > 0 and b == 0) else 1
             blocks.append(dict(stage=stage, first=b == 0, stride=stride, f=f, cin=width))

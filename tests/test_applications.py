@@ -1,5 +1,7 @@
 """official.applications: keras.applications-style constructors, the plain Keras workflow, weights."""
 
+import os
+
 import numpy as np
 import pytest
 import keras
@@ -9,6 +11,7 @@ import official_layouts as layouts
 import photo_folders
 from official import applications
 from official.checkpoints import readers
+from official.data import imagenet_classes
 from official.data import preprocessing
 from official.modeling import resnet_rs
 
@@ -105,8 +108,16 @@ def test_weights_file_in_each_official_layout_gives_checkpoints_load_logits(offi
 def test_bad_arguments_are_named_before_anything_is_built_or_downloaded(official_files, tmp_path):
     with pytest.raises(ValueError, match=r"weights='resnet-rs-51-i160'.*resnet-rs-50-i160, resnet-rs-101-i160"):
         applications.ResNetRS50(weights="resnet-rs-51-i160")
-    with pytest.raises(ValueError, match="needs classes=1000.*classes=10"):
+    with pytest.raises(ValueError, match="classes=10 does not match weights='imagenet', whose head has 1000"):
         applications.ResNetRS50(weights="imagenet", classes=10)
+    with pytest.raises(ValueError, match="classes=3 needs include_top=True"):
+        applications.ResNetRS50(weights="imagenet", include_top=False, classes=3)
+    with pytest.raises(ValueError, match="ema=False applies to TensorFlow checkpoints"):
+        applications.ResNetRS50(ema=False, **SMALL)
+    with pytest.raises(ValueError, match="cache_dir= is where official checkpoints"):
+        applications.ResNetRS50(weights=official_files["tf1"], cache_dir=str(tmp_path))
+    with pytest.raises(ValueError, match="pooling='max' needs include_top=False"):
+        applications.ResNetRS50(pooling="max", **SMALL)
     with pytest.raises(ValueError, match=r"input_shape=\(16, 16, 3\) is too small.*at least 32"):
         applications.ResNetRS50(input_shape=(16, 16, 3), **SMALL)
     with pytest.raises(ValueError, match="ResNet-RS-50 checkpoint; this is ResNet-RS-101"):
@@ -130,3 +141,116 @@ def test_imagenet_picks_the_published_checkpoint_of_the_depth():
     assert "resnet-rs-420-i320" not in applications.valid_weights("garden")
     assert [applications.ResNetRS270.__name__, applications.ResNetRS420.__name__] == ["ResNetRS270",
                                                                                       "ResNetRS420"]
+
+
+def test_every_argument_is_used_or_refused_by_name():
+    with pytest.raises(TypeError, match=r"ResNetRS50 got unexpected argument\(s\) input_tensr=, wieghts="):
+        applications.ResNetRS50(wieghts="imagenet", input_tensr=None)
+    with pytest.raises(TypeError, match="ResNetRS101 takes no num_classes= .it is classes="):
+        applications.ResNetRS101(num_classes=7)
+    # The bare builder's named variants: no weights or classes, and a pointer at this module.
+    with pytest.raises(TypeError, match="takes no classes= or weights=.*official.applications.ResNetRS50"):
+        resnet_rs.ResNetRS50(weights="imagenet", classes=7)
+    with pytest.raises(TypeError, match="unexpected argument.*weights=.*official.applications"):
+        resnet_rs.ResNetRS(50, weights="imagenet")
+    # classes: 1000 without weights (keras.applications' default), or as asked.
+    assert applications.ResNetRS50(input_shape=(SIZE, SIZE, 3), **SMALL).output.shape[-1] == 1000
+    assert applications.ResNetRS50(classes=7, input_shape=(SIZE, SIZE, 3), **SMALL).output.shape[-1] == 7
+
+
+def test_input_tensor_builds_on_the_given_tensor_and_saves_the_layers_before_it(tmp_path):
+    inputs = keras.Input((SIZE, SIZE, 3), name="pixels")
+    darker = keras.layers.Rescaling(0.5, name="darker")(inputs)
+    model = applications.ResNetRS50(input_tensor=darker, classes=3, classifier_activation=None, **SMALL)
+    assert model.inputs == [inputs] and model.get_layer("darker") is darker._keras_history.operation
+    x = np.random.default_rng(2).uniform(0, 255, size=(2, SIZE, SIZE, 3)).astype("float32")
+    plain = applications.ResNetRS50(classes=3, classifier_activation=None, input_shape=(SIZE, SIZE, 3), **SMALL)
+    plain.set_weights(model.get_weights())
+    np.testing.assert_allclose(model(x), plain(x * 0.5), atol=1e-5)      # the rescaling is part of the model
+    direct = applications.ResNetRS50(input_tensor=inputs, classes=3, **SMALL)
+    assert direct.inputs == [inputs]
+    model.save(tmp_path / "m.keras")
+    again = keras.models.load_model(tmp_path / "m.keras")
+    assert isinstance(again, resnet_rs.ResNetRS) and again.get_layer("darker").scale == 0.5
+    np.testing.assert_array_equal(again.predict(x, verbose=0), model.predict(x, verbose=0))
+    with pytest.raises(ValueError, match=r"input_shape=\(32, 32, 3\) does not match input_tensor's shape"):
+        applications.ResNetRS50(input_tensor=inputs, input_shape=(32, 32, 3), **SMALL)
+    with pytest.raises(TypeError, match="input_tensor must be a Keras tensor"):
+        applications.ResNetRS50(input_tensor=np.zeros((1, SIZE, SIZE, 3)), **SMALL)
+
+
+def test_native_fine_tune_reopens_with_its_own_classes_and_as_a_backbone(tmp_path):
+    from test_backends import write_native_checkpoint
+
+    prefix = write_native_checkpoint(str(tmp_path))
+    reference = resnet_rs.ResNetRS(50, num_classes=4, input_shape=(SIZE, SIZE, 3), **SMALL)
+    readers.load_into(reference, prefix, format="native")             # the trainer's tf.train.Checkpoint reader
+    x = np.random.default_rng(4).uniform(0, 255, size=(2, SIZE, SIZE, 3)).astype("float32")
+    want = reference(preprocessing.normalize(x)).numpy()
+    for classes in (None, 4):
+        model = applications.ResNetRS50(weights=prefix, classes=classes, classifier_activation=None, **SMALL)
+        np.testing.assert_allclose(model(x), want, atol=1e-5)
+    directory = applications.ResNetRS50(weights=os.path.dirname(prefix), classifier_activation=None, **SMALL)
+    np.testing.assert_allclose(directory(x), want, atol=1e-5)
+    features = applications.ResNetRS50(weights=prefix, include_top=False, pooling="avg", **SMALL)
+    np.testing.assert_allclose(features(x), resnet_rs.endpoints(reference)(preprocessing.normalize(x))["pre_logits"],
+                               atol=1e-5)
+    with pytest.raises(ValueError, match="classes=7 does not match weights=.*whose head has 4 classes"):
+        applications.ResNetRS50(weights=prefix, classes=7, **SMALL)
+    with pytest.raises(ValueError, match=r"block_counts=\(1, 1, 1, 1\), this one has block_counts=\(3, 4, 6, 3\)"):
+        applications.ResNetRS50(weights=prefix)
+    garden_run = write_native_checkpoint(str(tmp_path / "garden_run"), family="garden")
+    with pytest.raises(ValueError, match="activation='swish', this one has activation='relu': pass family='garden'"):
+        applications.ResNetRS50(weights=garden_run, **SMALL)
+
+
+def test_keras_weights_files_load_with_their_classes_on_any_head(tmp_path):
+    model = applications.ResNetRS50(classes=4, classifier_activation=None, input_shape=(SIZE, SIZE, 3), **SMALL)
+    model.save_weights(tmp_path / "m.weights.h5")
+    model.save(tmp_path / "m.keras")
+    x = np.random.default_rng(6).uniform(0, 255, size=(2, SIZE, SIZE, 3)).astype("float32")
+    for path in ("m.weights.h5", "m.keras"):
+        again = applications.ResNetRS50(weights=str(tmp_path / path), classifier_activation=None, **SMALL)
+        assert again.output.shape[-1] == 4
+        np.testing.assert_array_equal(again(x), model(x))
+    backbone = applications.ResNetRS50(weights=str(tmp_path / "m.weights.h5"), include_top=False, **SMALL)
+    for layer in backbone.layers:
+        for mine, theirs in zip(layer.get_weights(), model.get_layer(layer.name).get_weights()):
+            np.testing.assert_array_equal(mine, theirs)
+    with pytest.raises(ValueError, match="classes=5 does not match"):
+        applications.ResNetRS50(weights=str(tmp_path / "m.weights.h5"), classes=5, **SMALL)
+    with pytest.raises(ValueError, match="holds a model with depth=50, this one has depth=101: use ResNetRS50"):
+        applications.ResNetRS101(weights=str(tmp_path / "m.keras"), **SMALL)
+    with pytest.raises(ValueError, match="no such file"):
+        applications.ResNetRS50(weights=str(tmp_path / "missing.keras"))
+
+
+def test_preprocess_input_is_the_models_own_normalisation():
+    x = np.random.default_rng(7).uniform(0, 255, size=(2, SIZE, SIZE, 3)).astype("float32")
+    normalised = applications.preprocess_input(x)
+    assert isinstance(normalised, np.ndarray) and normalised.dtype == np.float32
+    np.testing.assert_array_equal(normalised, preprocessing.normalize(x).numpy())
+    np.testing.assert_array_equal(applications.preprocess_input(x.astype("uint8")),
+                                  preprocessing.normalize(x.astype("uint8")).numpy())
+    inside = applications.ResNetRS50(input_shape=(SIZE, SIZE, 3), classifier_activation=None, **SMALL)
+    outside = applications.ResNetRS50(input_shape=(SIZE, SIZE, 3), classifier_activation=None,
+                                      include_preprocessing=False, **SMALL)
+    outside.set_weights(inside.get_weights())
+    np.testing.assert_array_equal(outside(normalised), inside(x))
+    with pytest.raises(ValueError, match="channels_last images only"):
+        applications.preprocess_input(x, data_format="channels_first")
+    with pytest.raises(ValueError, match=r"RGB images \[..., H, W, 3\], got shape \(2, 3, 64, 64\)"):
+        applications.preprocess_input(x.transpose(0, 3, 1, 2))
+
+
+def test_decode_predictions_gives_keras_tuples_best_first():
+    preds = np.full((2, 1000), 1e-4, "float32")
+    preds[0, 388], preds[0, 0], preds[1, 999] = 0.9, 0.05, 0.7
+    decoded = applications.decode_predictions(preds, top=2)
+    assert [len(d) for d in decoded] == [2, 2]
+    assert decoded[0][0][:2] == ("n02510455", "giant panda") and decoded[0][0][2] == pytest.approx(0.9)
+    assert decoded[0][1][:2] == ("n01440764", "tench")
+    assert decoded[1][0][0] == imagenet_classes.synsets()[999]
+    assert len(applications.decode_predictions(preds)[0]) == 5
+    with pytest.raises(ValueError, match=r"\[N, 1000\] ImageNet predictions, got shape \(2, 4\)"):
+        applications.decode_predictions(np.zeros((2, 4)))

@@ -270,10 +270,20 @@ def test_mixed_precision_gives_float32_logits(policy):
     (dict(drop_connect_rate=-0.1), "drop_connect_rate"),
     (dict(bn_momentum=1.5), "bn_momentum"),
     (dict(stochastic_depth="per_layer"), "stochastic_depth"),
+    (dict(pooling="max"), "pooling='max' needs include_top=False"),
+    (dict(include_top=False, classifier_activation="softmax"), "classifier_activation='softmax' needs include_top"),
 ])
 def test_bad_arguments_name_the_argument(kwargs, word):
     with pytest.raises(ValueError, match=word):
         resnet_rs.ResNetRS(**kwargs)
+
+
+def test_unknown_arguments_are_refused_by_name():
+    # Keras' Model would take (and drop) some of these; the builder names every one.
+    with pytest.raises(TypeError, match="ResNetRS got unexpected argument.s. dtype=, num_class="):
+        resnet_rs.ResNetRS(50, num_class=10, dtype="float16")
+    with pytest.raises(TypeError, match="ResNetRS152 takes no weights=: .*use official.applications.ResNetRS152"):
+        resnet_rs.ResNetRS152(weights="imagenet")
 
 
 def test_named_variants_and_layer_order_table(rs50):
@@ -306,6 +316,22 @@ def test_fused_batch_norm_equals_plain_ops_and_keras():
     np.testing.assert_allclose(reference.moving_variance, x.reshape(-1, 8).var(0), rtol=1e-5)
     # Inference mode uses the moving statistics in both paths.
     np.testing.assert_allclose(fused(x), plain(x), rtol=1e-5, atol=1e-5)
+
+
+def test_keras_ops_batch_norm_of_the_other_backends_equals_the_fused_op():
+    """The batch norm JAX and PyTorch run (keras.ops; tests/test_backends.py runs it there), here on
+    TensorFlow's keras.ops: the fused op's outputs and unbiased moving variance, in the input's dtype."""
+    x = np.random.default_rng(8).normal(1.0, 2.0, size=(4, 6, 6, 8)).astype("float32")
+    fused, other = (layers.BatchNorm(momentum=0.3, epsilon=1e-5) for _ in range(2))
+    for layer in (fused, other):
+        layer.build(x.shape)
+        layer.set_weights([np.linspace(0.5, 2, 8), np.linspace(-1, 1, 8), np.linspace(-0.5, 0.5, 8),
+                           np.linspace(0.5, 1.5, 8)])
+    np.testing.assert_allclose(other._call_keras_ops(x, False), fused(x, training=False), rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(other._call_keras_ops(x, True), fused(x, training=True), rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(other.moving_mean, fused.moving_mean, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(other.moving_variance, fused.moving_variance, rtol=1e-5)
+    assert other._call_keras_ops(tf.cast(x, tf.bfloat16), True).dtype == tf.bfloat16
 
 
 def test_fused_model_step_equals_unfused_model_step():

@@ -16,8 +16,7 @@ Every function returns float32 in the 0..255 range (bicubic may overshoot it);
 serving function), so the export and the input pipeline share one implementation.
 
 Example:
-    >>> jpeg = tf.io.encode_jpeg(tf.zeros([200, 300, 3], tf.uint8))   # or tf.io.read_file("cat.jpg")
-    >>> image = preprocess_for_eval(jpeg, 160)
+    >>> image = preprocess_for_eval(tf.io.read_file("cat.jpg"), 160)
     >>> image.shape, image.dtype
     (TensorShape([160, 160, 3]), tf.float32)
 """
@@ -26,37 +25,13 @@ import tensorflow as tf
 
 from official import families
 from official.data import randaugment
+from official.modeling.normalization import MEAN_RGB, STDDEV_RGB, normalize  # noqa: F401 (re-exported)
 
-# ImageNet mean/std on the 0..255 scale, the same in both official codes.
-MEAN_RGB = (0.485 * 255, 0.456 * 255, 0.406 * 255)
-STDDEV_RGB = (0.229 * 255, 0.224 * 255, 0.225 * 255)
 # The Feb-2021 constant that produced the published accuracies (docs/fidelity.md).
 CROP_PADDING = families.TF1_CROP_PADDING
-
-
-def normalize(image, dtype=tf.float32):
-    """(x - 255 * mean) / (255 * std) per RGB channel, computed in float32.
-
-    Args:
-        image: [..., 3] tensor on the 0..255 scale (any real or integer dtype).
-        dtype: output dtype (float32 or bfloat16).
-
-    Returns:
-        The normalised image in ``dtype``.
-
-    Example:
-        >>> normalize(tf.fill([2, 2, 3], 124.0))[0, 0].numpy().round(2)
-        array([0.01, 0.14, 0.36], dtype=float32)
-    """
-    image = tf.cast(image, tf.float32)
-    # Mean and std spelled out to the image's shape: element-wise ops on equal shapes take
-    # TensorFlow's vectorised path, where a [3] operand takes the broadcasting one
-    # (0.7 against 1.1 ms per 160x160 image on a 2-core EPYC). Same IEEE subtraction and
-    # division, so the same bytes.
-    shape = tf.shape(image)
-    mean = tf.broadcast_to(tf.constant(MEAN_RGB, tf.float32), shape)
-    std = tf.broadcast_to(tf.constant(STDDEV_RGB, tf.float32), shape)
-    return tf.cast((image - mean) / std, dtype)
+# The Garden's eval crop fraction.
+GARDEN_CROP_FRACTION = families.GARDEN.eval_crop_fraction
+FAMILIES = families.NAMES
 
 
 def resize_bicubic_legacy(image, size):
@@ -182,9 +157,7 @@ def preprocess_for_eval(image_bytes, image_size, family="tf1", crop_padding=CROP
         float32 [S, S, 3], 0..255 scale (NOT normalised; bicubic may overshoot).
 
     Example:
-        >>> jpeg = tf.io.encode_jpeg(tf.zeros([200, 300, 3], tf.uint8))
-        >>> preprocess_for_eval(jpeg, 224).shape     # crop side int(224/256 x 200), resized
-        TensorShape([224, 224, 3])
+        >>> x = preprocess_for_eval(jpeg_bytes, 224)   # crop side int(224/256*min)
     """
     _check_family(family)
     crop = decode_and_crop(
@@ -243,10 +216,11 @@ def preprocess_for_garden_serving(image_bytes, image_size):
 
 
 # ------------------------------------------------------------------ train ----
-# The Inception crop's parameters (both families; min_object_covered differs: families.py).
+# The Inception crop's parameters (both families; min_object_covered differs).
 AREA_RANGE = (0.08, 1.0)
 ASPECT_RATIO_RANGE = (3.0 / 4.0, 4.0 / 3.0)
 MAX_ATTEMPTS = 10
+MIN_OBJECT_COVERED = {f.name: f.min_object_covered for f in families.FAMILIES.values()}
 
 
 def random_crop_window(shape, seed, family="tf1", image_size=None,
@@ -320,9 +294,7 @@ def preprocess_for_train(image_bytes, image_size, *, family="tf1",
         float32 [S, S, 3] on the 0..255 scale, NOT normalised.
 
     Example:
-        >>> jpeg = tf.io.encode_jpeg(tf.zeros([200, 300, 3], tf.uint8))
-        >>> preprocess_for_train(jpeg, 160, randaug_magnitude=10, seed=[1, 2]).shape
-        TensorShape([160, 160, 3])
+        >>> x = preprocess_for_train(jpeg, 160, randaug_magnitude=10, seed=[1, 2])
     """
     fam = _check_family(family)
     crop_seed, flip_seed, aug_seed = _seeds(seed, 3)

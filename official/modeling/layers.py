@@ -16,7 +16,7 @@ import functools
 
 import keras
 
-from official.data import preprocessing
+from official.modeling import normalization
 
 # TF1 `variance_scaling_initializer()` defaults, which the Garden also uses
 # (docs/fidelity.md: convolutions): scale 1, fan_in, truncated normal.
@@ -28,7 +28,7 @@ CONV_INITIALIZER = {
 
 @keras.saving.register_keras_serializable(package="resnet_rs")
 class Normalize(keras.layers.Layer):
-    """RGB on the 0..255 scale in, `preprocessing.normalize` out (same float32 ops, same bits).
+    """RGB on the 0..255 scale in, `normalization.normalize` out (same float32 ops, same bits).
 
     Inside a model built with `include_preprocessing=True`, so it takes raw pixels as
     keras.applications models do. No variables: checkpoints are the same either way.
@@ -39,7 +39,7 @@ class Normalize(keras.layers.Layer):
     """
 
     def call(self, images):
-        return keras.ops.cast(preprocessing.normalize(images), self.compute_dtype)
+        return normalization.normalize(images, self.compute_dtype)
 
 
 @keras.saving.register_keras_serializable(package="resnet_rs")
@@ -80,7 +80,7 @@ class StochasticDepth(keras.layers.Layer):
 
 @keras.saving.register_keras_serializable(package="resnet_rs")
 class BatchNorm(keras.layers.BatchNormalization):
-    """Channels-last batch norm that runs as ONE fused TensorFlow op.
+    """Channels-last batch norm that runs as ONE fused TensorFlow op (keras.ops elsewhere).
 
     Same variables (gamma, beta, moving_mean, moving_variance) and the same maths
     as `keras.layers.BatchNormalization`, with two deliberate differences:
@@ -96,6 +96,9 @@ class BatchNorm(keras.layers.BatchNormalization):
       in both. `fused=False` computes the same numbers with plain ops (the
       reference path of the equality tests).
 
+    On the other Keras backends (JAX, PyTorch) the same maths runs in keras.ops, with the
+    same unbiased moving variance (tests/test_backends.py compares it with the fused op).
+
     Example:
         >>> bn = BatchNorm(momentum=0.0, epsilon=1e-5)
         >>> tuple(bn(keras.ops.ones((2, 4, 4, 8)), training=True).shape)
@@ -107,10 +110,13 @@ class BatchNorm(keras.layers.BatchNormalization):
         self.fused = fused
 
     def call(self, inputs, training=None, mask=None):
-        if (keras.backend.backend() != "tensorflow" or mask is not None or self.renorm
-                or len(inputs.shape) != 4 or self.axis not in (-1, 3)):
+        if mask is not None or self.renorm or len(inputs.shape) != 4 or self.axis not in (-1, 3):
             return super().call(inputs, training=training, mask=mask)
-        import tensorflow as tf  # the fused op is TensorFlow's
+        if keras.backend.backend() != "tensorflow":
+            return self._call_keras_ops(inputs, bool(training) and self.trainable)
+        # The only TensorFlow in official/modeling: the fused op is TensorFlow's, and
+        # imported here so that the model imports (and runs) without it on other backends.
+        import tensorflow as tf  # pylint: disable=import-outside-toplevel
 
         training = bool(training) and self.trainable
         if self.fused:
@@ -136,6 +142,26 @@ class BatchNorm(keras.layers.BatchNormalization):
             self.moving_mean.assign(self.moving_mean * m + mean * (1.0 - m))
             self.moving_variance.assign(self.moving_variance * m + variance * (1.0 - m))
         return y
+
+    def _call_keras_ops(self, inputs, training):
+        """The same numbers as the TensorFlow path with keras.ops (JAX, PyTorch): normalise with the
+        biased batch variance, store the unbiased one (x n/(n-1)), in float32."""
+        x = keras.ops.cast(inputs, "float32")
+        if training:
+            mean, biased = keras.ops.moments(x, axes=[0, 1, 2])
+            n = 1.0
+            for d in x.shape[:3]:      # concrete on the eager backends, also under jax.jit
+                n *= d
+            variance = biased * (n / max(n - 1.0, 1.0))
+        else:
+            mean, biased = self.moving_mean, self.moving_variance
+        y = keras.ops.batch_normalization(x, mean, biased, axis=-1, offset=self.beta, scale=self.gamma,
+                                          epsilon=self.epsilon)
+        if training:
+            m = self.momentum
+            self.moving_mean.assign(self.moving_mean * m + mean * (1.0 - m))
+            self.moving_variance.assign(self.moving_variance * m + variance * (1.0 - m))
+        return keras.ops.cast(y, inputs.dtype)
 
     def get_config(self):
         return {**super().get_config(), "fused": self.fused}

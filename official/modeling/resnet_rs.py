@@ -6,7 +6,7 @@ padding, 1000 classes); `GARDEN_FAMILY` switches to the Model Garden's swish,
 SAME-padding variant.
 
 The model takes images that are already normalised as
-`(x - 255 * mean) / (255 * std)` (see `official/data/preprocessing.py`) and returns ONE
+`(x - 255 * mean) / (255 * std)` (`official/modeling/normalization.py`) and returns ONE
 output, as keras.applications models do: with `include_top`, the float32 logits
 (or their softmax with `classifier_activation="softmax"`; the `logits` layer stays
 reachable by name); without, the pooled features (`pooling="avg"|"max"`) or the
@@ -23,6 +23,7 @@ Example (the small model, one block per stage; without `block_counts`, the publi
 """
 
 import sys
+from typing import Any, Optional, Sequence
 
 import keras
 import numpy as np
@@ -159,6 +160,15 @@ class ResNetRS(keras.Model):
         fold_batch_norm: an inference-only model whose convolutions carry each batch
             norm as a scaled kernel and a bias (no BN layers); made from a trained
             model by `fold_batch_norm(model)`.
+        input_tensor: a Keras tensor (`keras.Input(...)` or a layer's output) to build
+            the network on, as in keras.applications: the model's inputs are its
+            source inputs, so layers before it (augmentation, resizing) belong to the
+            model and are saved with it. Its shape gives `input_shape`.
+        name, trainable: as for any keras.Model.
+
+    Any other keyword is refused (TypeError naming it): this class builds the network
+    only; weights and class counts of published checkpoints are
+    `official.applications.ResNetRS50(weights=..., classes=...)`'s job.
 
     Example:
         >>> features = ResNetRS(50, include_top=False, pooling="avg", block_counts=(1, 1, 1, 1))
@@ -166,12 +176,17 @@ class ResNetRS(keras.Model):
         (1, 2048)
     """
 
-    def __init__(self, depth=50, block_counts=None, input_shape=(None, None, 3), num_classes=1000, include_top=True,
-                 pooling=None, classifier_activation=None, include_preprocessing=False,
-                 activation="relu", padding="fixed", stage2_shortcut_pool=False, se_ratio=0.25,
-                 drop_connect_rate=0.0, stochastic_depth="per_stage", dropout_rate=0.25,
-                 bn_momentum=0.0, bn_epsilon=1e-5, zero_init_last_bn=True, head_initializer="tf1",
-                 fused_batch_norm=True, fold_batch_norm=False, name=None, **kwargs):
+    def __init__(self, depth: int = 50, block_counts: Optional[Sequence[int]] = None,
+                 input_shape: Sequence[Optional[int]] = (None, None, 3), num_classes: int = 1000,
+                 include_top: bool = True, pooling: Optional[str] = None,
+                 classifier_activation: Optional[str] = None, include_preprocessing: bool = False,
+                 activation: str = "relu", padding: str = "fixed", stage2_shortcut_pool: bool = False,
+                 se_ratio: float = 0.25, drop_connect_rate: float = 0.0, stochastic_depth: str = "per_stage",
+                 dropout_rate: float = 0.25, bn_momentum: float = 0.0, bn_epsilon: float = 1e-5,
+                 zero_init_last_bn: bool = True, head_initializer: str = "tf1", fused_batch_norm: bool = True,
+                 fold_batch_norm: bool = False, input_tensor: Optional[keras.KerasTensor] = None,
+                 name: Optional[str] = None, trainable: bool = True, **unknown: Any):
+        _refuse_unknown("ResNetRS", unknown)
         blocks = blocks_per_stage(depth, block_counts)
         check_choice("activation", activation, ACTIVATIONS)
         check_choice("padding", padding, PADDINGS)
@@ -179,12 +194,16 @@ class ResNetRS(keras.Model):
         check_choice("head_initializer", head_initializer, tuple(HEAD_INITIALIZERS))
         check_choice("pooling", pooling, POOLINGS)
         check_choice("classifier_activation", classifier_activation, CLASSIFIER_ACTIVATIONS)
+        if include_top and pooling == "max":
+            raise ValueError("pooling='max' needs include_top=False: the head follows average pooling")
+        if not include_top and classifier_activation:
+            raise ValueError(f"classifier_activation={classifier_activation!r} needs include_top=True")
         _check_rate("drop_connect_rate", drop_connect_rate or 0.0)
         _check_rate("dropout_rate", dropout_rate or 0.0)
         _check_rate("bn_momentum", bn_momentum)
         if not 0.0 <= float(se_ratio) <= 1.0:
             raise ValueError(f"se_ratio={se_ratio!r} must be in [0, 1]")
-        input_shape = tuple(input_shape)
+        input_shape, preceding = _input_shape(input_shape, input_tensor)
         if len(input_shape) != 3 or input_shape[-1] != 3:
             raise ValueError(f"input_shape={input_shape!r} must be (height, width, 3): ResNet-RS takes RGB images")
         small = [d for d in input_shape[:2] if d is not None and d < MIN_INPUT_SIZE]
@@ -200,8 +219,12 @@ class ResNetRS(keras.Model):
         sys.setrecursionlimit(max(sys.getrecursionlimit(), 20 * sum(blocks) + 2000))
         norm = None if fold_batch_norm else layers.batch_norm_factory(bn_momentum, bn_epsilon,
                                                                      fused=fused_batch_norm)
-        inputs = keras.Input(input_shape, name="images")
-        x = layers.Normalize(name="preprocessing")(inputs) if include_preprocessing else inputs
+        if input_tensor is None:
+            inputs = x = keras.Input(input_shape, name="images")
+        else:
+            inputs, x = keras.utils.get_source_inputs(input_tensor), input_tensor
+            inputs = inputs[0] if len(inputs) == 1 else inputs
+        x = layers.Normalize(name="preprocessing")(x) if include_preprocessing else x
         x = layers.stem(x, activation=activation, padding=padding, norm=norm)
         endpoints = {"stem": x}
         rates = drop_rates(depth, drop_connect_rate or 0.0, stochastic_depth, blocks)
@@ -230,7 +253,7 @@ class ResNetRS(keras.Model):
             if classifier_activation:
                 x = keras.layers.Activation(classifier_activation, dtype="float32", name="predictions")(x)
         outputs = x
-        super().__init__(inputs=inputs, outputs=outputs, name=name or f"resnet_rs_{depth}", **kwargs)
+        super().__init__(inputs=inputs, outputs=outputs, name=name or f"resnet_rs_{depth}", trainable=trainable)
         # Layer names, not tensors: `endpoints()` reads each layer's output.
         self._endpoint_layers = {k: t._keras_history.operation.name for k, t in endpoints.items()}
         self._init_config = dict(
@@ -242,6 +265,8 @@ class ResNetRS(keras.Model):
             dropout_rate=dropout_rate, bn_momentum=bn_momentum, bn_epsilon=bn_epsilon,
             zero_init_last_bn=zero_init_last_bn, head_initializer=head_initializer,
             fused_batch_norm=fused_batch_norm, fold_batch_norm=fold_batch_norm)
+        if preceding is not None:    # only then: other models' configs stay as they were
+            self._init_config["input_tensor"] = preceding
 
     @property
     def depth(self):
@@ -253,11 +278,47 @@ class ResNetRS(keras.Model):
         return blocks_per_stage(self.depth, self._init_config["block_counts"])
 
     def get_config(self):
-        return {"name": self.name, "trainable": self.trainable, **self._init_config}
+        config = {"name": self.name, "trainable": self.trainable, **self._init_config}
+        if "input_tensor" in config:      # the layers before the network, as a model of their own
+            config["input_tensor"] = keras.saving.serialize_keras_object(config["input_tensor"])
+        return config
 
     @classmethod
     def from_config(cls, config):
+        config = dict(config)
+        if config.get("input_tensor") is not None:
+            config["input_tensor"] = keras.saving.deserialize_keras_object(config["input_tensor"]).output
         return cls(**config)
+
+
+def _refuse_unknown(what, unknown):
+    """No argument is silently ignored: name the unknown ones, and where weights belong."""
+    if not unknown:
+        return
+    names = ", ".join(f"{k}=" for k in sorted(unknown))
+    hint = ""
+    if {"weights", "classes"} & set(unknown):
+        hint = ("; this builds the bare network (logits, normalised input, num_classes=): for published or "
+                "saved weights and classes= use official.applications.ResNetRS50 ... ResNetRS420")
+    raise TypeError(f"{what} got unexpected argument(s) {names}{hint}")
+
+
+def _input_shape(input_shape, input_tensor):
+    """(H, W, C) from `input_shape` or `input_tensor` (which must agree), and the layers before
+    `input_tensor` as a keras.Model (None when it is an Input itself or not given)."""
+    input_shape = tuple(input_shape)
+    if input_tensor is None:
+        return input_shape, None
+    if not keras.utils.is_keras_tensor(input_tensor):
+        raise TypeError(f"input_tensor must be a Keras tensor (keras.Input(...) or a layer's output), "
+                        f"got {type(input_tensor).__name__}")
+    shape = tuple(input_tensor.shape[1:])
+    if len(shape) != len(input_shape) or any(a is not None and a != b for a, b in zip(input_shape, shape)):
+        raise ValueError(f"input_shape={input_shape!r} does not match input_tensor's shape {shape!r}")
+    sources = keras.utils.get_source_inputs(input_tensor)
+    if len(sources) == 1 and sources[0] is input_tensor:
+        return shape, None
+    return shape, keras.Model(sources, input_tensor, name="input_tensor")
 
 
 def fold_batch_norm(model):
@@ -372,39 +433,39 @@ def block_layer_names(depth, block_counts=None):
     return names
 
 
-def ResNetRS50(**kwargs):
-    """ResNet-RS-50 (35.7 M parameters). Example: `ResNetRS50(input_shape=(160, 160, 3))`."""
-    return ResNetRS(50, **kwargs)
+def _named(depth, millions, note=""):
+    """The named variant ResNetRS{depth}(**kwargs) = ResNetRS(depth, **kwargs), refusing the
+    keras.applications arguments by name (they are official.applications' constructors')."""
+
+    def variant(**kwargs: Any) -> ResNetRS:
+        refused = sorted({"weights", "classes"} & set(kwargs))
+        if refused:
+            raise TypeError(f"official.modeling.resnet_rs.ResNetRS{depth} takes no {'= or '.join(refused)}=: it "
+                            f"builds the bare network (logits, normalised input, num_classes=); for weights and "
+                            f"classes use official.applications.ResNetRS{depth}")
+        return ResNetRS(depth, **kwargs)
+
+    variant.__name__ = variant.__qualname__ = f"ResNetRS{depth}"
+    variant.__doc__ = f"""ResNet-RS-{depth} ({millions} M parameters{note}): `ResNetRS({depth}, **kwargs)`, the bare network.
+
+    The trainer's and the checkpoint readers' class: logits out, normalised input,
+    `num_classes=`. Published weights, `classes=`, probabilities and 0..255 input are
+    `official.applications.ResNetRS{depth}`'s (which builds this class).
+
+    Example:
+        >>> ResNetRS{depth}(input_shape=(160, 160, 3)).output.shape
+        (None, 1000)
+    """
+    return variant
 
 
-def ResNetRS101(**kwargs):
-    """ResNet-RS-101 (63.6 M parameters)."""
-    return ResNetRS(101, **kwargs)
-
-
-def ResNetRS152(**kwargs):
-    """ResNet-RS-152 (86.6 M parameters)."""
-    return ResNetRS(152, **kwargs)
-
-
-def ResNetRS200(**kwargs):
-    """ResNet-RS-200 (93.2 M parameters); published with stochastic depth 0.1."""
-    return ResNetRS(200, **kwargs)
-
-
-def ResNetRS270(**kwargs):
-    """ResNet-RS-270 (129.9 M parameters); published with stochastic depth 0.1."""
-    return ResNetRS(270, **kwargs)
-
-
-def ResNetRS350(**kwargs):
-    """ResNet-RS-350 (164.0 M parameters); published with stochastic depth 0.1."""
-    return ResNetRS(350, **kwargs)
-
-
-def ResNetRS420(**kwargs):
-    """ResNet-RS-420 (191.9 M parameters); published with stochastic depth 0.1."""
-    return ResNetRS(420, **kwargs)
+ResNetRS50 = _named(50, 35.7)
+ResNetRS101 = _named(101, 63.6)
+ResNetRS152 = _named(152, 86.6)
+ResNetRS200 = _named(200, 93.2, "; published with stochastic depth 0.1")
+ResNetRS270 = _named(270, 129.9, "; published with stochastic depth 0.1")
+ResNetRS350 = _named(350, 164.0, "; published with stochastic depth 0.1")
+ResNetRS420 = _named(420, 191.9, "; published with stochastic depth 0.1")
 
 
 def from_family(family, depth, **kwargs):
