@@ -46,13 +46,12 @@ def get_config(family=""):
     config = recipes.recipe(depth=50, image_size=160, dropout_rate=0.25, drop_connect_rate=0.0,
                            randaug_magnitude=0, family=family)
     config.init_checkpoint = INIT_CHECKPOINT
-    config.init_checkpoint_format = family
-    config.model.num_classes = 2              # set it: --config.model.num_classes=N
+    config.model.num_classes = 0              # 0: from the data (or --config.model.num_classes=N)
     config.data.update(dict(
         label_offset=1,
         shuffle_buffer=4096,
-        num_train_images=1000,                # set them to the dataset's sizes
-        num_eval_images=200,
+        num_train_images=0,                   # 0: counted in the data
+        num_eval_images=0,
     ))
     config.train.update(dict(
         global_batch_size=32,

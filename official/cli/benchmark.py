@@ -139,7 +139,7 @@ def main(argv):
 def run():
     """The console script (pyproject.toml [project.scripts])."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    import tools  # pylint: disable=g-import-not-at-top
+    from official import cli  # pylint: disable=g-import-not-at-top
     cli.run_main(__name__, main, tensorflow=False)   # main imports it, after the oneDNN choice
 
 

@@ -393,7 +393,7 @@ def main(argv):
 
 def run():
     """The console script (pyproject.toml [project.scripts])."""
-    import tools  # pylint: disable=g-import-not-at-top
+    from official import cli  # pylint: disable=g-import-not-at-top
     cli.run_main(__name__, main, tensorflow=False)   # it runs the others' processes
 
 

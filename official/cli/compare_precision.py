@@ -92,7 +92,7 @@ def _decodes(data):
 
 def run():
     """The console script (pyproject.toml [project.scripts])."""
-    import tools  # pylint: disable=g-import-not-at-top
+    from official import cli  # pylint: disable=g-import-not-at-top
     cli.run_main(__name__, main)
 
 

@@ -19,7 +19,9 @@ from absl import flags  # noqa: E402
 from official.runtime import distribute  # noqa: E402
 from official import cli  # noqa: E402  (the CLIs' shared pieces)
 
-_CONFIG = cli.define_config_flag("Recipe file (configs/*.py).")
+_CONFIG = cli.define_config_flag(
+    "Recipe: a name (finetune, resnetrs50_i160, ...) or a file, optionally :garden; "
+    "override any field with --config.x.y=value.")
 _CHECKPOINT = flags.DEFINE_string("checkpoint", None, "Workdir or checkpoint prefix.", required=True)
 _STRATEGY = flags.DEFINE_enum("strategy", "auto", distribute.STRATEGIES, "tf.distribute strategy.")
 _TPU = flags.DEFINE_string("tpu", None, "TPU name or address (--strategy=tpu).")

@@ -12,7 +12,19 @@ Sources (``data_cfg.source``):
 * ``"tfds"``: ``tfds.builder(data_cfg.tfds_name)``; ``imagenet2012`` is
   prepared from ``data_cfg.tfds_manual_dir`` on first use; any TFDS image
   classification dataset works by name (labels are already 0-based there).
+* ``"folder"``: a folder-per-class tree of image files, ``data_cfg.image_dir``, read
+  directly (official/data/folders.py: the classes, the held-out split, the unreadable
+  files); labels are the 0-based index of the class folder in sorted order.
 * ``"synthetic"``: one fixed random batch repeated, for benchmarks.
+
+Faults in the data: an undecodable image (one record, one image) is skipped and
+counted while ``data_cfg.skip_corrupt`` (default), else the run stops. A TFRecord
+file that cannot be read to its end (cut short by a failed copy, or corrupt) loses
+every record after the damage, an unknown number of images: it stops the run with
+an error naming the file and the record from which on it is unreadable, unless
+``data_cfg.skip_truncated`` (then a warning with the same facts, each time the file is
+read). A label outside the head stops the run naming the label and the file.
+:func:`data_error` turns these errors into one line.
 
 Pipeline (training): files listed and shuffled, sharded per
 ``tf.distribute.InputContext``, interleaved, optionally cached, records
@@ -27,8 +39,10 @@ Example:
     >>> images, labels = next(iter(ds))
 """
 
+import concurrent.futures
 import glob
 import os
+import re
 import sys
 
 from absl import logging
@@ -38,11 +52,17 @@ from official import families
 from official.data import preprocessing
 
 AUTOTUNE = tf.data.AUTOTUNE
-SOURCES = ("tfrecord", "tfds", "synthetic")
+SOURCES = ("tfrecord", "tfds", "folder", "synthetic")
 # The official TFRecord feature keys (docs/fidelity.md: TFRecords).
 IMAGE_KEY = "image/encoded"
 LABEL_KEY = "image/class/label"
 FILENAME_KEY = "image/filename"
+# Marks the pipeline's own assertion messages, so data_error() can find them in TF's error text.
+DATA_ERROR = "resnet_rs data error:"
+# What a TFRecord adds around each record: the length (8 bytes), its CRC and the data's CRC (4 each).
+RECORD_FRAMING = 16
+# Element status in the reading stage: a record, or the end of a file that could not be read to its end.
+_RECORD, _CUT_FILE = 0, 1
 
 
 def _cfg(data_cfg, name, default=None):
@@ -96,16 +116,67 @@ def _shard_files(files, input_context):
     return files, (n, i)
 
 
+def _file_sizes(files):
+    """Byte sizes of `files` (threads: one round trip each on gs://)."""
+    with concurrent.futures.ThreadPoolExecutor(min(32, len(files))) as pool:
+        return list(pool.map(lambda f: tf.io.gfile.stat(f).length, files))
+
+
+def _read_checked(path, size):
+    """The records of one TFRecord file, then one marker element if the file ended early.
+
+    TFRecordDataset stops a file at the first record it cannot read (a cut or corrupt
+    file) and raises DataLossError, whose message names no file; it is caught here
+    (ignore_errors on this file's reader alone, which moves on to the end of the file)
+    and the bytes read are compared with the file's size instead. Elements:
+    (record, status, note): status _RECORD, or _CUT_FILE with the note naming the
+    file, the first record lost and the bytes behind it.
+    """
+    records = tf.data.TFRecordDataset(path, buffer_size=8 << 20).ignore_errors()
+    records = records.map(tf.autograph.experimental.do_not_convert(lambda r: (r, tf.constant(False))))
+    end = tf.data.Dataset.from_tensors((tf.constant(b""), tf.constant(True)))
+
+    @tf.autograph.experimental.do_not_convert
+    def account(state, element):
+        count, consumed = state
+        record, is_end = element
+        length = tf.cast(tf.strings.length(record), tf.int64) + RECORD_FRAMING
+        state = (count + tf.cast(~is_end, tf.int64),
+                 consumed + tf.where(is_end, tf.constant(0, tf.int64), length))
+        cut = is_end & (consumed < size)
+        # How many images the lost bytes held is unknown (a cut file lost its tail too).
+        note = tf.strings.join([
+            "TFRecord file ", path, " is truncated or corrupt: its records from #",
+            tf.strings.as_string(count + 1), " on cannot be read (", tf.strings.as_string(count),
+            " read, up to byte ", tf.strings.as_string(consumed), " of ", tf.strings.as_string(size),
+            "), so their images are lost"])
+        status = tf.where(cut, _CUT_FILE, _RECORD)
+        keep = ~is_end | cut
+        return state, (record, status, tf.where(cut, note, ""), keep)
+
+    @tf.autograph.experimental.do_not_convert
+    def kept(record, status, note, keep):
+        del record, status, note
+        return keep
+
+    @tf.autograph.experimental.do_not_convert
+    def without_keep(record, status, note, keep):
+        del keep
+        return record, status, note
+
+    ds = records.concatenate(end).scan((tf.constant(0, tf.int64), tf.constant(0, tf.int64)), account)
+    return ds.filter(kept).map(without_keep)
+
+
 def _tfrecord_records(data_cfg, split, is_training, input_context, seed, deterministic):
-    """Dataset of (image_bytes, label, filename) from the official TFRecords."""
+    """Dataset of (image_bytes, label, filename, status, note) from the official TFRecords."""
     files = tfrecord_files(_cfg(data_cfg, "data_dir"), split)
     files, record_shard = _shard_files(files, input_context)
-    ds = tf.data.Dataset.from_tensor_slices(files)
+    ds = tf.data.Dataset.from_tensor_slices((files, tf.constant(_file_sizes(files), tf.int64)))
     if is_training:
         ds = ds.shuffle(len(files), seed=seed, reshuffle_each_iteration=True)
     ds = ds.interleave(
-        lambda f: tf.data.TFRecordDataset(f, buffer_size=8 << 20),
-        cycle_length=min(16, len(files)), block_length=1,
+        _read_checked, cycle_length=min(16, len(files)), block_length=1,
         num_parallel_calls=AUTOTUNE, deterministic=deterministic)
     if record_shard:
         ds = ds.shard(*record_shard)
@@ -116,9 +187,76 @@ def _tfrecord_records(data_cfg, split, is_training, input_context, seed, determi
                         reshuffle_each_iteration=True)
         ds = ds.repeat()
     offset = int(_cfg(data_cfg, "label_offset", 1))
+
+    def parse(record, status, note):
+        # A cut file's marker parses as an empty Example; its image is a stand-in that
+        # decodes, so the decode stage counts real images only (see build_dataset).
+        image_bytes, label, filename = parse_example(record)
+        is_cut = tf.equal(status, _CUT_FILE)
+        return (tf.where(is_cut, _stand_in_jpeg(), image_bytes), tf.where(is_cut, 0, label - offset),
+                tf.where(is_cut, note, filename), status, note)
+
     # Parsing is cheap next to decoding: records stay serialized through shuffle.
-    return ds.map(lambda r: _offset_label(parse_example(r), offset),
-                  num_parallel_calls=AUTOTUNE, deterministic=deterministic)
+    return ds.map(parse, num_parallel_calls=AUTOTUNE, deterministic=deterministic)
+
+
+def _stand_in_jpeg():
+    """A valid 8x8 JPEG: the image of a marker element, which is dropped after decoding."""
+    return tf.io.encode_jpeg(tf.zeros([8, 8, 3], tf.uint8))
+
+
+def count_records(files):
+    """(records, largest stored label) of TFRecord `files`, reading labels only.
+
+    Raises:
+        ValueError: a file is truncated or corrupt (the message names it and the record).
+    """
+    total, largest = 0, -1
+    spec = {LABEL_KEY: tf.io.FixedLenFeature([], tf.int64, default_value=-1)}
+    for path, size in zip(files, _file_sizes(files)):
+        ds = _read_checked(tf.constant(path), tf.constant(size, tf.int64)).batch(1024)
+        for records, status, notes in ds:
+            cut = status.numpy() == _CUT_FILE
+            if cut.any():
+                raise ValueError(notes.numpy()[cut.argmax()].decode())
+            labels = tf.io.parse_example(records, spec)[LABEL_KEY].numpy()
+            total += len(labels)
+            largest = max(largest, int(labels.max()))
+    return total, largest
+
+
+def _folder_records(data_cfg, split, is_training, input_context, seed, deterministic):
+    """Dataset of (path, label, path, status, note) from a folder-per-class tree (read in decode)."""
+    from official.data import folders  # pylint: disable=g-import-not-at-top
+    data = folders.load(_cfg(data_cfg, "image_dir"), _cfg(data_cfg, "validation_fraction", 0.15))
+    items = data.split(split)
+    paths = [p for p, _, _ in items]
+    ds = tf.data.Dataset.from_tensor_slices((paths, [label for _, label, _ in items],
+                                             [convert for _, _, convert in items]))
+    if input_context is not None and input_context.num_input_pipelines > 1:
+        ds = ds.shard(input_context.num_input_pipelines, input_context.input_pipeline_id)
+    if is_training:
+        ds = ds.shuffle(len(items), seed=seed, reshuffle_each_iteration=True).repeat()
+    # status carries "re-encode first" (PNG, CMYK, ...), as tools/make_tfrecords.py would have.
+    return ds.map(lambda path, label, convert: (path, label, path, tf.cast(convert, tf.int32) * _CONVERT, ""))
+
+
+# Folder source: the element's first field is a path to read in the decode stage, re-encoded
+# as an RGB JPEG first with this status (official/data/tfrecords.py to_jpeg).
+_CONVERT = 2
+
+
+def _read_image_file(path, status):
+    """The bytes of an image file, re-encoded as an RGB JPEG where tools/make_tfrecords.py would."""
+    from official.data import tfrecords  # pylint: disable=g-import-not-at-top
+    data = tf.io.read_file(path)
+
+    def reencode(raw):
+        return tfrecords.to_jpeg(raw)[0]
+
+    return tf.cond(tf.equal(status, _CONVERT),
+                   lambda: tf.reshape(tf.numpy_function(reencode, [data], tf.string, stateful=False), []),
+                   lambda: data)
 
 
 def _offset_label(parsed, offset):
@@ -158,7 +296,7 @@ def _tfds_records(data_cfg, split, is_training, input_context, seed, determinist
 
     def select(example):
         filename = example["file_name"] if has_name else tf.constant("")
-        return example[image_key], tf.cast(example[label_key], tf.int32), filename
+        return example[image_key], tf.cast(example[label_key], tf.int32), filename, _RECORD, ""
 
     ds = ds.map(select, num_parallel_calls=AUTOTUNE, deterministic=deterministic)
     if _cfg(data_cfg, "cache", False):
@@ -210,19 +348,75 @@ def _count_skipped(ds):
     return ds.scan((tf.constant(0, tf.int64), tf.constant(0, tf.int64)), step)
 
 
-def _check_labels(num_classes):
-    """Fails the pipeline with a message naming the label and the file."""
+def _check_labels(num_classes, offset):
+    """Fails the pipeline with one line naming the label and the file (data_error reads it)."""
 
     @tf.autograph.experimental.do_not_convert
     def check(image, label, filename):
         ok = (label >= 0) & (label < num_classes)
-        assertion = tf.debugging.Assert(ok, [
-            f"label outside [0, {num_classes}) after subtracting data.label_offset: label",
-            label, "file", filename], summarize=1)
+        where = tf.where(tf.strings.length(filename) > 0, tf.strings.join([" of ", filename]), "")
+        message = tf.strings.join([
+            "label ", tf.strings.as_string(label + offset), where, f" is outside the head of "
+            f"{num_classes} classes (0..{num_classes - 1}"
+            + (f" after subtracting data.label_offset={offset}" if offset else "")
+            + "): set config.model.num_classes to the data's number of classes, or fix the label"])
+        assertion = tf.debugging.Assert(ok, [DATA_ERROR, message], summarize=1)
         with tf.control_dependencies([assertion]):
             return image, tf.identity(label)
 
     return check
+
+
+def _cut_files(skip):
+    """A marker of a file read short: an error, or with `skip` a warning; the markers are dropped after."""
+
+    @tf.autograph.experimental.do_not_convert
+    def check(image, label, filename, status, note):
+        cut = tf.equal(status, _CUT_FILE)
+        if skip:
+            def report():
+                tf.print("WARNING:", note, "(data.skip_truncated=True: going on without them)",
+                         output_stream=sys.stderr)
+                return tf.constant(0)
+
+            deps = [tf.cond(cut, report, lambda: tf.constant(0))]
+        else:
+            deps = [tf.debugging.Assert(~cut, [DATA_ERROR, tf.strings.join([
+                note, "; copy or write the file again, or set data.skip_truncated=True to train "
+                "without its lost records"])], summarize=1)]
+        with tf.control_dependencies(deps):
+            return image, tf.identity(label), filename, status
+
+    return check
+
+
+def data_error(error):
+    """The one-line message of a data fault the pipeline raised, from TensorFlow's error; or None.
+
+    A label outside the head, a truncated TFRecord file and (with data.skip_corrupt=False)
+    an undecodable image surface as a tf.errors.OpError with many lines of graph context;
+    this keeps what the user needs.
+
+    Example:
+        >>> try:
+        ...     next(iter(ds))
+        ... except tf.errors.OpError as e:
+        ...     print(data_error(e))
+        label 4 of cat/3.jpg is outside the head's 3 classes (0..2): ...
+    """
+    text = getattr(error, "message", None) or str(error)
+    found = re.search(re.escape(DATA_ERROR) + r"\] \[(.*)\]", text)
+    if found:   # Assert prints strings with their quotes escaped
+        return found.group(1).replace("\\'", "'").replace('\\"', '"')
+    if isinstance(error, tf.errors.InvalidArgumentError) and re.search(r"JPEG|[Dd]ecode|image", text):
+        first = re.sub(r"\{\{[^}]*\}\}\s*", "", text.strip().splitlines()[0])[:200]
+        return (f"an image in the data cannot be decoded ({first}); data.skip_corrupt=True skips "
+                "such images and counts them")
+    return None
+
+
+class DataError(ValueError):
+    """A fault in the data that stops the run (the message is one line: what and where)."""
 
 
 def build_dataset(data_cfg, *, split, is_training, batch_size, num_classes,
@@ -276,8 +470,9 @@ def build_dataset(data_cfg, *, split, is_training, batch_size, num_classes,
         ds = _synthetic(data_cfg, is_training, batch_size, num_classes, image_size, dtype, seed)
         return ds.prefetch(AUTOTUNE)
 
-    records = _tfrecord_records if source == "tfrecord" else _tfds_records
+    records = {"tfrecord": _tfrecord_records, "tfds": _tfds_records, "folder": _folder_records}[source]
     ds = records(data_cfg, split, is_training, input_context, seed, deterministic)
+    from_files = source == "folder"
 
     crop_padding = int(_cfg(data_cfg, "crop_padding", preprocessing.CROP_PADDING))
     if is_training:
@@ -303,9 +498,12 @@ def build_dataset(data_cfg, *, split, is_training, batch_size, num_classes,
     # the RandAugment graph's 2 x 16 branches would triple the tracing time.
     @tf.autograph.experimental.do_not_convert
     def decode(index, element):
-        (image_bytes, label, filename), seed_pair = element
+        (image_bytes, label, filename, status, note), seed_pair = element
+        if from_files:   # read here, so an unreadable file counts as one skipped image
+            image_bytes = _read_image_file(image_bytes, status)
+            status = tf.constant(_RECORD)
         image = preprocessing.normalize(preprocess(image_bytes, seed_pair), dtype)
-        return index, image, label, filename
+        return index, image, label, filename, status, note
 
     skip = bool(_cfg(data_cfg, "skip_corrupt", True))
     # Skipping needs the decode map in order so gaps in `index` count the drops.
@@ -315,7 +513,12 @@ def build_dataset(data_cfg, *, split, is_training, batch_size, num_classes,
         ds = _count_skipped(ds)
     else:
         ds = ds.map(lambda i, *rest: rest)
-    ds = ds.map(_check_labels(num_classes))
+    # After the skipping above: a truncated file must not pass for one skipped image.
+    ds = ds.map(_cut_files(bool(_cfg(data_cfg, "skip_truncated", False))))
+    ds = ds.filter(lambda image, label, filename, status: tf.equal(status, _RECORD))
+    offset = 0 if source != "tfrecord" else int(_cfg(data_cfg, "label_offset", 1))
+    ds = ds.map(lambda image, label, filename, status: _check_labels(num_classes, offset)(
+        image, label, filename))
     ds = ds.batch(batch_size, drop_remainder=is_training,
                   num_parallel_calls=AUTOTUNE, deterministic=deterministic)
     options = tf.data.Options()

@@ -163,6 +163,9 @@ class ResNetRS(keras.Model):
         fold_batch_norm: an inference-only model whose convolutions carry each batch
             norm as a scaled kernel and a bias (no BN layers); made from a trained
             model by `fold_batch_norm(model)`.
+        class_names: the names of the head's classes, in logit order (stored in the
+            config, so a `.keras` file carries them; `official.cli.predict` prints them).
+            None: unnamed (ImageNet's for a 1000-class head of the published weights).
 
     Example:
         >>> features = ResNetRS(50, include_top=False, pooling="avg")
@@ -175,8 +178,11 @@ class ResNetRS(keras.Model):
                  activation="relu", padding="fixed", stage2_shortcut_pool=False, se_ratio=0.25,
                  drop_connect_rate=0.0, stochastic_depth="per_stage", dropout_rate=0.25,
                  bn_momentum=0.0, bn_epsilon=1e-5, zero_init_last_bn=True, head_initializer="tf1",
-                 fused_batch_norm=True, fold_batch_norm=False, name=None, **kwargs):
+                 fused_batch_norm=True, fold_batch_norm=False, class_names=None, name=None, **kwargs):
         blocks = blocks_per_stage(depth, block_counts)
+        class_names = tuple(str(n) for n in class_names) if class_names else None
+        if class_names and include_top and len(class_names) != int(num_classes):
+            raise ValueError(f"class_names has {len(class_names)} names for num_classes={num_classes}")
         _check_choice("activation", activation, ACTIVATIONS)
         _check_choice("padding", padding, PADDINGS)
         _check_choice("stochastic_depth", stochastic_depth, STOCHASTIC_DEPTH_RULES)
@@ -246,6 +252,13 @@ class ResNetRS(keras.Model):
             dropout_rate=dropout_rate, bn_momentum=bn_momentum, bn_epsilon=bn_epsilon,
             zero_init_last_bn=zero_init_last_bn, head_initializer=head_initializer,
             fused_batch_norm=fused_batch_norm, fold_batch_norm=fold_batch_norm)
+        if class_names:   # only when given: configs of unnamed models stay as they were
+            self._init_config["class_names"] = class_names
+
+    @property
+    def class_names(self):
+        """The head's class names in logit order, or None when none were given."""
+        return self._init_config.get("class_names")
 
     @property
     def depth(self):

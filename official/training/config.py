@@ -29,7 +29,7 @@ from official.modeling import resnet_rs
 PRECISIONS = ("auto",) + precision_lib.PRECISIONS
 KERAS_POLICY = precision_lib.KERAS_POLICY
 WEIGHT_DECAY_RULES = families.NAMES
-INIT_FORMATS = families.FORMATS
+INIT_FORMATS = ("auto",) + families.FORMATS
 
 
 def _choice(name, value, allowed):
@@ -64,11 +64,17 @@ def check_config(config):
     _range("model.drop_connect_rate", m.drop_connect_rate or 0.0, 0.0, 1.0)
     _range("model.bn_momentum", m.bn_momentum, 0.0, 1.0)
     if m.num_classes < 2:
-        raise ValueError(f"config.model.num_classes must be >= 2, got {m.num_classes}")
+        raise ValueError(f"config.model.num_classes must be >= 2, got {m.num_classes}"
+                         + (" (0: from the data, which official.training.inputs.resolve_data counts)"
+                            if m.num_classes == 0 else ""))
     _choice("data.source", d.source, pipeline.SOURCES)
     if d.source == "tfrecord" and not d.data_dir:
         raise ValueError("config.data.data_dir is empty: set --config.data.data_dir=DIR holding "
-                         "train-*/validation-* TFRecords (or use --config.data.source=tfds)")
+                         "train-*/validation-* TFRecords, or --config.data.image_dir=PHOTOS for a "
+                         "folder-per-class tree of images (or use --config.data.source=tfds)")
+    if d.source == "folder" and not d.get("image_dir"):
+        raise ValueError("config.data.source='folder' needs config.data.image_dir=PHOTOS")
+    _range("data.validation_fraction", d.get("validation_fraction", 0.15), 0.0, 1.0)
     if d.image_size < 32 or d.image_size % 32 and d.image_size < 64:
         logging.warning("config.data.image_size=%d: ResNet-RS has stride 32", d.image_size)
     if d.image_size <= 0:
@@ -88,7 +94,8 @@ def check_config(config):
         raise ValueError(f"config.train.eval_every_steps must be >= 0, got {t.eval_every_steps}")
     if d.num_train_images < t.global_batch_size:
         raise ValueError(f"config.data.num_train_images ({d.num_train_images}) is smaller than "
-                         f"config.train.global_batch_size ({t.global_batch_size})")
+                         f"config.train.global_batch_size ({t.global_batch_size}): a training step "
+                         "needs a full batch; lower --config.train.global_batch_size")
     _choice("train.precision", t.precision, PRECISIONS)
     if o.base_lr_per_256 <= 0:
         raise ValueError(f"config.optimizer.base_lr_per_256 must be > 0, got {o.base_lr_per_256}")

@@ -37,7 +37,7 @@ from official.training.evaluation import evaluate_checkpoint, evaluate_with_ema,
 from official.training.optimizer import make_optimizer
 from official.training.config import (INIT_FORMATS, KERAS_POLICY, PRECISIONS, WEIGHT_DECAY_RULES,
                                    check_config, resolve_precision, run_lengths, validate_config)
-from official.training.inputs import check_not_empty, make_datasets, prepare_demo_data
+from official.training.inputs import check_not_empty, make_datasets, prepare_demo_data, resolve_data
 from official.training.state import (TrainingError, build_model, check_workdir_model,
                                   create_train_state, restore_or_initialize, weight_decay_variables)
 from official.training.step import cross_entropy, l2_term, make_train_loop
@@ -107,6 +107,7 @@ def export_model(config, model, ema, export_dir):
         kernel, bias = clone.get_layer("logits").get_weights()
         head_config = config.copy_and_resolve_references()
         head_config.model.num_classes = config.model.num_classes - 1
+        head_config.model.class_names = ()
         dropped = build_model(head_config, name=model.name)
         for layer in dropped.layers:
             if layer.weights and layer.name != "logits":
@@ -115,9 +116,11 @@ def export_model(config, model, ema, export_dir):
         dropped.get_layer("logits").set_weights([kernel[:, keep], bias[keep]])
         clone = dropped
     class_names = None
-    if clone.get_layer("logits").units != labels.IMAGENET_CLASSES:
-        given = config.export.get("class_names", "")
-        class_names = [n.strip() for n in given.split(",")] if given else labels.class_names(config)
+    given = config.export.get("class_names", "")
+    if given:
+        class_names = [n.strip() for n in given.split(",")]
+    elif clone.get_layer("logits").units != labels.IMAGENET_CLASSES or config.model.get("class_names"):
+        class_names = labels.class_names(config)
     size = config.export.image_size or config.data.eval_image_size or config.data.image_size
     try:
         return export.export_saved_model(clone, export_dir, image_size=size,
@@ -162,6 +165,9 @@ def train_and_evaluate(config, workdir, strategy=None, handle_signals=True, stop
 
 def _train_and_evaluate(config, workdir, strategy, handle_signals, stop_at_step):
     prepare_demo_data(config, workdir)
+    described = resolve_data(config)      # a folder's classes and counts, counted zeros
+    if described:
+        logging.info("%s", described)
     validate_config(config)
     chief = distribute.is_chief(strategy)
     precision = resolve_precision(config, strategy)
@@ -169,9 +175,10 @@ def _train_and_evaluate(config, workdir, strategy, handle_signals, stop_at_step)
     check_workdir_model(config, workdir, chief)
     check_not_empty(config, config.data.train_split)
     check_not_empty(config, config.data.eval_split)
-    logging.info("%s on %d replica(s), precision %s: %d steps (%d per epoch, %d warm-up) at "
-                 "batch %d", config.model.depth, strategy.num_replicas_in_sync, precision,
-                 total_steps, steps_per_epoch, warmup_steps, config.train.global_batch_size)
+    logging.info("ResNet-RS-%d, %d classes, on %d replica(s), precision %s: %d steps (%d per epoch, "
+                 "%d warm-up) at batch %d", config.model.depth, config.model.num_classes,
+                 strategy.num_replicas_in_sync, precision, total_steps, steps_per_epoch, warmup_steps,
+                 config.train.global_batch_size)
     if config.train.precision == "float32" and distribute.default_precision(strategy) == "float32":
         measured = precision_probe.measure()      # cached per machine: ~1 s on the first run only
         if precision_probe.choose(measured) == "bfloat16":
@@ -196,8 +203,9 @@ def _train_and_evaluate(config, workdir, strategy, handle_signals, stop_at_step)
     train_loop = make_train_loop(state.model, state.optimizer, state.ema, state.wd_variables,
                                  config, strategy, precision)
     # One pass over the eval split, with the EMA weights when kept.
-    evaluate = functools.partial(evaluate_with_ema, make_eval_fn(state.model, strategy), eval_ds,
-                                 state.ema)
+    evaluate = _data_faults(functools.partial(evaluate_with_ema, make_eval_fn(state.model, strategy),
+                                              eval_ds, state.ema))
+    train_loop = _data_faults(train_loop)
     # A full disk while writing events: an error naming the workdir, not a traceback.
     summaries = functools.partial(workdir_lib.writing, workdir, "the TensorBoard summaries "
                                   "(train/, eval/)", kept="the checkpoints are untouched")
@@ -231,6 +239,24 @@ def _train_and_evaluate(config, workdir, strategy, handle_signals, stop_at_step)
         train_writer.flush()
         eval_writer.flush()
     return result
+
+
+def _data_faults(fn):
+    """`fn` with a fault in the data (label outside the head, cut TFRecord file, undecodable
+    image where not skipped) raised as one line (pipeline.DataError), not TF's graph context."""
+    from official.data import pipeline  # pylint: disable=g-import-not-at-top
+
+    @functools.wraps(fn)
+    def wrapped(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except (tf.errors.InvalidArgumentError, tf.errors.DataLossError) as e:
+            message = pipeline.data_error(e)
+            if message is None:
+                raise
+            raise pipeline.DataError(message) from None
+
+    return wrapped
 
 
 def _run_loop(state, config, train_loop, train_iter, evaluate, summaries, writers, step,
