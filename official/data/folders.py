@@ -113,11 +113,19 @@ def _inspect_one(path):
         return False, str(e)
 
 
-@functools.lru_cache(maxsize=8)
+def _fingerprint(image_dir):
+    """The modification times of the folder and its sub-folders: a file added or removed changes one."""
+    out = []
+    for root, dirs, _ in os.walk(image_dir):
+        out.append((root, os.stat(root).st_mtime_ns))
+        dirs.sort()
+    return tuple(out)
+
+
 def load(image_dir, validation_fraction=DEFAULT_VALIDATION_FRACTION, seed=0):
     """The classes and splits of the folder-per-class tree `image_dir` (see the module docstring).
 
-    Cached: the trainer and each input pipeline ask for the same folder.
+    Cached while the folder is unchanged: the trainer and each input pipeline ask for it.
 
     Raises:
         FileNotFoundError: no folder, no class folders, a class folder without images,
@@ -133,6 +141,12 @@ def load(image_dir, validation_fraction=DEFAULT_VALIDATION_FRACTION, seed=0):
         raise FileNotFoundError("data.image_dir is empty")
     if not os.path.isdir(image_dir):
         raise FileNotFoundError(f"data.image_dir={image_dir!r} does not exist or is not a folder")
+    return _load(image_dir, float(validation_fraction), seed, _fingerprint(image_dir))
+
+
+@functools.lru_cache(maxsize=8)
+def _load(image_dir, validation_fraction, seed, fingerprint):
+    del fingerprint   # part of the cache key only
     given = {s: os.path.join(image_dir, s) for s in SPLITS if os.path.isdir(os.path.join(image_dir, s))}
     held_out = None
     if len(given) == 2:
@@ -163,3 +177,6 @@ def load(image_dir, validation_fraction=DEFAULT_VALIDATION_FRACTION, seed=0):
         raise FileNotFoundError(f"{image_dir!r}: no image to hold out (each class has a single readable "
                                 "image); add images or give train/ and validation/ folders")
     return FolderData(image_dir, classes, splits, tuple(skipped), held_out)
+
+
+load.cache_clear = _load.cache_clear

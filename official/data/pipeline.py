@@ -205,11 +205,12 @@ def _stand_in_jpeg():
     return tf.io.encode_jpeg(tf.zeros([8, 8, 3], tf.uint8))
 
 
-def count_records(files):
+def count_records(files, skip_truncated=False):
     """(records, largest stored label) of TFRecord `files`, reading labels only.
 
     Raises:
-        ValueError: a file is truncated or corrupt (the message names it and the record).
+        ValueError: a file is truncated or corrupt (the message names it and the record),
+            unless `skip_truncated` (then logged; the readable records count).
     """
     total, largest = 0, -1
     spec = {LABEL_KEY: tf.io.FixedLenFeature([], tf.int64, default_value=-1)}
@@ -218,10 +219,15 @@ def count_records(files):
         for records, status, notes in ds:
             cut = status.numpy() == _CUT_FILE
             if cut.any():
-                raise ValueError(notes.numpy()[cut.argmax()].decode())
+                note = notes.numpy()[cut.argmax()].decode()
+                if not skip_truncated:
+                    raise ValueError(note + "; copy or write the file again, or set "
+                                     "data.skip_truncated=True to go on without them")
+                logging.warning("%s (data.skip_truncated=True: not counted)", note)
+                records = tf.boolean_mask(records, ~cut)
             labels = tf.io.parse_example(records, spec)[LABEL_KEY].numpy()
             total += len(labels)
-            largest = max(largest, int(labels.max()))
+            largest = max([largest] + labels.tolist())
     return total, largest
 
 
