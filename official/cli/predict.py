@@ -44,6 +44,11 @@ flags.DEFINE_enum("precision", "float32", ["float32", "bfloat16", "auto"],
                   "machine finds it faster (official/runtime/precision_probe.py, printed).")
 flags.DEFINE_integer("top_k", 5, "How many classes to print (at most 5 for SavedModels).")
 flags.mark_flag_as_required("model")
+# Checked with the flags, before TensorFlow's import: a mistyped path is said at once.
+flags.register_validator("model", lambda path: path is None or not _missing(path),
+                         "no such file or directory; give a SavedModel directory, a .keras or .weights.h5 "
+                         "file, a checkpoint prefix or folder, one of our training workdirs, or an official "
+                         "name (resnet-rs-50-i160, ...)")
 
 
 def _our_run(path):
@@ -61,13 +66,9 @@ def _our_run(path):
 
 
 def _missing(path):
-    """A one-line reason when `path` names no model at all, else None."""
-    from official.checkpoints import readers
-    if path in readers.OFFICIAL or os.path.exists(path) or os.path.exists(path + ".index"):
-        return None
-    return (f"no such file or directory; give a SavedModel directory, a .keras or .weights.h5 file, a "
-            f"checkpoint prefix or folder, one of our training workdirs, or an official name "
-            f"({', '.join(list(readers.OFFICIAL)[:2])}, ...)")
+    """Whether `path` names no model at all: no file, no checkpoint prefix, no official name."""
+    from official import published
+    return not (path in published.CHECKPOINTS or os.path.exists(path) or os.path.exists(path + ".index"))
 
 
 def _classifier(F):
@@ -79,9 +80,6 @@ def _classifier(F):
     from official.runtime import precision_probe
 
     path = F.model
-    missing = _missing(path)
-    if missing:
-        raise FileNotFoundError(missing)
     if os.path.isfile(os.path.join(path, "saved_model.pb")):
         signature = tf.saved_model.load(path).signatures["serving_default"]
         if "class_names" not in signature.structured_outputs:
