@@ -273,3 +273,11 @@ def test_init_checkpoint_layout_is_read_from_the_file(monkeypatch, tmp_path, pho
     config.model.block_counts = (1, 1, 2, 1)
     with pytest.raises(ValueError, match=r"is a run of another model \(block_counts \[1, 1, 1, 1\] there"):
         state.init_checkpoint_source(config)
+
+
+def test_an_empty_init_checkpoint_is_announced_as_training_from_scratch(tmp_path, photo_tree, caplog):
+    config = _config("tf1", photo_tree[1], "")         # --config.init_checkpoint=
+    train_state = state.create_train_state(config, tf.distribute.get_strategy(), "float32", str(tmp_path))
+    with caplog.at_level("INFO"):
+        assert state.restore_or_initialize(train_state, config, str(tmp_path), total_steps=10) == 0
+    assert "config.init_checkpoint is empty: training from scratch (random initial weights)" in caplog.text

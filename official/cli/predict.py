@@ -101,7 +101,7 @@ def _classifier(F):
                    "family": state.config_family(_Config(kwargs)) or families.TF1.name}
     family = families.of_format(F.checkpoint_format, F.family or sidecar.get("family")).name
     image_size = F.image_size or sidecar.get("image_size") or readers.image_size_of(path)
-    if not image_size:
+    if not image_size and not path.endswith(".keras"):    # a .keras model may say it (below)
         raise ValueError("nothing says at which resolution it runs: pass --image_size")
     compute = F.precision
     if not path.endswith(".keras"):
@@ -115,6 +115,9 @@ def _classifier(F):
         import keras
         from official.modeling import resnet_rs  # noqa: F401  (registers the ResNetRS class)
         model = keras.saving.load_model(path)
+        image_size = image_size or model.input_shape[1]
+        if not image_size:
+            raise ValueError("the model takes any resolution and nothing says which: pass --image_size")
     elif path.endswith(".weights.h5"):
         with precision.policy(compute):
             model = readers.build_model("native", sidecar.get("depth", F.depth), family=family)

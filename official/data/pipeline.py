@@ -187,13 +187,14 @@ def _tfrecord_records(data_cfg, split, is_training, input_context, seed, determi
                         reshuffle_each_iteration=True)
         ds = ds.repeat()
     offset = int(_cfg(data_cfg, "label_offset", 1))
+    stand_in = _stand_in_jpeg()
 
     def parse(record, status, note):
         # A cut file's marker parses as an empty Example; its image is a stand-in that
         # decodes, so the decode stage counts real images only (see build_dataset).
         image_bytes, label, filename = parse_example(record)
         is_cut = tf.equal(status, _CUT_FILE)
-        return (tf.where(is_cut, _stand_in_jpeg(), image_bytes), tf.where(is_cut, 0, label - offset),
+        return (tf.where(is_cut, stand_in, image_bytes), tf.where(is_cut, 0, label - offset),
                 tf.where(is_cut, note, filename), status, note)
 
     # Parsing is cheap next to decoding: records stay serialized through shuffle.
@@ -201,8 +202,9 @@ def _tfrecord_records(data_cfg, split, is_training, input_context, seed, determi
 
 
 def _stand_in_jpeg():
-    """A valid 8x8 JPEG: the image of a marker element, which is dropped after decoding."""
-    return tf.io.encode_jpeg(tf.zeros([8, 8, 3], tf.uint8))
+    """A valid 8x8 JPEG (bytes, encoded once): the image of a marker element, dropped after decoding."""
+    with tf.init_scope():    # eager even where a dataset function is traced
+        return tf.io.encode_jpeg(tf.zeros([8, 8, 3], tf.uint8)).numpy()
 
 
 def count_records(files, skip_truncated=False):
@@ -263,11 +265,6 @@ def _read_image_file(path, status):
     return tf.cond(tf.equal(status, _CONVERT),
                    lambda: tf.reshape(tf.numpy_function(reencode, [data], tf.string, stateful=False), []),
                    lambda: data)
-
-
-def _offset_label(parsed, offset):
-    image_bytes, label, filename = parsed
-    return image_bytes, label - offset, filename
 
 
 def _tfds_records(data_cfg, split, is_training, input_context, seed, deterministic):
