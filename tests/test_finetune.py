@@ -275,9 +275,10 @@ def test_init_checkpoint_layout_is_read_from_the_file(monkeypatch, tmp_path, pho
         state.init_checkpoint_source(config)
 
 
-def test_an_empty_init_checkpoint_is_announced_as_training_from_scratch(tmp_path, photo_tree, caplog):
+def test_an_empty_init_checkpoint_is_announced_as_training_from_scratch(tmp_path, photo_tree, caplog, capfd):
     config = _config("tf1", photo_tree[1], "")         # --config.init_checkpoint=
     train_state = state.create_train_state(config, tf.distribute.get_strategy(), "float32", str(tmp_path))
-    with caplog.at_level("INFO"):
+    with caplog.at_level("INFO", logger="absl"):
         assert state.restore_or_initialize(train_state, config, str(tmp_path), total_steps=10) == 0
-    assert "config.init_checkpoint is empty: training from scratch (random initial weights)" in caplog.text
+    logged = caplog.text + capfd.readouterr().err
+    assert "config.init_checkpoint is empty: training from scratch (random initial weights)" in logged
