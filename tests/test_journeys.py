@@ -78,12 +78,18 @@ def test_fine_tune_from_a_folder_in_one_command_then_predict_names_its_classes(i
     assert run.returncode == 0 and "Traceback" not in run.stderr, run.stderr[-3000:]
     assert f"{photos}: 3 classes (astronaut, chelsea, coffee), 36 training and 6 held-out images" in run.stderr
     assert f"({family} layout); the head is new" in run.stderr, run.stderr[-3000:]
-    assert "ResNet-RS-50, 3 classes, on 1 replica(s)" in run.stderr
+    assert "ResNet-RS-50 (blocks per stage 1,1,1,1), 3 classes, on 1 replica(s)" in run.stderr
     held_out = [line for line in run.stdout.splitlines() if "top-1" in line or "top_1" in line]
     assert any(re.match(r"held-out top-1 [0-9.]+ on 6 images of 'validation' \(EMA weights\)$", line)
                for line in held_out), run.stdout
     assert max(len(line) for line in run.stdout.splitlines()) <= 200
     assert (workdir / "export" / "saved_model.pb").is_file()
+
+    if family == "tf1":   # the same held-out split, evaluated again from the checkpoint
+        evaluated = installed.run("resnet-rs-evaluate", "--config=finetune:tf1", f"--checkpoint={workdir}",
+                                  f"--config.data.image_dir={photos}", SMALL)
+        assert evaluated.returncode == 0, evaluated.stderr[-3000:]
+        assert re.search(r"ema_top_1=[0-9.]+ ema_top_5=[0-9.]+ count=6$", evaluated.stdout.strip()), evaluated.stdout
 
     # Predict speaks the folder's classes, from the export and from the run itself.
     image = photos / "chelsea" / "000.jpg"

@@ -175,8 +175,10 @@ def _train_and_evaluate(config, workdir, strategy, handle_signals, stop_at_step)
     check_workdir_model(config, workdir, chief)
     check_not_empty(config, config.data.train_split)
     check_not_empty(config, config.data.eval_split)
-    logging.info("ResNet-RS-%d, %d classes, on %d replica(s), precision %s: %d steps (%d per epoch, "
-                 "%d warm-up) at batch %d", config.model.depth, config.model.num_classes,
+    blocks = config.model.get("block_counts")
+    logging.info("ResNet-RS-%d%s, %d classes, on %d replica(s), precision %s: %d steps (%d per epoch, "
+                 "%d warm-up) at batch %d", config.model.depth,
+                 f" (blocks per stage {','.join(map(str, blocks))})" if blocks else "", config.model.num_classes,
                  strategy.num_replicas_in_sync, precision, total_steps, steps_per_epoch, warmup_steps,
                  config.train.global_batch_size)
     if config.train.precision == "float32" and distribute.default_precision(strategy) == "float32":
