@@ -11,6 +11,7 @@ import tensorflow as tf
 
 from conftest import encode, tar_bytes, write_raw_tfrecord
 from official.data import pipeline
+from official.data import reading
 from official.data import preprocessing as pp
 from official.data import tfrecords
 
@@ -313,7 +314,7 @@ def test_truncated_tfrecord_stops_naming_the_file_and_record(cut_dir):
   read = int(re.search(r"\((\d+) read", message).group(1))
   assert 0 < read < 7                     # 7 of the 15 images are in shard 1
   with pytest.raises(ValueError, match=f"TFRecord file {re.escape(cut)} is truncated"):
-    pipeline.count_records(pipeline.tfrecord_files(d, "train"))
+    reading.count_records(pipeline.tfrecord_files(d, "train"))
 
 
 def test_truncated_tfrecord_skipped_when_asked_with_a_warning(cut_dir, capfd):
@@ -325,4 +326,4 @@ def test_truncated_tfrecord_skipped_when_asked_with_a_warning(cut_dir, capfd):
   read = int(re.search(r"\((\d+) read", err).group(1))
   assert n == 8 + read                     # shard 0 (8) and what shard 1 still holds
   assert cut in err and "skip_truncated=True" in err and "skipped" not in err.replace("skip_truncated", "")
-  assert pipeline.count_records(pipeline.tfrecord_files(d, "train"), skip_truncated=True)[0] == n
+  assert reading.count_records(pipeline.tfrecord_files(d, "train"), skip_truncated=True)[0] == n

@@ -39,7 +39,6 @@ Example:
     >>> images, labels = next(iter(ds))
 """
 
-import concurrent.futures
 import glob
 import os
 import re
@@ -50,6 +49,7 @@ import tensorflow as tf
 
 from official import families
 from official.data import preprocessing
+from official.data import reading
 
 AUTOTUNE = tf.data.AUTOTUNE
 SOURCES = ("tfrecord", "tfds", "folder", "synthetic")
@@ -59,10 +59,9 @@ LABEL_KEY = "image/class/label"
 FILENAME_KEY = "image/filename"
 # Marks the pipeline's own assertion messages, so data_error() can find them in TF's error text.
 DATA_ERROR = "resnet_rs data error:"
-# What a TFRecord adds around each record: the length (8 bytes), its CRC and the data's CRC (4 each).
-RECORD_FRAMING = 16
-# Element status in the reading stage: a record, or the end of a file that could not be read to its end.
-_RECORD, _CUT_FILE = 0, 1
+# Element status in the reading stage: a record, or the end of a TFRecord file read short
+# (official/data/reading.py).
+_RECORD, _CUT_FILE = reading.RECORD, reading.CUT_FILE
 
 
 def _cfg(data_cfg, name, default=None):
@@ -116,67 +115,15 @@ def _shard_files(files, input_context):
     return files, (n, i)
 
 
-def _file_sizes(files):
-    """Byte sizes of `files` (threads: one round trip each on gs://)."""
-    with concurrent.futures.ThreadPoolExecutor(min(32, len(files))) as pool:
-        return list(pool.map(lambda f: tf.io.gfile.stat(f).length, files))
-
-
-def _read_checked(path, size):
-    """The records of one TFRecord file, then one marker element if the file ended early.
-
-    TFRecordDataset stops a file at the first record it cannot read (a cut or corrupt
-    file) and raises DataLossError, whose message names no file; it is caught here
-    (ignore_errors on this file's reader alone, which moves on to the end of the file)
-    and the bytes read are compared with the file's size instead. Elements:
-    (record, status, note): status _RECORD, or _CUT_FILE with the note naming the
-    file, the first record lost and the bytes behind it.
-    """
-    records = tf.data.TFRecordDataset(path, buffer_size=8 << 20).ignore_errors()
-    records = records.map(tf.autograph.experimental.do_not_convert(lambda r: (r, tf.constant(False))))
-    end = tf.data.Dataset.from_tensors((tf.constant(b""), tf.constant(True)))
-
-    @tf.autograph.experimental.do_not_convert
-    def account(state, element):
-        count, consumed = state
-        record, is_end = element
-        length = tf.cast(tf.strings.length(record), tf.int64) + RECORD_FRAMING
-        state = (count + tf.cast(~is_end, tf.int64),
-                 consumed + tf.where(is_end, tf.constant(0, tf.int64), length))
-        cut = is_end & (consumed < size)
-        # How many images the lost bytes held is unknown (a cut file lost its tail too).
-        note = tf.strings.join([
-            "TFRecord file ", path, " is truncated or corrupt: its records from #",
-            tf.strings.as_string(count + 1), " on cannot be read (", tf.strings.as_string(count),
-            " read, up to byte ", tf.strings.as_string(consumed), " of ", tf.strings.as_string(size),
-            "), so their images are lost"])
-        status = tf.where(cut, _CUT_FILE, _RECORD)
-        keep = ~is_end | cut
-        return state, (record, status, tf.where(cut, note, ""), keep)
-
-    @tf.autograph.experimental.do_not_convert
-    def kept(record, status, note, keep):
-        del record, status, note
-        return keep
-
-    @tf.autograph.experimental.do_not_convert
-    def without_keep(record, status, note, keep):
-        del keep
-        return record, status, note
-
-    ds = records.concatenate(end).scan((tf.constant(0, tf.int64), tf.constant(0, tf.int64)), account)
-    return ds.filter(kept).map(without_keep)
-
-
 def _tfrecord_records(data_cfg, split, is_training, input_context, seed, deterministic):
     """Dataset of (image_bytes, label, filename, status, note) from the official TFRecords."""
     files = tfrecord_files(_cfg(data_cfg, "data_dir"), split)
     files, record_shard = _shard_files(files, input_context)
-    ds = tf.data.Dataset.from_tensor_slices((files, tf.constant(_file_sizes(files), tf.int64)))
+    ds = tf.data.Dataset.from_tensor_slices((files, tf.constant(reading.file_sizes(files), tf.int64)))
     if is_training:
         ds = ds.shuffle(len(files), seed=seed, reshuffle_each_iteration=True)
     ds = ds.interleave(
-        _read_checked, cycle_length=min(16, len(files)), block_length=1,
+        reading.read_checked, cycle_length=min(16, len(files)), block_length=1,
         num_parallel_calls=AUTOTUNE, deterministic=deterministic)
     if record_shard:
         ds = ds.shard(*record_shard)
@@ -187,7 +134,7 @@ def _tfrecord_records(data_cfg, split, is_training, input_context, seed, determi
                         reshuffle_each_iteration=True)
         ds = ds.repeat()
     offset = int(_cfg(data_cfg, "label_offset", 1))
-    stand_in = _stand_in_jpeg()
+    stand_in = reading.stand_in_jpeg()
 
     def parse(record, status, note):
         # A cut file's marker parses as an empty Example; its image is a stand-in that
@@ -199,38 +146,6 @@ def _tfrecord_records(data_cfg, split, is_training, input_context, seed, determi
 
     # Parsing is cheap next to decoding: records stay serialized through shuffle.
     return ds.map(parse, num_parallel_calls=AUTOTUNE, deterministic=deterministic)
-
-
-def _stand_in_jpeg():
-    """A valid 8x8 JPEG (bytes, encoded once): the image of a marker element, dropped after decoding."""
-    with tf.init_scope():    # eager even where a dataset function is traced
-        return tf.io.encode_jpeg(tf.zeros([8, 8, 3], tf.uint8)).numpy()
-
-
-def count_records(files, skip_truncated=False):
-    """(records, largest stored label) of TFRecord `files`, reading labels only.
-
-    Raises:
-        ValueError: a file is truncated or corrupt (the message names it and the record),
-            unless `skip_truncated` (then logged; the readable records count).
-    """
-    total, largest = 0, -1
-    spec = {LABEL_KEY: tf.io.FixedLenFeature([], tf.int64, default_value=-1)}
-    for path, size in zip(files, _file_sizes(files)):
-        ds = _read_checked(tf.constant(path), tf.constant(size, tf.int64)).batch(1024)
-        for records, status, notes in ds:
-            cut = status.numpy() == _CUT_FILE
-            if cut.any():
-                note = notes.numpy()[cut.argmax()].decode()
-                if not skip_truncated:
-                    raise ValueError(note + "; copy or write the file again, or set "
-                                     "data.skip_truncated=True to go on without them")
-                logging.warning("%s (data.skip_truncated=True: not counted)", note)
-                records = tf.boolean_mask(records, ~cut)
-            labels = tf.io.parse_example(records, spec)[LABEL_KEY].numpy()
-            total += len(labels)
-            largest = max([largest] + labels.tolist())
-    return total, largest
 
 
 def _folder_records(data_cfg, split, is_training, input_context, seed, deterministic):

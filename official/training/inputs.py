@@ -11,6 +11,7 @@ from absl import logging
 import tensorflow as tf
 
 from official.data import pipeline as pipeline_lib
+from official.data import reading
 from official.runtime import distribute
 
 
@@ -103,8 +104,8 @@ def _counts(config):
     found = {}
     top = 0
     for field, split in (("data.num_train_images", d.train_split), ("data.num_eval_images", d.eval_split)):
-        found[field], largest = pipeline_lib.count_records(pipeline_lib.tfrecord_files(d.data_dir, split),
-                                                           d.get("skip_truncated", False))
+        found[field], largest = reading.count_records(pipeline_lib.tfrecord_files(d.data_dir, split),
+                                                      d.get("skip_truncated", False))
         top = max(top, largest)
     found["model.num_classes"] = top - d.label_offset + 1
     return found
