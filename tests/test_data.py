@@ -1,6 +1,7 @@
 """End to end: real photographs in ImageNet-format TFRecords through build_dataset."""
 
 import os
+import re
 
 import ml_collections
 import numpy as np
@@ -10,6 +11,7 @@ import tensorflow as tf
 
 from conftest import encode, tar_bytes, write_raw_tfrecord
 from official.data import pipeline
+from official.data import reading
 from official.data import preprocessing as pp
 from official.data import tfrecords
 
@@ -163,9 +165,13 @@ def test_label_out_of_range_names_label_and_file(tmp_path):
              [(jpeg, 1, b"ok.JPEG"), (jpeg, 9, b"bad_label.JPEG")])
   ds = pipeline.build_dataset(_cfg(str(tmp_path)), split="validation", is_training=False,
                           batch_size=1, num_classes=NUM_CLASSES)
-  with pytest.raises(tf.errors.InvalidArgumentError, match=r"(?s)label.*8.*bad_label\.JPEG"):
+  with pytest.raises(tf.errors.InvalidArgumentError) as raised:
     for _ in ds:
       pass
+  # The label as stored in the file, and the file; one line for the CLI.
+  assert pipeline.data_error(raised.value) == (
+      "label 9 of bad_label.JPEG is outside the head of 5 classes (0..4 after subtracting "
+      "data.label_offset=1): set config.model.num_classes to the data's number of classes, or fix the label")
 
 
 def test_missing_inputs_have_clear_errors(tmp_path):
@@ -211,3 +217,113 @@ def test_tfds_imagenet2012_from_manual_dir(tmp_path):
                           num_classes=1000)
   labels = np.concatenate([b[1].numpy() for b in ds])
   assert sorted(labels) == [65, 970]  # the real labels of val images 1 and 2
+
+
+# --------------------------------------------------------------- folder source --
+def _folder(root, per_class, seed=0):
+  import photo_folders  # pylint: disable=import-outside-toplevel
+  return photo_folders.write_tree(str(root), per_class, seed=seed)
+
+
+def test_folder_split_is_per_class_seeded_and_counts_the_files(tmp_path):
+  from official.data import folders  # pylint: disable=import-outside-toplevel
+  classes = _folder(tmp_path / "photos", per_class=10)
+  (tmp_path / "photos" / "coffee" / "notes.jpg").write_bytes(b"not an image")
+  (tmp_path / "photos" / "coffee" / "readme.txt").write_bytes(b"ignored: not an image name")
+  png = encode(skimage.data.coffee()[:96, :96], "PNG")
+  (tmp_path / "photos" / "coffee" / "z.png").write_bytes(png)
+  data = folders.load(str(tmp_path / "photos"), 0.2)
+  assert data.classes == tuple(classes) == ("astronaut", "chelsea", "coffee")
+  val = data.split("validation")
+  assert [sum(1 for _, label, _ in val if label == k) for k in range(3)] == [2, 2, 2]  # 20% of 10 (11)
+  assert data.count("train") == 8 + 8 + 9 and data.count("validation") == 6
+  assert not {p for p, _, _ in val} & {p for p, _, _ in data.split("train")}
+  assert [p for p, _, convert in data.split("train") + val if convert] == [str(tmp_path / "photos" / "coffee" / "z.png")]
+  assert [os.path.basename(p) for p, _ in data.skipped] == ["notes.jpg"]
+  assert "1 file(s) that are no image skipped" in data.describe()
+  folders.load.cache_clear()
+  assert folders.load(str(tmp_path / "photos"), 0.2) == data           # seeded: the same files again
+  other = folders.load(str(tmp_path / "photos"), 0.2, seed=1)
+  assert {p for p, _, _ in other.split("validation")} != {p for p, _, _ in val}
+  with pytest.raises(ValueError, match="splits .* not 'test'"):
+    data.split("test")
+
+
+def test_folder_with_train_and_validation_takes_them_and_checks_the_classes(tmp_path):
+  from official.data import folders  # pylint: disable=import-outside-toplevel
+  _folder(tmp_path / "p" / "train", per_class=4)
+  _folder(tmp_path / "p" / "validation", per_class=2, seed=1)
+  data = folders.load(str(tmp_path / "p"))
+  assert (data.count("train"), data.count("validation"), data.held_out) == (12, 6, None)
+  assert all(p.startswith(str(tmp_path / "p" / "validation")) for p, _, _ in data.split("validation"))
+  os.makedirs(tmp_path / "p" / "validation" / "dog")
+  (tmp_path / "p" / "validation" / "dog" / "a.jpg").write_bytes(_photos()[0][0])
+  with pytest.raises(ValueError, match="class folder.*'dog'.* lacks"):
+    folders.load(str(tmp_path / "p"))
+  _folder(tmp_path / "q" / "train", per_class=2)
+  with pytest.raises(FileNotFoundError, match="train/ but no validation/"):
+    folders.load(str(tmp_path / "q"))
+  os.makedirs(tmp_path / "r" / "empty")
+  _folder(tmp_path / "r", per_class=2)
+  with pytest.raises(FileNotFoundError, match="'empty' .* hold no images"):
+    folders.load(str(tmp_path / "r"))
+  with pytest.raises(FileNotFoundError, match="does not exist"):
+    folders.load(str(tmp_path / "nope"))
+
+
+def test_folder_source_reads_the_files_with_0_based_labels(tmp_path):
+  _folder(tmp_path / "photos", per_class=4)
+  png = encode(skimage.data.coffee()[:96, :96], "PNG")
+  (tmp_path / "photos" / "coffee" / "z.png").write_bytes(png)   # re-encoded while read
+  (tmp_path / "photos" / "coffee" / "cut.jpg").write_bytes(_photos()[0][0][:300])  # decode fails
+  cfg = _cfg("", source="folder", image_dir=str(tmp_path / "photos"), validation_fraction=0.25)
+  seen = {}
+  for split in ("train", "validation"):
+    ds = pipeline.build_dataset(cfg, split=split, is_training=False, batch_size=4, num_classes=3)
+    seen[split] = sorted(np.concatenate([y.numpy() for _, y in ds]).tolist())
+  assert set(seen["validation"]) == {0, 1, 2}
+  # 4 + 4 + 6 files: the cut JPEG skipped (its header or its decoding fails), the PNG read.
+  assert sorted(seen["train"] + seen["validation"]) == [0] * 4 + [1] * 4 + [2] * 5
+  with pytest.raises(tf.errors.InvalidArgumentError, match=r"label 2 of .*coffee.* outside the head of 2"):
+    for _ in pipeline.build_dataset(cfg, split="validation", is_training=False, batch_size=4, num_classes=2):
+      pass
+
+
+# ----------------------------------------------------------- truncated TFRecords --
+@pytest.fixture()
+def cut_dir(tmp_path, imagenet_dir):
+  """train: shard 0 whole, shard 1 cut to 2/3 of its bytes (a failed copy)."""
+  _, photos = imagenet_dir
+  tfrecords.write_tfrecords(photos, str(tmp_path), "train", 2, progress=False)
+  path = tmp_path / "train-00001-of-00002"
+  data = path.read_bytes()
+  path.write_bytes(data[:len(data) * 2 // 3])
+  return str(tmp_path), str(path)
+
+
+def test_truncated_tfrecord_stops_naming_the_file_and_record(cut_dir):
+  d, cut = cut_dir
+  ds = pipeline.build_dataset(_cfg(d), split="train", is_training=False, batch_size=2,
+                              num_classes=NUM_CLASSES)
+  with pytest.raises(tf.errors.InvalidArgumentError) as raised:
+    for _ in ds:
+      pass
+  message = pipeline.data_error(raised.value)
+  assert message.startswith(f"TFRecord file {cut} is truncated or corrupt: its records from #") and \
+      "data.skip_truncated=True" in message and "\n" not in message, message
+  read = int(re.search(r"\((\d+) read", message).group(1))
+  assert 0 < read < 7                     # 7 of the 15 images are in shard 1
+  with pytest.raises(ValueError, match=f"TFRecord file {re.escape(cut)} is truncated"):
+    reading.count_records(pipeline.tfrecord_files(d, "train"))
+
+
+def test_truncated_tfrecord_skipped_when_asked_with_a_warning(cut_dir, capfd):
+  d, cut = cut_dir
+  ds = pipeline.build_dataset(_cfg(d, skip_truncated=True), split="train", is_training=False,
+                              batch_size=2, num_classes=NUM_CLASSES)
+  n = sum(int(y.shape[0]) for _, y in ds)
+  err = capfd.readouterr().err
+  read = int(re.search(r"\((\d+) read", err).group(1))
+  assert n == 8 + read                     # shard 0 (8) and what shard 1 still holds
+  assert cut in err and "skip_truncated=True" in err and "skipped" not in err.replace("skip_truncated", "")
+  assert reading.count_records(pipeline.tfrecord_files(d, "train"), skip_truncated=True)[0] == n

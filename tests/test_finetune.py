@@ -25,6 +25,7 @@ from official.data import labels
 from official.modeling import resnet_rs
 from official.data import tfrecords
 from official.training import loop as loop_lib
+from official.training import inputs
 from official.training import state
 
 SMALL = (1, 1, 1, 1)
@@ -191,3 +192,93 @@ def test_garden_recipe_on_tfds_labels_exports_columns_0_to_999(tmp_path):
     # The Garden's TFRecords (1-based labels) keep dropping column 0.
     config.data.source = "tfrecord"
     assert labels.unused_logit_column(config) == 0
+
+
+# --------------------------------------------------------------- a folder and a checkpoint, named --
+def _folder_config(family, image_dir, **model):
+    config = finetune.get_config(family)
+    config.model.block_counts = SMALL
+    config.model.update(model)
+    config.data.image_dir = str(image_dir)
+    return config
+
+
+def test_folder_gives_the_classes_names_and_counts_and_refuses_other_numbers(tmp_path):
+    photo_folders.write_tree(str(tmp_path / "photos"), per_class=10, seed=0)
+    config = _folder_config("tf1", tmp_path / "photos")
+    assert (config.model.num_classes, config.data.num_train_images) == (0, 0)      # from the data
+    described = inputs.resolve_data(config)
+    assert config.data.source == "folder" and config.model.num_classes == 3
+    assert config.model.class_names == ("astronaut", "chelsea", "coffee")
+    assert (config.data.num_train_images, config.data.num_eval_images) == (8 + 8 + 8, 2 + 2 + 2)
+    assert described.startswith(f"{tmp_path / 'photos'}: 3 classes (astronaut, chelsea, coffee), 24 training")
+    assert labels.class_names(config) == ["astronaut", "chelsea", "coffee"]
+    assert loop_lib.build_model(config).class_names == ("astronaut", "chelsea", "coffee")
+    published = recipes.published_config("resnet-rs-50-i160")()       # ImageNet's 1000 / 1281167: replaced
+    published.data.image_dir = str(tmp_path / "photos")
+    inputs.resolve_data(published)
+    assert (published.model.num_classes, published.data.num_train_images) == (3, 24)
+
+    config = _folder_config("tf1", tmp_path / "photos", num_classes=4)
+    with pytest.raises(ValueError, match=r"^config.model.num_classes=4 but data.image_dir=.* has 3: leave it out"):
+        inputs.resolve_data(config)
+    config = _folder_config("tf1", tmp_path / "photos")
+    config.data.data_dir = str(tmp_path)
+    with pytest.raises(ValueError, match="are both set: give one of them"):
+        inputs.resolve_data(config)
+
+
+def _native_run(workdir, config):
+    """A workdir as the trainer leaves it: model_config.json and checkpoints/ckpt-N of the model."""
+    model = loop_lib.build_model(config)
+    state.check_workdir_model(config, str(workdir), chief=True)
+    tf.train.CheckpointManager(tf.train.Checkpoint(model=model), str(workdir / "checkpoints"), 2).save(7)
+    return model
+
+
+def test_init_checkpoint_layout_is_read_from_the_file(monkeypatch, tmp_path, photo_tree):
+    _small_checkpoint(monkeypatch, "tf1", str(tmp_path / "tf1" / "model.ckpt-1"))
+    _small_checkpoint(monkeypatch, "garden", str(tmp_path / "garden" / "ckpt-1"))
+    layouts.write_garden(str(tmp_path / "ema" / "average_weights-1"), depth=50, averages_in_model=True)
+    config = _config("tf1", photo_tree[1], str(tmp_path / "tf1"))
+    assert config.init_checkpoint_format == "auto"
+    assert state.init_checkpoint_source(config) == (str(tmp_path / "tf1" / "model.ckpt-1"), "tf1")
+    garden = _config("garden", photo_tree[1], str(tmp_path / "garden" / "ckpt-1"))
+    assert state.init_checkpoint_source(garden) == (str(tmp_path / "garden" / "ckpt-1"), "garden")
+    garden.init_checkpoint = str(tmp_path / "ema" / "average_weights-1")
+    assert state.init_checkpoint_source(garden)[1] == "garden"
+    garden.init_checkpoint = "resnet-rs-50-i160"                      # an official name: the family's
+    assert state.init_checkpoint_source(garden) == ("resnet-rs-50-i160", "garden")
+
+    config.init_checkpoint = str(tmp_path / "garden" / "ckpt-1")        # the other family's
+    with pytest.raises(ValueError, match="is a garden-family checkpoint but the config builds the tf1 family"):
+        state.init_checkpoint_source(config)
+    config.init_checkpoint, config.init_checkpoint_format = str(tmp_path / "tf1"), "native"
+    with pytest.raises(ValueError, match="init_checkpoint_format='native' but .* is a tf1-layout checkpoint"):
+        state.init_checkpoint_source(config)
+    config.init_checkpoint, config.init_checkpoint_format = str(tmp_path / "nope"), "auto"
+    with pytest.raises(FileNotFoundError, match="is no official name .* not found"):
+        state.init_checkpoint_source(config)
+
+    # One of our runs: its workdir (the latest checkpoint), its model checked against ours.
+    run_config = _config("tf1", photo_tree[1], "")
+    source = _native_run(tmp_path / "run", run_config)
+    config.init_checkpoint = str(tmp_path / "run")
+    assert state.init_checkpoint_source(config) == (str(tmp_path / "run" / "checkpoints" / "ckpt-7"), "native")
+    model = loop_lib.build_model(config)
+    state.init_from_checkpoint(config, model)
+    for mine, theirs in zip(model.weights, source.weights):        # the backbone: all but the head
+        if "logits" not in mine.path:
+            np.testing.assert_array_equal(mine.numpy(), theirs.numpy(), err_msg=mine.path)
+    config.model.block_counts = (1, 1, 2, 1)
+    with pytest.raises(ValueError, match=r"is a run of another model \(block_counts \[1, 1, 1, 1\] there"):
+        state.init_checkpoint_source(config)
+
+
+def test_an_empty_init_checkpoint_is_announced_as_training_from_scratch(tmp_path, photo_tree, caplog, capfd):
+    config = _config("tf1", photo_tree[1], "")         # --config.init_checkpoint=
+    train_state = state.create_train_state(config, tf.distribute.get_strategy(), "float32", str(tmp_path))
+    with caplog.at_level("INFO", logger="absl"):
+        assert state.restore_or_initialize(train_state, config, str(tmp_path), total_steps=10) == 0
+    logged = caplog.text + capfd.readouterr().err
+    assert "config.init_checkpoint is empty: training from scratch (random initial weights)" in logged

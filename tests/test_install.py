@@ -3,8 +3,10 @@
 Offline: the wheel is built without build isolation (setuptools and wheel of this
 environment), installed without dependencies, and the fresh environment reuses this
 environment's site-packages (TensorFlow etc.) through a .pth file, after its own.
+tests/test_journeys.py runs the user journeys in such an installation.
 """
 
+import dataclasses
 import glob
 import os
 import shutil
@@ -21,8 +23,25 @@ def _run(cmd, **kw):
     return subprocess.run(cmd, capture_output=True, text=True, timeout=600, **kw)
 
 
-@pytest.mark.slow  # builds a wheel, creates a virtual environment (~40 s)
-def test_wheel_installs_into_a_fresh_venv_with_the_library_and_console_scripts(tmp_path):
+@dataclasses.dataclass
+class Installed:
+    """A fresh venv with the wheel installed: its python, its bin/, its site-packages, a
+    directory outside the checkout, and the environment for its processes."""
+    python: str
+    bin: str
+    site: str
+    outside: str
+    env: dict
+
+    def run(self, *cmd, env=None, timeout=600):
+        """Runs `cmd` (a console script by name, or python arguments) from `outside`."""
+        first = os.path.join(self.bin, cmd[0]) if cmd[0].startswith("resnet-rs-") else cmd[0]
+        return subprocess.run([first, *map(str, cmd[1:])], capture_output=True, text=True, timeout=timeout,
+                              cwd=self.outside, env={**self.env, **(env or {})})
+
+
+def install_wheel(tmp_path):
+    """Builds the wheel from a copy of the checkout and installs it into a fresh venv (offline)."""
     source = tmp_path / "source"       # a copy, so the build leaves the checkout clean
     source.mkdir()
     for name in ("pyproject.toml", "README.md"):
@@ -46,16 +65,22 @@ def test_wheel_installs_into_a_fresh_venv_with_the_library_and_console_scripts(t
         f.write(sysconfig.get_paths()["purelib"] + "\n")
 
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONHOME")}
-    env["TF_CPP_MIN_LOG_LEVEL"] = "2"
+    env.update(TF_CPP_MIN_LOG_LEVEL="2", CUDA_VISIBLE_DEVICES="")
     outside = tmp_path / "elsewhere"    # not the checkout: nothing importable by accident
     outside.mkdir()
-    imported = _run([python, "-c", "import official, official.configs.finetune, official.applications as a; "
-                     "print(official.__file__); print(a.imagenet_checkpoint(50)); "
-                     "from official.data import imagenet_classes; print(len(imagenet_classes.names()))"],
-                    cwd=str(outside), env=env)
+    return Installed(python, str(venv / "bin"), site, str(outside), env)
+
+
+@pytest.mark.slow  # builds a wheel, creates a virtual environment (~40 s)
+def test_wheel_installs_into_a_fresh_venv_with_the_library_and_console_scripts(tmp_path):
+    installed = install_wheel(tmp_path)
+    imported = installed.run(installed.python, "-c",
+                             "import official, official.configs.finetune, official.applications as a; "
+                             "print(official.__file__); print(a.imagenet_checkpoint(50)); "
+                             "from official.data import imagenet_classes; print(len(imagenet_classes.names()))")
     assert imported.returncode == 0, imported.stderr[-3000:]
     where, name, classes = imported.stdout.split()
-    assert where.startswith(site) and name == "resnet-rs-50-i160" and classes == "1000"
-    script = _run([str(venv / "bin" / "resnet-rs-make-tfrecords"), "--help"], cwd=str(outside), env=env)
-    assert "--output_dir" in script.stdout + script.stderr, script.stderr[-3000:]
+    assert where.startswith(installed.site) and name == "resnet-rs-50-i160" and classes == "1000"
+    script = installed.run("resnet-rs-make-tfrecords", "--help")
+    assert script.returncode == 0 and "--output_dir" in script.stdout, script.stderr[-3000:]
     assert "Traceback" not in script.stderr, script.stderr[-3000:]

@@ -22,6 +22,19 @@ def test_class_names_are_the_1000_sorted_synsets():
 _run = run_python
 
 
+def test_a_missing_model_is_named_in_one_line(tmp_path):
+    image = tmp_path / "cat.jpg"
+    image.write_bytes(tf.io.encode_jpeg(skimage.data.chelsea()).numpy())
+    result = _run("tools/predict.py", f"--model={tmp_path / 'ft' / 'export'}", str(image))
+    assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr[-2000:]
+    # Said with the flags, as absl says every flag error, before TensorFlow loads.
+    assert result.stderr.strip().splitlines()[0] == (
+        f"FATAL Flags parsing error: flag --model={tmp_path / 'ft' / 'export'}: no such file or directory; give "
+        "a SavedModel directory, a .keras or .weights.h5 file, a checkpoint prefix or folder, one of our "
+        "training workdirs, or an official name (resnet-rs-50-i160, ...)")
+    assert "--image_size" not in result.stderr
+
+
 @pytest.mark.slow  # two CLI runs on an RS-50 (~40 s)
 def test_convert_then_predict(tmp_path):
     prefix = str(tmp_path / "resnet-rs-50-i160" / "model.ckpt")

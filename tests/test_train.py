@@ -111,6 +111,22 @@ def test_cli_rejects_bad_flags(tmp_path):
     assert no_workdir.returncode != 0 and "--workdir" in no_workdir.stderr
 
 
+TOOLS = ("train", "evaluate", "export_saved_model", "predict", "convert_checkpoint", "make_tfrecords",
+         "make_demo_data", "benchmark", "compare_performance", "compare_precision")
+
+
+def test_every_tool_help_exits_0_and_train_evaluate_list_config():
+    env = tool_env(TF_CPP_MIN_LOG_LEVEL="3")
+    for tool in TOOLS:
+        shown = run_tool(f"{tool}.py", "--help", env=env, timeout=300)
+        assert shown.returncode == 0 and "Traceback" not in shown.stderr, (tool, shown.stderr[-2000:])
+        assert "verbose" in shown.stdout or tool in ("benchmark", "compare_performance"), tool
+        if tool in ("train", "evaluate"):
+            assert "  --config: Recipe: a name" in shown.stdout, shown.stdout
+    bad = run_tool("train.py", "--nosuchflag", env=env, timeout=300)
+    assert bad.returncode == 1 and "Unknown command line flag 'nosuchflag'" in bad.stderr
+
+
 def test_malformed_tf_config_and_unreachable_tpu():
     with pytest.raises(ValueError, match="TF_CONFIG is not valid JSON"):
         distribute.parse_tf_config("{cluster:")

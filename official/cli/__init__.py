@@ -40,6 +40,9 @@ def show_flags_in_help(module_name):
     from absl import flags  # pylint: disable=g-import-not-at-top
     for flag in flags.FLAGS.get_key_flags_for_module(module_name):
         flags.FLAGS.register_key_flag_for_module(sys.argv[0], flag)
+    # --config is defined here (define_config_flag), so absl counts it as this module's.
+    if "config" in flags.FLAGS and flags.FLAGS["config"] in flags.FLAGS.get_flags_for_module(__name__):
+        flags.FLAGS.register_key_flag_for_module(sys.argv[0], flags.FLAGS["config"])
 
 
 def run_main(module_name, main, tensorflow=True):
@@ -80,13 +83,25 @@ def run_main(module_name, main, tensorflow=True):
     app.run(run, flags_parser=_parse_flags)
 
 
+_HELP = re.compile(r"^-{1,2}(help|helpshort|helpfull|helpxml|\?)(=(true|1))?$")
+
+
 def _parse_flags(argv):
-    """absl's own flag parsing, with define_config_flag's one line for a bad --config.* field."""
+    """absl's own flag parsing, with define_config_flag's one line for a bad --config.* field.
+
+    absl exits with status 1 after printing --help; asked-for help is a success (0).
+    """
     from absl import app  # pylint: disable=g-import-not-at-top
+    flags_given = argv[1:argv.index("--")] if "--" in argv[1:] else argv[1:]
+    asked_for_help = any(_HELP.match(a) for a in flags_given)
     try:
         return app.parse_flags_with_usage(argv)
     except (AttributeError, KeyError) as e:
         _bad_override(e)
+    except SystemExit as e:
+        if asked_for_help and e.code == 1:
+            sys.exit(0)
+        raise
 
 
 def _bad_override(error):

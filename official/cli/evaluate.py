@@ -19,7 +19,9 @@ from official import cli  # the CLIs' shared pieces
 
 cli.enable_onednn()
 
-_CONFIG = cli.define_config_flag("Recipe file (configs/*.py).")
+_CONFIG = cli.define_config_flag(
+    "Recipe: a name (finetune, resnetrs50_i160, ...) or a file, optionally :garden; "
+    "override any field with --config.x.y=value.")
 _CHECKPOINT = flags.DEFINE_string("checkpoint", None, "Workdir or checkpoint prefix.", required=True)
 _STRATEGY = flags.DEFINE_enum("strategy", "auto", distribute.STRATEGIES, "tf.distribute strategy.")
 _TPU = flags.DEFINE_string("tpu", None, "TPU name or address (--strategy=tpu).")
@@ -28,7 +30,9 @@ _RAW = flags.DEFINE_bool("raw_weights", False, "Evaluate the raw weights instead
 
 def main(argv):
     del argv
-    from official.training import evaluation  # pylint: disable=g-import-not-at-top  (after the flags)
+    import tensorflow as tf  # pylint: disable=g-import-not-at-top  (after the flags)
+    from official.data import pipeline  # pylint: disable=g-import-not-at-top
+    from official.training import evaluation  # pylint: disable=g-import-not-at-top
     config = _CONFIG.value
     config.unlock()
     if config.get("demo_data_size", 0) and not config.data.data_dir:
@@ -39,6 +43,12 @@ def main(argv):
                                                  use_ema=not _RAW.value)
     except (ValueError, FileNotFoundError) as e:
         print(f"error: {e}", file=sys.stderr)
+        return 1
+    except (tf.errors.InvalidArgumentError, tf.errors.DataLossError) as e:
+        message = pipeline.data_error(e)      # a label outside the head, a cut TFRecord file
+        if message is None:
+            raise
+        print(f"error: {message}", file=sys.stderr)
         return 1
     print(" ".join(f"{k}={v:.4f}" if isinstance(v, float) else f"{k}={v}" for k, v in metrics.items()))
     return 0

@@ -1,14 +1,18 @@
-r"""Classifies image files with a ResNet-RS and prints the top-5 ImageNet classes.
+r"""Classifies image files with a ResNet-RS and prints the top-5 classes by name.
 
     python tools/predict.py --model=/tmp/serving/resnet_rs/1 cat.jpg dog.png
     python tools/predict.py --model=/tmp/rs50.keras cat.jpg
     python tools/predict.py --model=resnet-rs-50-i160 --checkpoint_format=tf1 cat.jpg
 
---model is a SavedModel directory (from tools/export_saved_model.py), a converted
-.keras / .weights.h5 file (from tools/convert_checkpoint.py; its
-.preprocessing.json sidecar gives the preprocessing), or a checkpoint prefix,
-directory or official name (with --checkpoint_format). An unreadable image is
-reported by name; the others are still classified, and the exit status is 1.
+--model is a SavedModel directory (from tools/export_saved_model.py or a training
+run's export/), a converted .keras / .weights.h5 file (from tools/convert_checkpoint.py;
+its .preprocessing.json sidecar gives the preprocessing), one of our training workdirs
+(or a checkpoint in one: its model_config.json gives the model), or a checkpoint prefix,
+directory or official name (with --checkpoint_format). The classes are named as the
+model records them: a SavedModel's class names, a .keras model's or a run's
+class_names; ImageNet's only for a 1000-class head that records none; class
+indices otherwise. An unreadable image is reported by name; the others are still
+classified, and the exit status is 1.
 """
 
 import json
@@ -17,35 +21,56 @@ import sys
 
 from absl import app, flags
 
-from official import cli  # the CLIs' shared pieces
+from official import cli
 from official import families
 
-cli.enable_onednn(frozen_weights=True)   # inference only: the weights never change here
+# Inference only: the weights never change in this process, so oneDNN may keep its
+# re-laid-out copies of them (at batch 1 it otherwise re-lays every kernel out per call).
+cli.enable_onednn(frozen_weights=True)
 
-_MODEL = flags.DEFINE_string(
-    "model", None, "SavedModel dir, .keras/.weights.h5 file, or checkpoint / official name.")
-_CHECKPOINT_FORMAT = flags.DEFINE_enum(
-    "checkpoint_format", families.TF1.checkpoint_format, list(families.FORMATS),
-    "Format when --model is a checkpoint.")
-_DEPTH = flags.DEFINE_integer(
-    "depth", 50, "Depth when --model is a checkpoint or .weights.h5 without sidecar.")
-_IMAGE_SIZE = flags.DEFINE_integer(
-    "image_size", None, "Resolution; default: from the export / sidecar / official name.")
-_FAMILY = flags.DEFINE_enum(
-    "family", None, list(families.NAMES), "Preprocessing family; default: from the model's source.")
-_CROP_PADDING = flags.DEFINE_integer(
-    "crop_padding", families.TF1_CROP_PADDING, "P of the TF1 centre crop S/(S+P).")
-_PRECISION = flags.DEFINE_enum(
-    "precision", "float32", ["float32", "bfloat16", "auto"],
-    "Compute precision when --model is a checkpoint or .weights.h5 (a SavedModel keeps "
-    "the one it was exported in); auto: bfloat16 only where a short measurement on this "
-    "machine finds it faster (official/runtime/precision_probe.py, printed).")
-_TOP_K = flags.DEFINE_integer("top_k", 5, "How many classes to print (at most 5 for SavedModels).")
+flags.DEFINE_string("model", None, "SavedModel dir, .keras/.weights.h5 file, training workdir, or checkpoint / "
+                    "official name.")
+flags.DEFINE_enum("checkpoint_format", families.TF1.checkpoint_format, list(families.FORMATS),
+                  "Format when --model is a checkpoint.")
+flags.DEFINE_integer("depth", 50, "Depth when --model is a checkpoint or .weights.h5 without sidecar.")
+flags.DEFINE_integer("image_size", None, "Resolution; default: from the export / sidecar / official name.")
+flags.DEFINE_enum("family", None, list(families.NAMES), "Preprocessing family; default: from the model's source.")
+flags.DEFINE_integer("crop_padding", families.TF1_CROP_PADDING, "P of the TF1 centre crop S/(S+P).")
+flags.DEFINE_enum("precision", "float32", ["float32", "bfloat16", "auto"],
+                  "Compute precision when --model is a checkpoint or .weights.h5 (a SavedModel keeps "
+                  "the one it was exported in); auto: bfloat16 only where a short measurement on this "
+                  "machine finds it faster (official/runtime/precision_probe.py, printed).")
+flags.DEFINE_integer("top_k", 5, "How many classes to print (at most 5 for SavedModels).")
 flags.mark_flag_as_required("model")
+# Checked with the flags, before TensorFlow's import: a mistyped path is said at once.
+flags.register_validator("model", lambda path: path is None or not _missing(path),
+                         "no such file or directory; give a SavedModel directory, a .keras or .weights.h5 "
+                         "file, a checkpoint prefix or folder, one of our training workdirs, or an official "
+                         "name (resnet-rs-50-i160, ...)")
 
 
-def _classifier():
-    """fn(image_bytes) -> dict of outputs for one image; and a description."""
+def _our_run(path):
+    """(prefix, model_config.json contents) when `path` is one of our runs or a checkpoint in one, else None."""
+    for workdir in (path, os.path.dirname(os.path.dirname(path))):
+        recorded = os.path.join(workdir, "model_config.json")
+        if workdir and os.path.isfile(recorded):
+            import tensorflow as tf
+            prefix = path if os.path.isfile(path + ".index") else tf.train.latest_checkpoint(
+                os.path.join(workdir, "checkpoints"))
+            if prefix:
+                with open(recorded) as f:
+                    return prefix, json.load(f)
+    return None
+
+
+def _missing(path):
+    """Whether `path` names no model at all: no file, no checkpoint prefix, no official name."""
+    from official import published
+    return not (path in published.CHECKPOINTS or os.path.exists(path) or os.path.exists(path + ".index"))
+
+
+def _classifier(F):
+    """(fn(image_bytes) -> dict of outputs for one image, description, whether the classes are ImageNet's)."""
     import tensorflow as tf
     from official.checkpoints import files as checkpoint_files
     from official.checkpoints import readers
@@ -53,38 +78,69 @@ def _classifier():
     from official.runtime import precision
     from official.runtime import precision_probe
 
-    path = _MODEL.value
+    path = F.model
     if os.path.isfile(os.path.join(path, "saved_model.pb")):
         signature = tf.saved_model.load(path).signatures["serving_default"]
-        return (lambda b: signature(image_bytes=tf.constant([b]))), f"SavedModel {path}"
+        if "class_names" not in signature.structured_outputs:
+            raise ValueError("not a SavedModel of official.serving.export (no class_names output)")
+        metadata = export.read_metadata(path) or {}
+        imagenet = str(metadata.get("classes", "")).startswith("imagenet")
+        return (lambda b: signature(image_bytes=tf.constant([b]))), f"SavedModel {path}", imagenet
     sidecar = {}
     if os.path.isfile(path + ".preprocessing.json"):
         with open(path + ".preprocessing.json") as f:
             sidecar = json.load(f)
-    family = families.of_format(_CHECKPOINT_FORMAT.value, _FAMILY.value or sidecar.get("family")).name
-    image_size = _IMAGE_SIZE.value or sidecar.get("image_size") or checkpoint_files.image_size_of(path)
-    if not image_size:
-        raise app.UsageError(f"--image_size is required: nothing says at which resolution {path!r} runs")
-    compute = _PRECISION.value
+    run = None if path.endswith((".keras", ".h5")) else _our_run(path)
+    if run:
+        from official.modeling import resnet_rs
+        from official.training import state
+        prefix, recorded = run
+        kwargs = {k: v for k, v in recorded["model"].items() if v not in (None, [], ())}
+        sidecar = {"image_size": recorded.get("image_size"),
+                   "family": state.config_family(_Config(kwargs)) or families.TF1.name}
+    family = families.of_format(F.checkpoint_format, F.family or sidecar.get("family")).name
+    image_size = F.image_size or sidecar.get("image_size") or checkpoint_files.image_size_of(path)
+    if not image_size and not path.endswith(".keras"):    # a .keras model may say it (below)
+        raise ValueError("nothing says at which resolution it runs: pass --image_size")
+    compute = F.precision
     if not path.endswith(".keras"):
         compute = precision_probe.resolve(
-            _PRECISION.value, log=lambda fmt, *a: print(fmt % a, file=sys.stderr))
-    if path.endswith(".keras"):
+            F.precision, log=lambda fmt, *a: print(fmt % a, file=sys.stderr))
+    if run:
+        with precision.policy(compute):
+            model = resnet_rs.ResNetRS(**kwargs)
+        readers.load_into(model, prefix, format="native")
+    elif path.endswith(".keras"):
         import keras
         from official.modeling import resnet_rs  # noqa: F401  (registers the ResNetRS class)
         model = keras.saving.load_model(path)
+        image_size = image_size or model.input_shape[1]
+        if not image_size:
+            raise ValueError("the model takes any resolution and nothing says which: pass --image_size")
     elif path.endswith(".weights.h5"):
         with precision.policy(compute):
-            model = readers.model_for_format("native", sidecar.get("depth", _DEPTH.value), family=family)
+            model = readers.model_for_format("native", sidecar.get("depth", F.depth), family=family)
         model.load_weights(path)
     else:
         with precision.policy(compute):
-            model = readers.model_for_format(_CHECKPOINT_FORMAT.value, _DEPTH.value, family=family)
-        readers.load_into(model, path, format=_CHECKPOINT_FORMAT.value)
-    fn = export.serving_functions(model, int(image_size), family, sidecar.get("crop_padding", _CROP_PADDING.value))
+            model = readers.model_for_format(F.checkpoint_format, F.depth, family=family)
+        readers.load_into(model, path, format=F.checkpoint_format)
+    names = getattr(model, "class_names", None)
+    units = model.get_layer("logits").units
+    imagenet = names is None and units == 1000
+    fn = export.serving_functions(model, int(image_size), family, sidecar.get("crop_padding", F.crop_padding),
+                                  class_names=names)
     serve = fn["serving_default"]
+    named = f"{len(names)} named classes" if names else ("ImageNet classes" if imagenet else f"{units} unnamed classes")
     return (lambda b: serve(tf.constant([b]))), (f"{path} ({family} preprocessing at {image_size}, "
-                                                 f"{precision.of(model)})")
+                                                 f"{precision.of(model)}, {named})"), imagenet
+
+
+class _Config:
+    """config.model.get(...) over a recorded model dict (state.config_family reads it so)."""
+
+    def __init__(self, model):
+        self.model = model
 
 
 def main(argv):
@@ -93,15 +149,17 @@ def main(argv):
         raise app.UsageError("give one or more image files after the flags")
     import tensorflow as tf
     from official.checkpoints import files as checkpoint_files
+    from official.checkpoints import readers
     from official.data import imagenet_classes
 
+    F = flags.FLAGS
     try:
-        classify, what = _classifier()
+        classify, what, imagenet = _classifier(F)
     except (checkpoint_files.CheckpointError, checkpoint_files.DownloadError, FileNotFoundError, OSError,
             ValueError) as e:
-        print(f"error: --model={_MODEL.value}: {e}", file=sys.stderr)
+        print(f"error: --model={F.model}: {e}", file=sys.stderr)
         sys.exit(1)
-    names, synsets = imagenet_classes.names(), imagenet_classes.synsets()
+    synsets = imagenet_classes.synsets() if imagenet else None
     print(f"model: {what}")
     failed = 0
     for image in images:
@@ -117,13 +175,16 @@ def main(argv):
             print(f"error: cannot classify {image}: {reason}", file=sys.stderr)
             continue
         print(image)
-        for rank, (c, s) in enumerate(zip(out["classes"][0].numpy()[:_TOP_K.value], out["scores"][0].numpy()), 1):
-            print(f"  {rank}. {names[c]} ({synsets[c]}, class {c}): {s:.4f}")
+        ranked = zip(out["classes"][0].numpy()[:F.top_k], out["class_names"][0].numpy(), out["scores"][0].numpy())
+        for rank, (c, name, score) in enumerate(ranked, 1):
+            where = f"{synsets[c]}, class {c}" if synsets else f"class {c}"
+            print(f"  {rank}. {name.decode()} ({where}): {score:.4f}")
     sys.exit(1 if failed else 0)
 
 
 def run():
     """The console script (pyproject.toml [project.scripts])."""
+    from official import cli  # pylint: disable=g-import-not-at-top
     cli.run_main(__name__, main)
 
 

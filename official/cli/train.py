@@ -22,7 +22,9 @@ from official import cli  # the CLIs' shared pieces
 # Training steps are 3-5x slower without oneDNN on AVX2 CPUs (measured on a 2-core EPYC).
 cli.enable_onednn()
 
-_CONFIG = cli.define_config_flag("Recipe file (configs/*.py), optionally ':garden'.")
+_CONFIG = cli.define_config_flag(
+    "Recipe: a name (demo, finetune, resnetrs50_i160, ...) or a file, optionally :garden; override "
+    "any field with --config.x.y=value (e.g. --config.data.image_dir=PHOTOS, --config.train.epochs=3).")
 _WORKDIR = flags.DEFINE_string("workdir", None, "Checkpoints, summaries and the export (local or gs://).")
 _STRATEGY = flags.DEFINE_enum("strategy", "auto", distribute.STRATEGIES, "tf.distribute strategy.")
 _TPU = flags.DEFINE_string("tpu", None, "TPU name or grpc:// address (--strategy=tpu).")
@@ -49,6 +51,16 @@ def _classify_example(config, export_dir):
           f"(score {float(out['scores'][0, 0]):.3f})")
 
 
+def _held_out(result, config):
+    """One line: top-1 (and top-5) on the held-out split, with which weights and how many images."""
+    ema = "ema_" if "ema_top_1" in result else ""
+    if result.get(f"{ema}top_1") is None:
+        return None
+    top5 = f", top-5 {result[f'{ema}top_5']:.4f}" if config.model.num_classes > 5 else ""
+    return (f"held-out top-1 {result[f'{ema}top_1']:.4f}{top5} on {result.get('count')} images of "
+            f"'{config.data.eval_split}' ({'EMA' if ema else 'raw'} weights)")
+
+
 def _summary(result):
     """One short line: the final step, the metrics (4 digits) and the export directory."""
     parts = [f"{k} {v:.4f}" if isinstance(v, float) else f"{k} {v}"
@@ -73,12 +85,14 @@ def main(argv):
         result = loop.train_and_evaluate(config, _WORKDIR.value, strategy)
     except (ValueError, FileNotFoundError, state.TrainingError, workdir.WorkdirLocked,
             workdir.WriteError) as e:
-        logging.error("%s", e)
         print(f"error: {e}", file=sys.stderr)
         return 1
     if result["interrupted"]:
         return 143 if result["interrupted"] == "SIGTERM" else 130
     print(_summary(result))
+    held_out = _held_out(result, config)
+    if held_out:
+        print(held_out)
     classify = _PREDICT.value if _PREDICT.value is not None else bool(config.get("demo_data_size", 0))
     if classify and result["export_dir"]:
         _classify_example(config, result["export_dir"])

@@ -39,6 +39,7 @@ def unused_logit_column(config):
 def class_names(config, limit=100000):
     """Names of the config's classes by 0-based label, read from its data; None when unknown.
 
+    config.model.class_names when set; a folder (data.image_dir): its class folders;
     TFDS: the dataset's label names. TFRecords (tools/make_tfrecords.py): each label's
     `image/class/synset` (the folder name of a folder-per-class tree), read from the
     eval split until every class is seen (at most `limit` records).
@@ -48,6 +49,13 @@ def class_names(config, limit=100000):
         ['astronaut', 'chelsea', 'coffee']
     """
     num_classes = config.model.num_classes
+    recorded = tuple(config.model.get("class_names") or ())
+    if len(recorded) == num_classes:          # a folder's, or given with the config
+        return list(recorded)
+    if config.data.source == "folder":
+        from official.data import folders  # pylint: disable=g-import-not-at-top
+        names = folders.load(config.data.image_dir, config.data.validation_fraction).classes
+        return list(names) if len(names) == num_classes else None
     if config.data.source == "tfds":
         import tensorflow_datasets as tfds  # pylint: disable=g-import-not-at-top
         builder = tfds.builder(config.data.tfds_name, data_dir=config.data.data_dir or None)

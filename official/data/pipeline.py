@@ -12,7 +12,19 @@ Sources (``data_cfg.source``):
 * ``"tfds"``: ``tfds.builder(data_cfg.tfds_name)``; ``imagenet2012`` is
   prepared from ``data_cfg.tfds_manual_dir`` on first use; any TFDS image
   classification dataset works by name (labels are already 0-based there).
+* ``"folder"``: a folder-per-class tree of image files, ``data_cfg.image_dir``, read
+  directly (official/data/folders.py: the classes, the held-out split, the unreadable
+  files); labels are the 0-based index of the class folder in sorted order.
 * ``"synthetic"``: one fixed random batch repeated, for benchmarks.
+
+Faults in the data: an undecodable image (one record, one image) is skipped and
+counted while ``data_cfg.skip_corrupt`` (default), else the run stops. A TFRecord
+file that cannot be read to its end (cut short by a failed copy, or corrupt) loses
+every record after the damage, an unknown number of images: it stops the run with
+an error naming the file and the record from which on it is unreadable, unless
+``data_cfg.skip_truncated`` (then a warning with the same facts, each time the file is
+read). A label outside the head stops the run naming the label and the file.
+:func:`data_error` turns these errors into one line.
 
 Pipeline (training): files listed and shuffled, sharded per
 ``tf.distribute.InputContext``, interleaved, optionally cached, records
@@ -31,6 +43,7 @@ Example (synthetic data; a recipe's ``config.data`` reads TFRecords or TFDS the 
 
 import glob
 import os
+import re
 import sys
 from typing import Any, Mapping
 
@@ -40,11 +53,17 @@ import tensorflow as tf
 
 from official import families
 from official.data import preprocessing
+from official.data import reading
 from official.data import tfrecords
 from official.validation import check_choice
 
 AUTOTUNE = tf.data.AUTOTUNE
-SOURCES = ("tfrecord", "tfds", "synthetic")
+SOURCES = ("tfrecord", "tfds", "folder", "synthetic")
+# Marks the pipeline's own assertion messages, so data_error() can find them in TF's error text.
+DATA_ERROR = "resnet_rs data error:"
+# Element status in the reading stage: a record, or the end of a TFRecord file read short
+# (official/data/reading.py).
+_RECORD, _CUT_FILE = reading.RECORD, reading.CUT_FILE
 
 
 def _cfg(data_cfg, name, default=None):
@@ -108,15 +127,14 @@ def _shard_files(files, input_context):
 
 
 def _tfrecord_records(data_cfg, split, is_training, input_context, seed, deterministic):
-    """Dataset of (image_bytes, label, filename) from the official TFRecords."""
+    """Dataset of (image_bytes, label, filename, status, note) from the official TFRecords."""
     files = tfrecord_files(_cfg(data_cfg, "data_dir"), split)
     files, record_shard = _shard_files(files, input_context)
-    ds = tf.data.Dataset.from_tensor_slices(files)
+    ds = tf.data.Dataset.from_tensor_slices((files, tf.constant(reading.file_sizes(files), tf.int64)))
     if is_training:
         ds = ds.shuffle(len(files), seed=seed, reshuffle_each_iteration=True)
     ds = ds.interleave(
-        lambda f: tf.data.TFRecordDataset(f, buffer_size=8 << 20),
-        cycle_length=min(16, len(files)), block_length=1,
+        reading.read_checked, cycle_length=min(16, len(files)), block_length=1,
         num_parallel_calls=AUTOTUNE, deterministic=deterministic)
     if record_shard:
         ds = ds.shard(*record_shard)
@@ -127,14 +145,52 @@ def _tfrecord_records(data_cfg, split, is_training, input_context, seed, determi
                         reshuffle_each_iteration=True)
         ds = ds.repeat()
     offset = int(_cfg(data_cfg, "label_offset", 1))
+    stand_in = reading.stand_in_jpeg()
+
+    def parse(record, status, note):
+        # A cut file's marker parses as an empty Example; its image is a stand-in that
+        # decodes, so the decode stage counts real images only (see build_dataset).
+        image_bytes, label, filename = parse_example(record)
+        is_cut = tf.equal(status, _CUT_FILE)
+        return (tf.where(is_cut, stand_in, image_bytes), tf.where(is_cut, 0, label - offset),
+                tf.where(is_cut, note, filename), status, note)
+
     # Parsing is cheap next to decoding: records stay serialized through shuffle.
-    return ds.map(lambda r: _offset_label(parse_example(r), offset),
-                  num_parallel_calls=AUTOTUNE, deterministic=deterministic)
+    return ds.map(parse, num_parallel_calls=AUTOTUNE, deterministic=deterministic)
 
 
-def _offset_label(parsed, offset):
-    image_bytes, label, filename = parsed
-    return image_bytes, label - offset, filename
+def _folder_records(data_cfg, split, is_training, input_context, seed, deterministic):
+    """Dataset of (path, label, path, status, note) from a folder-per-class tree (read in decode)."""
+    from official.data import folders  # pylint: disable=g-import-not-at-top
+    data = folders.load(_cfg(data_cfg, "image_dir"), _cfg(data_cfg, "validation_fraction", 0.15))
+    items = data.split(split)
+    paths = [p for p, _, _ in items]
+    ds = tf.data.Dataset.from_tensor_slices((paths, [label for _, label, _ in items],
+                                             [convert for _, _, convert in items]))
+    if input_context is not None and input_context.num_input_pipelines > 1:
+        ds = ds.shard(input_context.num_input_pipelines, input_context.input_pipeline_id)
+    if is_training:
+        ds = ds.shuffle(len(items), seed=seed, reshuffle_each_iteration=True).repeat()
+    # status carries "re-encode first" (PNG, CMYK, ...), as tools/make_tfrecords.py would have.
+    return ds.map(lambda path, label, convert: (path, label, path, tf.cast(convert, tf.int32) * _CONVERT, ""))
+
+
+# Folder source: the element's first field is a path to read in the decode stage, re-encoded
+# as an RGB JPEG first with this status (official/data/tfrecords.py to_jpeg).
+_CONVERT = 2
+
+
+def _read_image_file(path, status):
+    """The bytes of an image file, re-encoded as an RGB JPEG where tools/make_tfrecords.py would."""
+    from official.data import tfrecords  # pylint: disable=g-import-not-at-top
+    data = tf.io.read_file(path)
+
+    def reencode(raw):
+        return tfrecords.to_jpeg(raw)[0]
+
+    return tf.cond(tf.equal(status, _CONVERT),
+                   lambda: tf.reshape(tf.numpy_function(reencode, [data], tf.string, stateful=False), []),
+                   lambda: data)
 
 
 def _tfds_records(data_cfg, split, is_training, input_context, seed, deterministic):
@@ -169,7 +225,7 @@ def _tfds_records(data_cfg, split, is_training, input_context, seed, determinist
 
     def select(example):
         filename = example["file_name"] if has_name else tf.constant("")
-        return example[image_key], tf.cast(example[label_key], tf.int32), filename
+        return example[image_key], tf.cast(example[label_key], tf.int32), filename, _RECORD, ""
 
     ds = ds.map(select, num_parallel_calls=AUTOTUNE, deterministic=deterministic)
     if _cfg(data_cfg, "cache", False):
@@ -221,19 +277,75 @@ def _count_skipped(ds):
     return ds.scan((tf.constant(0, tf.int64), tf.constant(0, tf.int64)), step)
 
 
-def _check_labels(num_classes):
-    """Fails the pipeline with a message naming the label and the file."""
+def _check_labels(num_classes, offset):
+    """Fails the pipeline with one line naming the label and the file (data_error reads it)."""
 
     @tf.autograph.experimental.do_not_convert
     def check(image, label, filename):
         ok = (label >= 0) & (label < num_classes)
-        assertion = tf.debugging.Assert(ok, [
-            f"label outside [0, {num_classes}) after subtracting data.label_offset: label",
-            label, "file", filename], summarize=1)
+        where = tf.where(tf.strings.length(filename) > 0, tf.strings.join([" of ", filename]), "")
+        message = tf.strings.join([
+            "label ", tf.strings.as_string(label + offset), where, f" is outside the head of "
+            f"{num_classes} classes (0..{num_classes - 1}"
+            + (f" after subtracting data.label_offset={offset}" if offset else "")
+            + "): set config.model.num_classes to the data's number of classes, or fix the label"])
+        assertion = tf.debugging.Assert(ok, [DATA_ERROR, message], summarize=1)
         with tf.control_dependencies([assertion]):
             return image, tf.identity(label)
 
     return check
+
+
+def _cut_files(skip):
+    """A marker of a file read short: an error, or with `skip` a warning; the markers are dropped after."""
+
+    @tf.autograph.experimental.do_not_convert
+    def check(image, label, filename, status, note):
+        cut = tf.equal(status, _CUT_FILE)
+        if skip:
+            def report():
+                tf.print("WARNING:", note, "(data.skip_truncated=True: going on without them)",
+                         output_stream=sys.stderr)
+                return tf.constant(0)
+
+            deps = [tf.cond(cut, report, lambda: tf.constant(0))]
+        else:
+            deps = [tf.debugging.Assert(~cut, [DATA_ERROR, tf.strings.join([
+                note, "; copy or write the file again, or set data.skip_truncated=True to train "
+                "without its lost records"])], summarize=1)]
+        with tf.control_dependencies(deps):
+            return image, tf.identity(label), filename, status
+
+    return check
+
+
+def data_error(error):
+    """The one-line message of a data fault the pipeline raised, from TensorFlow's error; or None.
+
+    A label outside the head, a truncated TFRecord file and (with data.skip_corrupt=False)
+    an undecodable image surface as a tf.errors.OpError with many lines of graph context;
+    this keeps what the user needs.
+
+    Example:
+        >>> try:
+        ...     next(iter(ds))
+        ... except tf.errors.OpError as e:
+        ...     print(data_error(e))
+        label 4 of cat/3.jpg is outside the head's 3 classes (0..2): ...
+    """
+    text = getattr(error, "message", None) or str(error)
+    found = re.search(re.escape(DATA_ERROR) + r"\] \[(.*)\]", text)
+    if found:   # Assert prints strings with their quotes escaped
+        return found.group(1).replace("\\'", "'").replace('\\"', '"')
+    if isinstance(error, tf.errors.InvalidArgumentError) and re.search(r"JPEG|[Dd]ecode|image", text):
+        first = re.sub(r"\{\{[^}]*\}\}\s*", "", text.strip().splitlines()[0])[:200]
+        return (f"an image in the data cannot be decoded ({first}); data.skip_corrupt=True skips "
+                "such images and counts them")
+    return None
+
+
+class DataError(ValueError):
+    """A fault in the data that stops the run (the message is one line: what and where)."""
 
 
 def build_dataset(data_cfg: ml_collections.ConfigDict | Mapping[str, Any], *, split: str, is_training: bool,
@@ -286,8 +398,9 @@ def build_dataset(data_cfg: ml_collections.ConfigDict | Mapping[str, Any], *, sp
         ds = _synthetic(data_cfg, is_training, batch_size, num_classes, image_size, dtype, seed)
         return ds.prefetch(AUTOTUNE)
 
-    records = _tfrecord_records if source == "tfrecord" else _tfds_records
+    records = {"tfrecord": _tfrecord_records, "tfds": _tfds_records, "folder": _folder_records}[source]
     ds = records(data_cfg, split, is_training, input_context, seed, deterministic)
+    from_files = source == "folder"
 
     crop_padding = int(_cfg(data_cfg, "crop_padding", preprocessing.CROP_PADDING))
     if is_training:
@@ -313,9 +426,12 @@ def build_dataset(data_cfg: ml_collections.ConfigDict | Mapping[str, Any], *, sp
     # the RandAugment graph's 2 x 16 branches would triple the tracing time.
     @tf.autograph.experimental.do_not_convert
     def decode(index, element):
-        (image_bytes, label, filename), seed_pair = element
+        (image_bytes, label, filename, status, note), seed_pair = element
+        if from_files:   # read here, so an unreadable file counts as one skipped image
+            image_bytes = _read_image_file(image_bytes, status)
+            status = tf.constant(_RECORD)
         image = preprocessing.normalize(preprocess(image_bytes, seed_pair), dtype)
-        return index, image, label, filename
+        return index, image, label, filename, status, note
 
     skip = bool(_cfg(data_cfg, "skip_corrupt", True))
     # Skipping needs the decode map in order so gaps in `index` count the drops.
@@ -325,7 +441,12 @@ def build_dataset(data_cfg: ml_collections.ConfigDict | Mapping[str, Any], *, sp
         ds = _count_skipped(ds)
     else:
         ds = ds.map(lambda i, *rest: rest)
-    ds = ds.map(_check_labels(num_classes))
+    # After the skipping above: a truncated file must not pass for one skipped image.
+    ds = ds.map(_cut_files(bool(_cfg(data_cfg, "skip_truncated", False))))
+    ds = ds.filter(lambda image, label, filename, status: tf.equal(status, _RECORD))
+    offset = 0 if source != "tfrecord" else int(_cfg(data_cfg, "label_offset", 1))
+    ds = ds.map(lambda image, label, filename, status: _check_labels(num_classes, offset)(
+        image, label, filename))
     ds = ds.batch(batch_size, drop_remainder=is_training,
                   num_parallel_calls=AUTOTUNE, deterministic=deterministic)
     options = tf.data.Options()

@@ -74,9 +74,34 @@ def to_jpeg(data, filename=""):
         image.load()
     except Exception as e:  # PIL raises many types for bad data
         raise ImageError(f"{filename or 'image'}: not a readable image ({type(e).__name__}: {e})") from e
-    if image.format == "JPEG" and image.mode in ("RGB", "L"):
+    if _stored_as_is(image):
         return data, image.height, image.width, 3 if image.mode == "RGB" else 1, False
     return _encode(image.convert("RGB")) + (True,)
+
+
+def _stored_as_is(image):
+    """RGB and grayscale JPEGs are kept as they are; every other image is re-encoded."""
+    return image.format == "JPEG" and image.mode in ("RGB", "L")
+
+
+def inspect_file(path):
+    """Whether the image file at `path` needs re-encoding as an RGB JPEG (:func:`to_jpeg`'s rule).
+
+    Reads the header only (PIL opens lazily), so a folder of thousands is checked in
+    seconds; pixel data cut short is found later, when the image is decoded.
+
+    Raises:
+        ImageError: not an image PIL can identify (names the file).
+
+    Example:
+        >>> inspect_file("photos/cat/1.png")
+        True
+    """
+    try:
+        with Image.open(path) as image:
+            return not _stored_as_is(image)
+    except OSError as e:   # PIL's UnidentifiedImageError is an OSError
+        raise ImageError(f"{path}: not a readable image ({type(e).__name__}: {e})") from e
 
 
 def _encode(image):

@@ -160,6 +160,9 @@ class ResNetRS(keras.Model):
         fold_batch_norm: an inference-only model whose convolutions carry each batch
             norm as a scaled kernel and a bias (no BN layers); made from a trained
             model by `fold_batch_norm(model)`.
+        class_names: the names of the head's classes, in logit order (stored in the
+            config, so a `.keras` file carries them; `official.cli.predict` prints them).
+            None: unnamed (ImageNet's for a 1000-class head of the published weights).
         input_tensor: a Keras tensor (`keras.Input(...)` or a layer's output) to build
             the network on, as in keras.applications: the model's inputs are its
             source inputs, so layers before it (augmentation, resizing) belong to the
@@ -184,10 +187,14 @@ class ResNetRS(keras.Model):
                  se_ratio: float = 0.25, drop_connect_rate: float = 0.0, stochastic_depth: str = "per_stage",
                  dropout_rate: float = 0.25, bn_momentum: float = 0.0, bn_epsilon: float = 1e-5,
                  zero_init_last_bn: bool = True, head_initializer: str = "tf1", fused_batch_norm: bool = True,
-                 fold_batch_norm: bool = False, input_tensor: Optional[keras.KerasTensor] = None,
+                 fold_batch_norm: bool = False,
+                 class_names: Optional[Sequence[str]] = None, input_tensor: Optional[keras.KerasTensor] = None,
                  name: Optional[str] = None, trainable: bool = True, **unknown: Any):
         _refuse_unknown("ResNetRS", unknown)
         blocks = blocks_per_stage(depth, block_counts)
+        class_names = tuple(str(n) for n in class_names) if class_names else None
+        if class_names and include_top and len(class_names) != int(num_classes):
+            raise ValueError(f"class_names has {len(class_names)} names for num_classes={num_classes}")
         check_choice("activation", activation, ACTIVATIONS)
         check_choice("padding", padding, PADDINGS)
         check_choice("stochastic_depth", stochastic_depth, STOCHASTIC_DEPTH_RULES)
@@ -267,6 +274,13 @@ class ResNetRS(keras.Model):
             fused_batch_norm=fused_batch_norm, fold_batch_norm=fold_batch_norm)
         if preceding is not None:    # only then: other models' configs stay as they were
             self._init_config["input_tensor"] = preceding
+        if class_names:   # only when given: configs of unnamed models stay as they were
+            self._init_config["class_names"] = class_names
+
+    @property
+    def class_names(self):
+        """The head's class names in logit order, or None when none were given."""
+        return self._init_config.get("class_names")
 
     @property
     def depth(self):

@@ -80,6 +80,7 @@ def serving_functions(model, image_size, preprocessing="tf1", crop_padding=famil
     """
     family = preprocessing
     model = inference.serving_model(model)
+    class_names = class_names if class_names is not None else getattr(model, "class_names", None)  # recorded
     class_names = tf.constant(_class_names(model, image_size, family, class_names))
     top_k = min(TOP_K, int(class_names.shape[0]))
     size = int(image_size)
@@ -233,6 +234,7 @@ def export_saved_model(model: keras.Model, export_dir: str | os.PathLike, image_
     """
     entry = published.get(published_name) if published_name else None
     model = inference.serving_model(model)    # the model the functions call, tracked below
+    class_names = class_names if class_names is not None else getattr(model, "class_names", None)  # recorded
     functions = serving_functions(model, image_size, preprocessing, crop_padding, class_names, batch_splits)
     num_classes = model.get_layer("logits").units
     export_dir = os.path.abspath(os.fspath(export_dir))

@@ -29,6 +29,8 @@ from official.modeling import resnet_rs
 from official.validation import check_choice
 
 PRECISIONS = ("auto",) + precision_lib.PRECISIONS
+# "auto": the format read from the checkpoint itself (official/training/state.py).
+INIT_FORMATS = ("auto",) + families.FORMATS
 
 
 def _range(name, value, low, high, high_open=True):
@@ -60,11 +62,17 @@ def check_config(config):
     _range("model.drop_connect_rate", m.drop_connect_rate or 0.0, 0.0, 1.0)
     _range("model.bn_momentum", m.bn_momentum, 0.0, 1.0)
     if m.num_classes < 2:
-        raise ValueError(f"config.model.num_classes must be >= 2, got {m.num_classes}")
+        raise ValueError(f"config.model.num_classes must be >= 2, got {m.num_classes}"
+                         + (" (0: from the data, which official.training.inputs.resolve_data counts)"
+                            if m.num_classes == 0 else ""))
     check_choice("config.data.source", d.source, pipeline.SOURCES)
     if d.source == "tfrecord" and not d.data_dir:
         raise ValueError("config.data.data_dir is empty: set --config.data.data_dir=DIR holding "
-                         "train-*/validation-* TFRecords (or use --config.data.source=tfds)")
+                         "train-*/validation-* TFRecords, or --config.data.image_dir=PHOTOS for a "
+                         "folder-per-class tree of images (or use --config.data.source=tfds)")
+    if d.source == "folder" and not d.get("image_dir"):
+        raise ValueError("config.data.source='folder' needs config.data.image_dir=PHOTOS")
+    _range("data.validation_fraction", d.get("validation_fraction", 0.15), 0.0, 1.0)
     if d.image_size < 32 or d.image_size % 32 and d.image_size < 64:
         logging.warning("config.data.image_size=%d: ResNet-RS has stride 32", d.image_size)
     if d.image_size <= 0:
@@ -84,7 +92,8 @@ def check_config(config):
         raise ValueError(f"config.train.eval_every_steps must be >= 0, got {t.eval_every_steps}")
     if d.num_train_images < t.global_batch_size:
         raise ValueError(f"config.data.num_train_images ({d.num_train_images}) is smaller than "
-                         f"config.train.global_batch_size ({t.global_batch_size})")
+                         f"config.train.global_batch_size ({t.global_batch_size}): a training step "
+                         "needs a full batch; lower --config.train.global_batch_size")
     check_choice("config.train.precision", t.precision, PRECISIONS)
     if o.base_lr_per_256 <= 0:
         raise ValueError(f"config.optimizer.base_lr_per_256 must be > 0, got {o.base_lr_per_256}")
@@ -99,7 +108,7 @@ def check_config(config):
     ema_lib.check_bn_momentum(config.ema.decay, m.bn_momentum)
     if config.eval.global_batch_size <= 0:
         raise ValueError(f"config.eval.global_batch_size must be > 0, got {config.eval.global_batch_size}")
-    check_choice("config.init_checkpoint_format", config.init_checkpoint_format, families.FORMATS)
+    check_choice("config.init_checkpoint_format", config.init_checkpoint_format, INIT_FORMATS)
     families.get(t.run_length_rule, "config.train.run_length_rule")
 
 

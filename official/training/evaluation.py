@@ -78,6 +78,7 @@ def evaluate_checkpoint(config, checkpoint_path, strategy=None, use_ema=True):
         if not found:
             raise ValueError(f"no checkpoint in {checkpoint_path!r}")
         checkpoint_path = found
+    inputs.resolve_data(config)           # a folder's classes and held-out split, counted zeros
     inputs.check_not_empty(config, config.data.eval_split)
     with strategy.scope():
         model = state.model_from_config(config)

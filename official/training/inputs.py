@@ -11,7 +11,104 @@ from absl import logging
 import tensorflow as tf
 
 from official.data import pipeline as pipeline_lib
+from official.data import reading
 from official.runtime import distribute
+
+
+# Recipe values that stand for "ImageNet" rather than for a choice about this data: with a
+# folder, or a 0 for "count it", the data's own numbers replace them.
+_IMAGENET_VALUES = {"model.num_classes": (1000, 1001),
+                    "data.num_train_images": (1281167,), "data.num_eval_images": (50000,)}
+
+
+def _take(config, field, found, where):
+    """Sets config.`field` to `found` unless the config gives another number explicitly."""
+    section, name = field.split(".")
+    given = config[section][name]
+    if given and given != found and given not in _IMAGENET_VALUES[field]:
+        raise ValueError(f"config.{field}={given} but {where} has {found}: leave it out "
+                         f"(0 = from the data) or fix the data")
+    config[section][name] = found
+
+
+def resolve_data(config):
+    """Fills in what the data decides: the source, the classes, their names, the image counts.
+
+    * data.image_dir set: source "folder" (official/data/folders.py); num_classes, the class
+      names (config.model.class_names) and both image counts come from the folder. A
+      num_classes or image count set to another number is refused (ValueError naming both).
+    * TFRecords or TFDS: a 0 in num_classes / num_train_images / num_eval_images is counted
+      in the data (the recipes for fine-tuning leave them 0); class names are read for a
+      head that is not ImageNet's.
+
+    Returns a one-line description of the data, or None when nothing was looked up.
+
+    Example:
+        >>> config.data.image_dir = "photos"
+        >>> resolve_data(config)
+        'photos: 3 classes (astronaut, chelsea, coffee), 102 training and 18 held-out images, ...'
+    """
+    d = config.data
+    if d.image_dir:
+        if d.source not in ("tfrecord", "folder"):
+            raise ValueError(f"config.data.image_dir is set but config.data.source={d.source!r}: "
+                             "an image folder is read as source 'folder' (leave data.source out)")
+        if d.data_dir:
+            raise ValueError(f"config.data.image_dir={d.image_dir!r} and config.data.data_dir="
+                             f"{d.data_dir!r} are both set: give one of them")
+        d.source = "folder"
+    elif d.source == "folder":
+        raise ValueError("config.data.source='folder' needs config.data.image_dir=PHOTOS "
+                         "(a folder-per-class tree)")
+    if d.source == "folder":
+        from official.data import folders  # pylint: disable=g-import-not-at-top
+        data = folders.load(d.image_dir, d.validation_fraction)
+        _take(config, "model.num_classes", len(data.classes), f"data.image_dir={d.image_dir!r}")
+        _take(config, "data.num_train_images", data.count("train"), "its training split")
+        _take(config, "data.num_eval_images", data.count("validation"), "its held-out split")
+        _set_class_names(config, data.classes)
+        return data.describe()
+    wanted = [f for f in ("model.num_classes", "data.num_train_images", "data.num_eval_images")
+              if not config[f.split(".")[0]][f.split(".")[1]]]
+    if not wanted or d.source not in ("tfrecord", "tfds"):
+        return None
+    counts = _counts(config)
+    for field in wanted:
+        _take(config, field, counts[field], "the data")
+    from official.data import labels  # pylint: disable=g-import-not-at-top
+    if config.model.num_classes not in _IMAGENET_VALUES["model.num_classes"] and not config.model.class_names:
+        names = labels.class_names(config)
+        if names:
+            _set_class_names(config, names)
+    return (f"{d.source} data: {config.model.num_classes} classes, {d.num_train_images} training and "
+            f"{d.num_eval_images} evaluation images (counted)")
+
+
+def _set_class_names(config, names):
+    given = tuple(config.model.class_names or ())
+    if given and given != tuple(names):
+        raise ValueError(f"config.model.class_names={given} but the data's classes are {tuple(names)}")
+    config.model.class_names = tuple(names)
+
+
+def _counts(config):
+    """{field: number} counted in TFRecords (labels read, images not decoded) or a TFDS builder's info."""
+    d = config.data
+    if d.source == "tfds":
+        import tensorflow_datasets as tfds  # pylint: disable=g-import-not-at-top
+        builder = tfds.builder(d.tfds_name, data_dir=d.data_dir or None)
+        _, label_key = builder.info.supervised_keys or ("image", "label")
+        return {"model.num_classes": builder.info.features[label_key].num_classes,
+                "data.num_train_images": builder.info.splits[d.train_split].num_examples,
+                "data.num_eval_images": builder.info.splits[d.eval_split].num_examples}
+    found = {}
+    top = 0
+    for field, split in (("data.num_train_images", d.train_split), ("data.num_eval_images", d.eval_split)):
+        found[field], largest = reading.count_records(pipeline_lib.tfrecord_files(d.data_dir, split),
+                                                      d.get("skip_truncated", False))
+        top = max(top, largest)
+    found["model.num_classes"] = top - d.label_offset + 1
+    return found
 
 
 def check_not_empty(config, split):

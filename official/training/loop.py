@@ -34,7 +34,7 @@ from official.runtime import precision_probe
 from official.runtime import workdir as workdir_lib
 from official.training.config import check_config, resolve_precision, run_lengths
 from official.training.evaluation import evaluate_with_ema, make_eval_fn
-from official.training.inputs import check_not_empty, make_datasets, prepare_demo_data
+from official.training.inputs import check_not_empty, make_datasets, prepare_demo_data, resolve_data
 from official.training.state import (TrainingError, check_workdir_model, create_train_state,
                                      model_from_config, restore_or_initialize)
 from official.training.step import make_train_loop
@@ -103,6 +103,7 @@ def export_model(config, model, ema, export_dir):
         kernel, bias = clone.get_layer("logits").get_weights()
         head_config = config.copy_and_resolve_references()
         head_config.model.num_classes = config.model.num_classes - 1
+        head_config.model.class_names = ()
         dropped = model_from_config(head_config, name=model.name)
         for layer in dropped.layers:
             if layer.weights and layer.name != "logits":
@@ -111,9 +112,11 @@ def export_model(config, model, ema, export_dir):
         dropped.get_layer("logits").set_weights([kernel[:, keep], bias[keep]])
         clone = dropped
     class_names = None
-    if clone.get_layer("logits").units != families.IMAGENET_CLASSES:
-        given = config.export.get("class_names", "")
-        class_names = [n.strip() for n in given.split(",")] if given else labels.class_names(config)
+    given = config.export.get("class_names", "")
+    if given:
+        class_names = [n.strip() for n in given.split(",")]
+    elif clone.get_layer("logits").units != families.IMAGENET_CLASSES or config.model.get("class_names"):
+        class_names = labels.class_names(config)
     size = config.export.image_size or config.data.eval_image_size or config.data.image_size
     try:
         return export.export_saved_model(clone, export_dir, image_size=size,
@@ -158,6 +161,9 @@ def train_and_evaluate(config, workdir, strategy=None, handle_signals=True, stop
 
 def _train_and_evaluate(config, workdir, strategy, handle_signals, stop_at_step):
     prepare_demo_data(config, workdir)
+    described = resolve_data(config)      # a folder's classes and counts, counted zeros
+    if described:
+        logging.info("%s", described)
     check_config(config)
     chief = distribute.is_chief(strategy)
     precision = resolve_precision(config, strategy)
@@ -165,9 +171,12 @@ def _train_and_evaluate(config, workdir, strategy, handle_signals, stop_at_step)
     check_workdir_model(config, workdir, chief)
     check_not_empty(config, config.data.train_split)
     check_not_empty(config, config.data.eval_split)
-    logging.info("%s on %d replica(s), precision %s: %d steps (%d per epoch, %d warm-up) at "
-                 "batch %d", config.model.depth, strategy.num_replicas_in_sync, precision,
-                 total_steps, steps_per_epoch, warmup_steps, config.train.global_batch_size)
+    blocks = config.model.get("block_counts")
+    logging.info("ResNet-RS-%d%s, %d classes, on %d replica(s), precision %s: %d steps (%d per epoch, "
+                 "%d warm-up) at batch %d", config.model.depth,
+                 f" (blocks per stage {','.join(map(str, blocks))})" if blocks else "", config.model.num_classes,
+                 strategy.num_replicas_in_sync, precision, total_steps, steps_per_epoch, warmup_steps,
+                 config.train.global_batch_size)
     if config.train.precision == "float32" and distribute.default_precision(strategy) == "float32":
         measured = precision_probe.measure()      # cached per machine: ~1 s on the first run only
         if precision_probe.choose(measured) == "bfloat16":
@@ -192,8 +201,9 @@ def _train_and_evaluate(config, workdir, strategy, handle_signals, stop_at_step)
     train_loop = make_train_loop(state.model, state.optimizer, state.ema, state.wd_variables,
                                  config, strategy)
     # One pass over the eval split, with the EMA weights when kept.
-    evaluate = functools.partial(evaluate_with_ema, make_eval_fn(state.model, strategy), eval_ds,
-                                 state.ema)
+    evaluate = _data_faults(functools.partial(evaluate_with_ema, make_eval_fn(state.model, strategy),
+                                              eval_ds, state.ema))
+    train_loop = _data_faults(train_loop)
     # A full disk while writing events: an error naming the workdir, not a traceback.
     summaries = functools.partial(workdir_lib.writing, workdir, "the TensorBoard summaries "
                                   "(train/, eval/)", kept="the checkpoints are untouched")
@@ -227,6 +237,24 @@ def _train_and_evaluate(config, workdir, strategy, handle_signals, stop_at_step)
         train_writer.flush()
         eval_writer.flush()
     return result
+
+
+def _data_faults(fn):
+    """`fn` with a fault in the data (label outside the head, cut TFRecord file, undecodable
+    image where not skipped) raised as one line (pipeline.DataError), not TF's graph context."""
+    from official.data import pipeline  # pylint: disable=g-import-not-at-top
+
+    @functools.wraps(fn)
+    def wrapped(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except (tf.errors.InvalidArgumentError, tf.errors.DataLossError) as e:
+            message = pipeline.data_error(e)
+            if message is None:
+                raise
+            raise pipeline.DataError(message) from None
+
+    return wrapped
 
 
 def _run_loop(state, config, train_loop, train_iter, evaluate, summaries, writers, step,

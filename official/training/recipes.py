@@ -61,12 +61,19 @@ def recipe(depth, image_size, dropout_rate, drop_connect_rate, randaug_magnitude
         bn_epsilon=1e-5,                                # both official codes (Keras' default is 1e-3)
         # FusedBatchNormV3 (False: the plain-ops reference path; same numbers, slower).
         fused_batch_norm=True,
+        # The head's class names, in logit order; kept in the model's config (a .keras file)
+        # and in the workdir's model_config.json. () = unnamed; a data.image_dir fills it.
+        class_names=(),
     ))
 
     # Input; fields of official.data.pipeline.build_dataset.
     config.data = ml_collections.ConfigDict(dict(
-        source="tfrecord",
+        source="tfrecord",                # "folder" when image_dir is given
         data_dir="",                      # the official ImageNet TFRecords (docs/data.md)
+        # A folder-per-class tree read directly (official/data/folders.py); the classes,
+        # their names and the image counts then come from it.
+        image_dir="",
+        validation_fraction=0.15,         # image_dir without train/ + validation/: held out per class
         tfds_name="imagenet2012",
         tfds_manual_dir="",
         train_split="train",
@@ -83,7 +90,8 @@ def recipe(depth, image_size, dropout_rate, drop_connect_rate, randaug_magnitude
         shuffle_buffer=16384,
         cache=False,
         deterministic=False,
-        skip_corrupt=True,
+        skip_corrupt=True,                # an undecodable image: skipped and counted
+        skip_truncated=False,             # a TFRecord file cut short stops the run unless True
         num_train_images=IMAGENET_TRAIN_IMAGES,
         num_eval_images=IMAGENET_EVAL_IMAGES,
         dtype="float32",
@@ -125,7 +133,9 @@ def recipe(depth, image_size, dropout_rate, drop_connect_rate, randaug_magnitude
 
     # Fine-tuning: backbone weights from an official name or path ("" = from scratch).
     config.init_checkpoint = ""
-    config.init_checkpoint_format = "tf1"     # "tf1" | "garden" | "native" (ours)
+    # "auto": a local checkpoint's layout is read from the file, an official name is the
+    # config's family's; or "tf1" | "garden" | "native" (ours), which must then match.
+    config.init_checkpoint_format = "auto"
 
     config.export = ml_collections.ConfigDict(dict(enabled=True, image_size=0))  # 0: eval size
     return config

@@ -71,7 +71,7 @@ def _config_fingerprint(config):
 
 
 # Model keys that leave the variables alone: a resumed run may change them.
-_FREE_ON_RESUME = ("dropout_rate", "drop_connect_rate", "fused_batch_norm")
+_FREE_ON_RESUME = ("dropout_rate", "drop_connect_rate", "fused_batch_norm", "class_names")
 
 
 def check_workdir_model(config, workdir, chief):
@@ -103,24 +103,104 @@ def checkpoint_dir(workdir, strategy):
     return os.path.join(workdir, "tmp", f"worker{task}_checkpoints")
 
 
-def init_from_checkpoint(config, model):
-    """Fine-tuning: backbone weights from an official name/path (tf1, garden) or our own run."""
+def config_family(config):
+    """The official family whose architecture options config.model has ("tf1", "garden"), or None."""
+    for family in families.FAMILIES.values():
+        want = family.architecture()
+        if all(config.model.get(k) == want[k] for k in ("activation", "padding", "stage2_shortcut_pool")):
+            return family.name
+    return None
+
+
+def init_checkpoint_source(config):
+    """(official name or checkpoint prefix, format) that config.init_checkpoint names.
+
+    An official name is the config's family's checkpoint. A local path is a checkpoint
+    prefix, a folder holding one, or one of our runs' workdirs (its latest checkpoint);
+    its layout (tf1, garden, or native for ours) is read from the variable names, and
+    must be the config's family. config.init_checkpoint_format "auto" takes what is
+    found; another value must agree with it.
+
+    Raises:
+        ValueError / FileNotFoundError: the message names the value and what is wrong.
+
+    Example:
+        >>> config.init_checkpoint = "/ckpts/resnet-rs-50-i160/model.ckpt-109800"
+        >>> init_checkpoint_source(config)
+        ('/ckpts/resnet-rs-50-i160/model.ckpt-109800', 'tf1')
+    """
     from official.checkpoints import files as checkpoint_files  # pylint: disable=g-import-not-at-top
     from official.checkpoints import readers as readers_lib  # pylint: disable=g-import-not-at-top
-    path, checkpoint_format = config.init_checkpoint, config.init_checkpoint_format
-    if path in checkpoint_files.OFFICIAL and checkpoint_files.OFFICIAL[path][0] != config.model.depth:
-        # Before any download: the checkpoint of another depth cannot fit.
-        raise ValueError(f"config.init_checkpoint={path!r} is a ResNet-RS-{checkpoint_files.OFFICIAL[path][0]} "
-                         f"checkpoint but config.model.depth={config.model.depth}")
-    if checkpoint_format != "native":
-        readers_lib.load_into(model, path, format=checkpoint_format, include_top=False)
+    path, fmt = config.init_checkpoint, config.get("init_checkpoint_format", "auto") or "auto"
+    family = config_family(config)
+    other = f"use --config=RECIPE:{{}} (the {family} family's architecture differs in activation and padding)"
+    if path in checkpoint_files.OFFICIAL:
+        if checkpoint_files.OFFICIAL[path][0] != config.model.depth:
+            # Before any download: the checkpoint of another depth cannot fit.
+            raise ValueError(f"config.init_checkpoint={path!r} is a ResNet-RS-{checkpoint_files.OFFICIAL[path][0]} "
+                             f"checkpoint but config.model.depth={config.model.depth}")
+        fmt = (family or families.TF1.name) if fmt == "auto" else fmt
+        if fmt == "native" or (family and fmt != family):
+            raise ValueError(f"config.init_checkpoint={path!r} is an official name and "
+                             f"config.init_checkpoint_format={fmt!r}: the config builds the {family} family, "
+                             f"so leave init_checkpoint_format at 'auto'")
+        return path, fmt
+    run = os.path.join(path, "checkpoints")
+    if tf.io.gfile.isdir(run):        # one of our runs: its latest checkpoint
+        prefix = tf.train.latest_checkpoint(run)
+        if not prefix:
+            raise FileNotFoundError(f"config.init_checkpoint={path!r}: its checkpoints/ holds no checkpoint")
+    else:
+        try:
+            prefix = checkpoint_files.find_checkpoint(path)
+        except FileNotFoundError as e:
+            raise FileNotFoundError(f"config.init_checkpoint={path!r} is no official name "
+                                    f"({', '.join(list(checkpoint_files.OFFICIAL)[:3])}, ...) and {e}") from None
+    layout = readers_lib.detect_format(prefix)
+    if fmt not in ("auto", layout):
+        raise ValueError(f"config.init_checkpoint_format={fmt!r} but {prefix} is a {layout}-layout checkpoint "
+                         "(read from its variable names): leave init_checkpoint_format at 'auto'")
+    if layout in families.NAMES and family and layout != family:
+        raise ValueError(f"config.init_checkpoint={path!r} is a {layout}-family checkpoint but the config "
+                         f"builds the {family} family: {other.format(layout)}")
+    if layout == "native":
+        _check_run_model(config, path, prefix)
+    return prefix, layout
+
+
+def _check_run_model(config, path, prefix):
+    """One of our runs must have trained this architecture (its model_config.json says which)."""
+    recorded = os.path.join(os.path.dirname(os.path.dirname(prefix)), "model_config.json")
+    if not tf.io.gfile.exists(recorded):
         return
+    with tf.io.gfile.GFile(recorded) as f:
+        theirs = json.load(f)["model"]
+    mine = _config_fingerprint(config)["model"]
+    keys = ("depth", "block_counts", "activation", "padding", "stage2_shortcut_pool", "se_ratio")
+    diff = [f"{k} {theirs.get(k)!r} there, {mine.get(k)!r} here" for k in keys if theirs.get(k) != mine.get(k)]
+    if diff:
+        raise ValueError(f"config.init_checkpoint={path!r} is a run of another model ({'; '.join(diff)}): "
+                         "use the recipe it was trained with")
+
+
+def init_from_checkpoint(config, model):
+    """Fine-tuning: backbone weights from an official name/path (tf1, garden) or our own run.
+
+    Returns (prefix or name, format) as init_checkpoint_source found them.
+    """
+    from official.checkpoints import readers as readers_lib  # pylint: disable=g-import-not-at-top
+    from official.checkpoints import files as checkpoint_files  # pylint: disable=g-import-not-at-top
+    path, fmt = init_checkpoint_source(config)
+    if fmt != "native":
+        readers_lib.load_into(model, path, format=fmt, include_top=False)
+        return path, fmt
     # Our own checkpoints hold a full model: read it into one with its own head,
     # then copy every layer but the head (the class count may differ).
     prefix = checkpoint_files.resolve(path, format="native")
     shapes = tf.train.load_checkpoint(prefix).get_variable_to_shape_map()
     head = [s for k, s in shapes.items() if k.startswith("model/") and "logits" in k and len(s) == 2]
     source_config = config.copy_and_resolve_references()
+    source_config.model.class_names = ()
     if head:
         source_config.model.num_classes = int(head[0][1])
     source = model_from_config(source_config, name="init_source")
@@ -128,6 +208,7 @@ def init_from_checkpoint(config, model):
     for layer in model.layers:
         if layer.weights and layer.name != "logits":
             layer.set_weights(source.get_layer(layer.name).get_weights())
+    return path, fmt
 
 
 @dataclasses.dataclass
@@ -235,12 +316,13 @@ def restore_or_initialize(state, config, workdir, total_steps):
         logging.info("resumed from %s at step %d", manager.latest_checkpoint,
                      int(optimizer.iterations.numpy()))
     elif config.init_checkpoint:
-        init_from_checkpoint(config, model)
+        path, fmt = init_from_checkpoint(config, model)
         if ema is not None:   # the averages start from the loaded weights
             for average, v in zip(ema.averages, ema.model_variables):
                 average.assign(v.value)
-        logging.info("initialised the backbone from %s (%s)", config.init_checkpoint,
-                     config.init_checkpoint_format)
+        logging.info("initialised the backbone from %s (%s layout); the head is new", path, fmt)
+    else:
+        logging.info("config.init_checkpoint is empty: training from scratch (random initial weights)")
     # What the momentum slots mean, saved with them; a resumed checkpoint of the other
     # rule (or of a run before the rule was recorded) is converted once here.
     optimizer_lib.track_momentum_rule(
