@@ -5,8 +5,8 @@ Runs in its own virtual environment (the CPU or CUDA build of torch that PyPI se
     python3 -m venv /work/peervenvs/timm
     /work/peervenvs/timm/bin/pip install torch timm
 
-The model is `timm.create_model("resnetrs50", drop_rate=0.25)`; the training step is
-forward, cross-entropy with label smoothing 0.1, backward, SGD (momentum 0.9, weight
+The model is `timm.create_model("resnetrs50", drop_rate=0.25)` (--model, --drop-rate); the
+training step is forward, cross-entropy with label smoothing 0.1, backward, SGD (momentum 0.9, weight
 decay 4e-5). timm imports torchvision at import time without using it for the model;
 where no torchvision matching torch is installed, --stub-torchvision stands in for it.
 
@@ -27,6 +27,8 @@ from peer_timing import print_result, time_steps
 
 p = argparse.ArgumentParser()
 p.add_argument("--mode", choices=["train", "infer"], required=True)
+p.add_argument("--model", default="resnetrs50", help="timm model name (resnetrs50 ... resnetrs420)")
+p.add_argument("--drop-rate", type=float, default=0.25, help="dropout before the head")
 p.add_argument("--batch", type=int, default=32)
 p.add_argument("--size", type=int, default=160)
 p.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
@@ -35,6 +37,8 @@ p.add_argument("--amp", choices=["none", "float16", "bfloat16"], default="none",
 p.add_argument("--threads", type=int, default=0, help="CPU threads (0: torch's default)")
 p.add_argument("--compile", action="store_true", help="torch.compile (inductor)")
 p.add_argument("--channels-last", action="store_true")
+p.add_argument("--tf32", action="store_true", help="CUDA float32 matrix products and convolutions "
+               "in TF32 (what XLA does by default on Ampere and Hopper)")
 p.add_argument("--stub-torchvision", action="store_true")
 p.add_argument("--reps", type=int, default=4)
 p.add_argument("--rep-seconds", type=float, default=4.0)
@@ -88,7 +92,10 @@ if a.device == "cuda" and not torch.cuda.is_available():
     raise SystemExit("--device cuda: torch sees no CUDA device in this environment")
 device = torch.device(a.device)
 layout = torch.channels_last if a.channels_last else torch.contiguous_format
-model = timm.create_model("resnetrs50", pretrained=False, num_classes=1000, drop_rate=0.25)
+if a.device == "cuda":
+    torch.backends.cuda.matmul.allow_tf32 = a.tf32
+    torch.backends.cudnn.allow_tf32 = a.tf32
+model = timm.create_model(a.model, pretrained=False, num_classes=1000, drop_rate=a.drop_rate)
 model = model.to(device=device, memory_format=layout)
 images = torch.randn(a.batch, 3, a.size, a.size, device=device).to(memory_format=layout)
 amp = dict(device_type=a.device, dtype=getattr(torch, a.amp), enabled=a.amp != "none") \
@@ -131,6 +138,6 @@ else:
         sync()
 
 result = time_steps(step, a.batch, a.reps, a.rep_seconds)
-print_result(dict(system=f"timm {timm.__version__} / torch {torch.__version__}", mode=a.mode,
-                  batch=a.batch, size=a.size, device=a.device, amp=a.amp, compile=a.compile,
+print_result(dict(system=f"timm {timm.__version__} / torch {torch.__version__}", model=a.model,
+                  mode=a.mode, tf32=a.tf32, batch=a.batch, size=a.size, device=a.device, amp=a.amp, compile=a.compile,
                   channels_last=a.channels_last, threads=torch.get_num_threads(), **result))
