@@ -1,7 +1,7 @@
-r"""Our throughput against the Model Garden's (and timm's), interleaved on this machine.
+r"""Our throughput against the Model Garden's, timm's and ONNX Runtime's, interleaved on this machine.
 
 Runs each configuration as its own process, alternating systems (ours, Garden, timm,
-ours, Garden, ...) so that a noisy neighbour hits all alike, and prints a Markdown
+ONNX Runtime, ours, Garden, ...) so that a noisy neighbour hits all alike, and prints a Markdown
 table of medians and ratios (per interleaved pair, then the median of the pair
 ratios) plus one JSON line.
 
@@ -12,6 +12,16 @@ environment (tf-models-official pins another TensorFlow; timm needs torch):
     /work/peervenvs/garden/bin/pip install tf-models-official
     python3 -m venv /work/peervenvs/timm
     /work/peervenvs/timm/bin/pip install torch timm
+    python3 -m venv /work/peervenvs/onnx
+    /work/peervenvs/onnx/bin/pip install torch==2.13.0 timm onnx onnxruntime
+
+(PyPI's default torch wheel brings ~1.2 GB of CUDA libraries; where pip finds a local
+CPU build, as on this project's machines, `torch==2.13.0` installs that one.)
+--onnx_python adds ONNX Runtime in the inference modes (infer, infer_b1): timm's
+resnetrs50 exported to ONNX at --image_size, float32 (official/benchmarks/peers/onnx_resnetrs.py):
+
+    python tools/compare_performance.py --onnx_python=/work/peervenvs/onnx/bin/python \
+        --modes=infer,infer_b1 --pairs=2
 
 --device=cpu (default): float32 on the CPU, with the float32 matrix-product ceiling
 measured in the same run (official/benchmarks/peers/matmul_ceiling.py) and, with --conv_floor, the
@@ -44,7 +54,8 @@ import tempfile
 from absl import app
 from absl import flags
 
-FLAGS = flags.FLAGS
+from official import cli
+
 # The directory that holds our `official` package (the checkout, or site-packages).
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 # The peers' scripts, shipped with the package; run by other Pythons, so never imported.
@@ -54,37 +65,53 @@ OURS = [sys.executable, "-m", "official.cli.benchmark"]
 VENV_HELP = {
     "garden": "python3 -m venv /work/peervenvs/garden && "
               "/work/peervenvs/garden/bin/pip install tf-models-official",
-    "timm": "python3 -m venv /work/peervenvs/timm && /work/peervenvs/timm/bin/pip install torch timm"}
-flags.DEFINE_enum("device", "cpu", ["cpu", "gpu"], "cpu: float32 on the CPU; gpu: mixed precision "
-                  "on an NVIDIA GPU, with and without XLA.")
-flags.DEFINE_string("garden_python", "", "Python of a venv with tf-models-official ('' skips); "
-                    "create it with: " + VENV_HELP["garden"])
-flags.DEFINE_string("timm_python", "", "Python of a venv with torch + timm ('' skips); create it "
-                    "with: " + VENV_HELP["timm"])
-flags.DEFINE_integer("pairs", 3, "Interleaved repetitions of each comparison.")
-flags.DEFINE_list("modes", ["train", "infer", "infer_b1"],
-                  "CPU: train (b32; our step with its EMA), train_noema (b32; our step without the EMA, "
-                  "like the Garden/timm scripts' steps), infer (b32), infer_b1, input (training input "
-                  "with RandAugment, ours against the Garden's); train_bf16, infer_bf16, "
-                  "infer_b1_bf16: ours in bfloat16 against their float32 (list the float32 mode too: "
-                  "they are not run again).")
-flags.DEFINE_list("timm_modes", ["train", "infer", "infer_b1"], "Modes timm runs in (with --timm_python).")
-flags.DEFINE_integer("image_size", 160, "Input side (ResNet-RS-50).")
-flags.DEFINE_integer("threads", 2, "CPU threads for every system.")
-flags.DEFINE_string("precision", "float32", "Our precision on the CPU (float32 | bfloat16).")
-flags.DEFINE_bool("conv_floor", True, "CPU: also time our convolutions alone (first pair of each mode).")
-flags.DEFINE_string("extra", "", "Extra flags for our benchmark (e.g. --fused_batch_norm=false).")
-flags.DEFINE_integer("reps", 4, "Timed repetitions inside each process.")
-flags.DEFINE_float("rep_seconds", 0, "Seconds per repetition (0: 8 for training, 4 otherwise).")
-flags.DEFINE_integer("ceiling_n", 4096, "Side of the matrices of the CPU ceiling's product.")
-flags.DEFINE_string("input_data_dir", "", "Mode input: TFRecords both pipelines read ('' : "
-                    "--input_num_images generated JPEGs in a temporary folder, removed after).")
-flags.DEFINE_integer("input_num_images", 2000, "Mode input: JPEGs to generate when --input_data_dir "
-                     "is empty.", lower_bound=1)
-flags.DEFINE_integer("input_label_offset", 1, "Mode input: our --label_offset for those TFRecords (1: "
-                     "the official 1-based layout, as the generated ones; 0 for 0-based labels).")
-flags.DEFINE_integer("gpu_batch", 128, "GPU: training batch size.")
-flags.DEFINE_list("gpu_precisions", ["float16", "bfloat16"], "GPU: mixed precisions measured.")
+    "timm": "python3 -m venv /work/peervenvs/timm && /work/peervenvs/timm/bin/pip install torch timm",
+    # torch==2.13.0: where pip finds a local CPU build (this project's machines) it takes
+    # that; PyPI's default wheel brings ~1.2 GB of CUDA libraries besides.
+    "onnx": "python3 -m venv /work/peervenvs/onnx && "
+            "/work/peervenvs/onnx/bin/pip install torch==2.13.0 timm onnx onnxruntime"}
+_DEVICE = flags.DEFINE_enum("device", "cpu", ["cpu", "gpu"], "cpu: float32 on the CPU; gpu: mixed "
+                            "precision on an NVIDIA GPU, with and without XLA.")
+_GARDEN_PYTHON = flags.DEFINE_string("garden_python", "", "Python of a venv with tf-models-official "
+                                     "('' skips); create it with: " + VENV_HELP["garden"])
+_TIMM_PYTHON = flags.DEFINE_string("timm_python", "", "Python of a venv with torch + timm ('' skips); "
+                                   "create it with: " + VENV_HELP["timm"])
+_ONNX_PYTHON = flags.DEFINE_string(
+    "onnx_python", "", "CPU: Python of a venv with torch, timm, onnx and onnxruntime ('' skips): timm's "
+    "resnetrs50 exported to ONNX, ONNX Runtime inference in modes infer and infer_b1 (float32); "
+    "create it with: " + VENV_HELP["onnx"])
+_PAIRS = flags.DEFINE_integer("pairs", 3, "Interleaved repetitions of each comparison.")
+_MODES = flags.DEFINE_list(
+    "modes", ["train", "infer", "infer_b1"],
+    "CPU: train (b32; our step with its EMA), train_noema (b32; our step without the EMA, "
+    "like the Garden/timm scripts' steps), infer (b32), infer_b1, input (training input "
+    "with RandAugment, ours against the Garden's); train_bf16, infer_bf16, "
+    "infer_b1_bf16: ours in bfloat16 against their float32 (list the float32 mode too: "
+    "they are not run again).")
+_TIMM_MODES = flags.DEFINE_list("timm_modes", ["train", "infer", "infer_b1"],
+                                "Modes timm runs in (with --timm_python).")
+_IMAGE_SIZE = flags.DEFINE_integer("image_size", 160, "Input side (ResNet-RS-50).")
+_THREADS = flags.DEFINE_integer("threads", 2, "CPU threads for every system.")
+_PRECISION = flags.DEFINE_string("precision", "float32", "Our precision on the CPU (float32 | bfloat16).")
+_CONV_FLOOR = flags.DEFINE_bool("conv_floor", True,
+                                "CPU: also time our convolutions alone (first pair of each mode).")
+_EXTRA = flags.DEFINE_string("extra", "", "Extra flags for our benchmark (e.g. --fused_batch_norm=false).")
+_REPS = flags.DEFINE_integer("reps", 4, "Timed repetitions inside each process.")
+_REP_SECONDS = flags.DEFINE_float("rep_seconds", 0,
+                                  "Seconds per repetition (0: 8 for training, 4 otherwise).")
+_CEILING_N = flags.DEFINE_integer("ceiling_n", 4096, "Side of the matrices of the CPU ceiling's product.")
+_INPUT_DATA_DIR = flags.DEFINE_string(
+    "input_data_dir", "", "Mode input: TFRecords both pipelines read ('' : --input_num_images "
+    "generated JPEGs in a temporary folder, removed after).")
+_INPUT_NUM_IMAGES = flags.DEFINE_integer(
+    "input_num_images", 2000, "Mode input: JPEGs to generate when --input_data_dir is empty.",
+    lower_bound=1)
+_INPUT_LABEL_OFFSET = flags.DEFINE_integer(
+    "input_label_offset", 1, "Mode input: our --label_offset for those TFRecords (1: the official "
+    "1-based layout, as the generated ones; 0 for 0-based labels).")
+_GPU_BATCH = flags.DEFINE_integer("gpu_batch", 128, "GPU: training batch size.")
+_GPU_PRECISIONS = flags.DEFINE_list("gpu_precisions", ["float16", "bfloat16"],
+                                    "GPU: mixed precisions measured.")
 
 # --modes -> (our benchmark's --mode, batch size, our extra flags). The _bf16 modes run our
 # mixed_bfloat16 path against the others' float32 (their CPU runs are float32 only).
@@ -96,6 +123,8 @@ MODES = {"train": ("train", 32, ()), "train_noema": ("train", 32, ("--ema=false"
          "infer_b1_bf16": ("infer", 1, ("--precision=bfloat16",))}
 FORWARD_GFLOP = 4.567  # RS-50 @ 160: 4.567 GFLOP per image forward (~ side squared)
 XLA_ENV = {"TF_XLA_FLAGS": "--tf_xla_auto_jit=2"}
+# The modes ONNX Runtime runs in: inference only, float32 (the exported graph's).
+ONNX_MODES = ("infer", "infer_b1")
 
 
 def _run(cmd, foreign=False, env_extra=None, drop_env=()):
@@ -126,7 +155,7 @@ def _last_json(text, prefix=""):
 
 
 def _rep_seconds(mode):
-    return FLAGS.rep_seconds or (8.0 if mode == "train" else 4.0)
+    return _REP_SECONDS.value or (8.0 if mode == "train" else 4.0)
 
 
 def check_python(name, python):
@@ -140,13 +169,13 @@ def check_python(name, python):
 def ours(mode, batch, extra=()):
     """(images/s, peak RSS MiB, convolutions-alone images/s or None)."""
     cmd = OURS + [f"--mode={mode}",
-           f"--batch_size={batch}", f"--image_size={FLAGS.image_size}", f"--threads={FLAGS.threads}",
-           f"--reps={FLAGS.reps}", f"--rep_seconds={_rep_seconds(mode)}"]
+           f"--batch_size={batch}", f"--image_size={_IMAGE_SIZE.value}", f"--threads={_THREADS.value}",
+           f"--reps={_REPS.value}", f"--rep_seconds={_rep_seconds(mode)}"]
     if mode == "input":
-        cmd += ["--pipelines=train", f"--data_dir={FLAGS.input_data_dir}",
-                f"--label_offset={FLAGS.input_label_offset}"]
+        cmd += ["--pipelines=train", f"--data_dir={_input_dir()}",
+                f"--label_offset={_INPUT_LABEL_OFFSET.value}"]
         cmd = [c for c in cmd if not c.startswith("--threads")]   # tf.data sizes its own pools
-    cmd += list(extra) + ([FLAGS.extra] if FLAGS.extra and mode != "input" else [])
+    cmd += list(extra) + ([_EXTRA.value] if _EXTRA.value and mode != "input" else [])
     r = _last_json(_run(cmd))
     if mode == "input":
         return r["train"]["img_s_median"], r["maxrss_mib"], None
@@ -155,21 +184,21 @@ def ours(mode, batch, extra=()):
 
 def garden(mode, batch):
     if mode == "input":
-        cmd = [FLAGS.garden_python, "input_pipeline.py", "--data", FLAGS.input_data_dir,
-               "--batch", str(batch), "--size", str(FLAGS.image_size), "--reps", str(FLAGS.reps),
+        cmd = [_GARDEN_PYTHON.value, "input_pipeline.py", "--data", _input_dir(),
+               "--batch", str(batch), "--size", str(_IMAGE_SIZE.value), "--reps", str(_REPS.value),
                "--rep-seconds", str(_rep_seconds(mode))]
     else:
-        cmd = [FLAGS.garden_python, "garden_resnetrs.py", "--mode", mode, "--batch", str(batch),
-               "--size", str(FLAGS.image_size), "--reps", str(FLAGS.reps),
+        cmd = [_GARDEN_PYTHON.value, "garden_resnetrs.py", "--mode", mode, "--batch", str(batch),
+               "--size", str(_IMAGE_SIZE.value), "--reps", str(_REPS.value),
                "--rep-seconds", str(_rep_seconds(mode))]
     r = _last_json(_run(cmd, foreign=True), "RESULT ")
     return r["img_s_median"], r.get("maxrss_mib")
 
 
 def timm(mode, batch):
-    cmd = [FLAGS.timm_python, "timm_resnetrs.py", "--stub-torchvision", "--mode", mode,
-           "--batch", str(batch), "--size", str(FLAGS.image_size), "--channels-last",
-           "--threads", str(FLAGS.threads), "--reps", str(FLAGS.reps),
+    cmd = [_TIMM_PYTHON.value, "timm_resnetrs.py", "--stub-torchvision", "--mode", mode,
+           "--batch", str(batch), "--size", str(_IMAGE_SIZE.value), "--channels-last",
+           "--threads", str(_THREADS.value), "--reps", str(_REPS.value),
            "--rep-seconds", str(_rep_seconds(mode))]
     if batch > 1:
         cmd.append("--compile")
@@ -177,9 +206,50 @@ def timm(mode, batch):
     return r["img_s_median"], r.get("maxrss_mib")
 
 
+def onnx_command(python, batch, size, threads, reps, rep_seconds):
+    """The ONNX Runtime peer's command (official/benchmarks/peers/onnx_resnetrs.py, run in PEERS).
+
+    Example:
+        >>> onnx_command("/v/bin/python", 32, 160, 2, 4, 4.0)[:4]
+        ['/v/bin/python', 'onnx_resnetrs.py', '--batch', '32']
+    """
+    return [python, "onnx_resnetrs.py", "--batch", str(batch), "--size", str(size), "--threads", str(threads),
+            "--reps", str(reps), "--rep-seconds", str(rep_seconds)]
+
+
+def onnx(mode, batch):
+    del mode   # inference only (ONNX_MODES)
+    cmd = onnx_command(_ONNX_PYTHON.value, batch, _IMAGE_SIZE.value, _THREADS.value, _REPS.value,
+                       _rep_seconds("infer"))
+    r = _last_json(_run(cmd, foreign=True), "RESULT ")
+    return r["img_s_median"], r.get("maxrss_mib")
+
+
+def cpu_peers(mode, garden_python="", timm_python="", onnx_python="", timm_modes=()):
+    """The other systems run right after ours in `mode` (a --modes name), in order.
+
+    The _bf16 modes run none (they divide by the others' float32 medians of the same run);
+    timm runs in `timm_modes`; ONNX Runtime in inference (ONNX_MODES) only.
+
+    Example:
+        >>> cpu_peers("infer_b1", "/g/python", "", "/o/python")
+        ['garden', 'onnx']
+    """
+    if mode.endswith("_bf16"):
+        return []
+    chosen = []
+    if garden_python:
+        chosen.append("garden")
+    if timm_python and mode in timm_modes:
+        chosen.append("timm")
+    if onnx_python and mode in ONNX_MODES:
+        chosen.append("onnx")
+    return chosen
+
+
 def ceiling():
-    cmd = [sys.executable, "matmul_ceiling.py", "--threads", str(FLAGS.threads),
-           "--n", str(FLAGS.ceiling_n)]
+    cmd = [sys.executable, "matmul_ceiling.py", "--threads", str(_THREADS.value),
+           "--n", str(_CEILING_N.value)]
     # Some hosts pin OpenBLAS to an older kernel (OPENBLAS_CORETYPE=Haswell) to dodge bugs of
     # old builds; numpy's current OpenBLAS picks the CPU's own (SkylakeX on AVX-512 CPUs,
     # twice the Haswell kernel's speed there), and the ceiling must be the CPU's, not the pin's.
@@ -200,22 +270,30 @@ def cpu_description():
     return f"{info.get('model name', '?')}, {os.cpu_count()} CPUs, {' '.join(isa)}"
 
 
+# The folder --modes=input generated when --input_data_dir is empty (removed after the run).
+_MADE_INPUT = {"dir": ""}
+
+
+def _input_dir():
+    return _INPUT_DATA_DIR.value or _MADE_INPUT["dir"]
+
+
 def _make_input_data():
     # The library's writer, not tools/benchmark.py: importing a CLI defines its flags twice.
     from official.benchmarks import throughput as throughput_lib  # pylint: disable=g-import-not-at-top
     folder = tempfile.mkdtemp(prefix="compare_input_")
-    print(f"writing {FLAGS.input_num_images} JPEGs to {folder}", file=sys.stderr, flush=True)
-    throughput_lib.make_bench_tfrecords(folder, FLAGS.input_num_images)
+    print(f"writing {_INPUT_NUM_IMAGES.value} JPEGs to {folder}", file=sys.stderr, flush=True)
+    throughput_lib.make_bench_tfrecords(folder, _INPUT_NUM_IMAGES.value)
     return folder
 
 
 def run_cpu():
-    unknown = set(FLAGS.modes) - set(MODES)
+    unknown = set(_MODES.value) - set(MODES)
     if unknown:
         raise app.UsageError(f"--modes: unknown {sorted(unknown)}; choose from {list(MODES)}")
     made_data = None
-    if "input" in FLAGS.modes and not FLAGS.input_data_dir:
-        FLAGS.input_data_dir = made_data = _make_input_data()
+    if "input" in _MODES.value and not _INPUT_DATA_DIR.value:
+        made_data = _MADE_INPUT["dir"] = _make_input_data()
     try:
         return _run_cpu_modes()
     finally:
@@ -226,29 +304,28 @@ def run_cpu():
 def _run_cpu_modes():
     # The ceiling before and after (the higher: a co-tenant only ever lowers it).
     gflops_before = ceiling()
-    others = [("garden", garden)] if FLAGS.garden_python else []
-    if FLAGS.timm_python:
-        others.append(("timm", timm))
+    runners = {"garden": garden, "timm": timm, "onnx": onnx}
+    others = [(name, runners[name]) for name, python in (("garden", _GARDEN_PYTHON.value),
+              ("timm", _TIMM_PYTHON.value), ("onnx", _ONNX_PYTHON.value)) if python]
     rows = []
-    for mode in FLAGS.modes:
+    for mode in _MODES.value:
         kind, batch, extra = MODES[mode]
-        extra = [f"--precision={FLAGS.precision}", *extra] if kind != "input" else []
+        extra = [f"--precision={_PRECISION.value}", *extra] if kind != "input" else []
         results = {"ours": []}
         ratios = {name: [] for name, _ in others}
-        for pair in range(FLAGS.pairs):
-            floor = FLAGS.conv_floor and pair == 0 and kind != "input"
+        for pair in range(_PAIRS.value):
+            floor = _CONV_FLOOR.value and pair == 0 and kind != "input"
             mine = ours(kind, batch, extra + (["--conv_floor"] if floor else []))
             results["ours"].append(mine)
             print(f"  {mode} ours: {mine}", file=sys.stderr, flush=True)
-            for name, fn in others:
-                if mode.endswith("_bf16") or (name == "timm" and mode not in FLAGS.timm_modes):
-                    continue   # _bf16 modes: against their float32 numbers of the same run (below)
-                theirs = fn(kind, batch)
+            for name in cpu_peers(mode, _GARDEN_PYTHON.value, _TIMM_PYTHON.value, _ONNX_PYTHON.value,
+                                  _TIMM_MODES.value):
+                theirs = runners[name](kind, batch)
                 results.setdefault(name, []).append(theirs)
                 print(f"  {mode} {name}: {theirs}", file=sys.stderr, flush=True)
                 ratios[name].append(mine[0] / theirs[0])
         ratios = {k: v for k, v in ratios.items() if v}
-        flop = 0 if kind == "input" else (FORWARD_GFLOP * (FLAGS.image_size / 160) ** 2
+        flop = 0 if kind == "input" else (FORWARD_GFLOP * (_IMAGE_SIZE.value / 160) ** 2
                                            * (3 if kind == "train" else 1))
         med = {k: statistics.median(v[0] for v in vals) for k, vals in results.items()}
         rss = {k: max(v[1] or 0 for v in vals) for k, vals in results.items()}
@@ -272,7 +349,7 @@ def _run_cpu_modes():
                     r["ratio_vs"][name] = round(r["img_s"]["ours"] / value, 3)
     print(f"\nCPU: {cpu_description()}")
     print(f"numpy sgemm ceiling: {gflops:.1f} GFLOP/s ({gflops_before:.1f} before, {gflops_after:.1f} "
-          f"after), {FLAGS.threads} threads\n")
+          f"after), {_THREADS.value} threads\n")
     names = ["ours"] + [n for n, _ in others]
     print("| mode | " + " | ".join(f"{n} img/s" for n in names) + " | " +
           " | ".join(f"ours/{n} (pairs)" for n, _ in others) + " | ours % of ceiling | peak RSS MiB (" +
@@ -343,10 +420,10 @@ def run_gpu():
     name = gpu_name()
     if not name:
         raise app.UsageError("--device=gpu: no NVIDIA GPU here (nvidia-smi is missing or lists none)")
-    plan = gpu_plan(FLAGS.gpu_batch, FLAGS.image_size, FLAGS.gpu_precisions, FLAGS.garden_python,
-                    FLAGS.timm_python, FLAGS.reps, _rep_seconds("gpu"))
+    plan = gpu_plan(_GPU_BATCH.value, _IMAGE_SIZE.value, _GPU_PRECISIONS.value, _GARDEN_PYTHON.value,
+                    _TIMM_PYTHON.value, _REPS.value, _rep_seconds("gpu"))
     results = {}
-    for _ in range(FLAGS.pairs):
+    for _ in range(_PAIRS.value):
         for config, system, cmd, env in plan:
             try:
                 r = _last_json(_run(cmd, foreign=system != "ours", env_extra=env),
@@ -357,7 +434,7 @@ def run_gpu():
                 value = None
             results.setdefault(config, {}).setdefault(system, []).append(value)
             print(f"  {config} {system}: {value}", file=sys.stderr, flush=True)
-    systems = ["ours"] + [s for s, p in (("garden", FLAGS.garden_python), ("timm", FLAGS.timm_python)) if p]
+    systems = ["ours"] + [s for s, p in (("garden", _GARDEN_PYTHON.value), ("timm", _TIMM_PYTHON.value)) if p]
     rows = []
     for config, by_system in results.items():
         med = {s: statistics.median(v for v in vals if v) for s, vals in by_system.items()
@@ -367,8 +444,8 @@ def run_gpu():
             pairs = [a / b for a, b in zip(by_system["ours"], by_system.get(s, [])) if a and b]
             if pairs:
                 ratios[s] = round(statistics.median(pairs), 3)
-        rows.append(dict(config=config, batch=FLAGS.gpu_batch, img_s=med, ratio_vs=ratios))
-    print(f"\nGPU: {name}; training step, RS-50 at {FLAGS.image_size}, batch {FLAGS.gpu_batch}\n")
+        rows.append(dict(config=config, batch=_GPU_BATCH.value, img_s=med, ratio_vs=ratios))
+    print(f"\nGPU: {name}; training step, RS-50 at {_IMAGE_SIZE.value}, batch {_GPU_BATCH.value}\n")
     print("| precision | " + " | ".join(f"{s} img/s" for s in systems) + " | " +
           " | ".join(f"ours/{s}" for s in systems[1:]) + " |")
     print("|" + "---|" * (1 + 2 * len(systems) - 1))
@@ -383,9 +460,15 @@ def run_gpu():
 
 def main(argv):
     del argv
-    check_python("garden", FLAGS.garden_python)
-    check_python("timm", FLAGS.timm_python)
-    if FLAGS.device == "gpu":
+    check_python("garden", _GARDEN_PYTHON.value)
+    check_python("timm", _TIMM_PYTHON.value)
+    check_python("onnx", _ONNX_PYTHON.value)
+    if _ONNX_PYTHON.value and _DEVICE.value == "gpu":
+        raise app.UsageError("--onnx_python: ONNX Runtime runs on the CPU path only (--device=cpu)")
+    if _ONNX_PYTHON.value and not set(_MODES.value) & set(ONNX_MODES):
+        raise app.UsageError(f"--onnx_python: ONNX Runtime runs in modes {', '.join(ONNX_MODES)}; "
+                             f"--modes={','.join(_MODES.value)} has neither")
+    if _DEVICE.value == "gpu":
         run_gpu()
     else:
         run_cpu()
@@ -393,7 +476,6 @@ def main(argv):
 
 def run():
     """The console script (pyproject.toml [project.scripts])."""
-    import tools  # pylint: disable=g-import-not-at-top
     cli.run_main(__name__, main, tensorflow=False)   # it runs the others' processes
 
 

@@ -18,12 +18,8 @@ Final line: RESULT {json} with img_s_median/min/max and the peak RSS in MiB.
 """
 
 import argparse
-import importlib.abc
-import importlib.machinery
-import sys
-import types
 
-from peer_timing import print_result, time_steps
+from peer_timing import print_result, stub_torchvision_if_broken, time_steps
 
 p = argparse.ArgumentParser()
 p.add_argument("--mode", choices=["train", "infer"], required=True)
@@ -45,44 +41,9 @@ p.add_argument("--rep-seconds", type=float, default=4.0)
 a = p.parse_args()
 
 
-class _StubFinder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
-    """Serves `torchvision` and its submodules as empty modules whose every name is a class."""
-
-    def find_spec(self, fullname, path, target=None):
-        if fullname.split(".")[0] == "torchvision":
-            return importlib.machinery.ModuleSpec(fullname, self, is_package=True)
-        return None
-
-    def create_module(self, spec):
-        module = types.ModuleType(spec.name)
-        module.__version__ = "0.0.0+stub"
-
-        def any_name(name):   # a module's __getattr__ (PEP 562): every name is an inert class
-            if name.startswith("__"):
-                raise AttributeError(name)
-            return type(name, (), {"__init__": lambda self, *args, **kwargs: None})
-
-        module.__getattr__ = any_name
-        return module
-
-    def exec_module(self, module):
-        module.__path__ = []
-
-
-def _torchvision_imports():
-    try:
-        import torchvision  # noqa: F401  pylint: disable=import-outside-toplevel,unused-import
-        return True
-    except Exception:  # pylint: disable=broad-except   (a torchvision built for another torch)
-        return False
-
-
-# Only where the venv's own torchvision cannot be imported: timm reads attributes of the
-# real one (InterpolationMode.NEAREST, ...) that an empty stand-in does not have.
-if a.stub_torchvision and not _torchvision_imports():
-    for name in [m for m in sys.modules if m.split(".")[0] == "torchvision"]:
-        del sys.modules[name]
-    sys.meta_path.insert(0, _StubFinder())
+# Only where the venv's own torchvision cannot be imported (peer_timing.py says why).
+if a.stub_torchvision:
+    stub_torchvision_if_broken()
 import torch  # noqa: E402
 import timm  # noqa: E402
 
