@@ -199,11 +199,11 @@ def process_cpu_s():
 def model_config(depth, image_size, batch_size, precision="float32", fused_batch_norm=True,
                  block_counts=(), ema=True):
     """The published recipe of `depth` (its first checkpoint's) at the size and batch asked for."""
-    from configs import common  # pylint: disable=g-import-not-at-top
+    from official.training import recipes  # pylint: disable=g-import-not-at-top
 
     # The published recipe of that depth (its first checkpoint's dropout and stochastic
     # depth), at the size asked for.
-    config = common.recipe(**{**published.of_depth(depth)[0].recipe("tf1"), "image_size": image_size})
+    config = recipes.recipe(**{**published.of_depth(depth)[0].recipe("tf1"), "image_size": image_size})
     config.model.fused_batch_norm = fused_batch_norm     # a key of every recipe
     config.model.block_counts = tuple(int(n) for n in block_counts)
     config.train.global_batch_size = batch_size
