@@ -44,7 +44,6 @@ from absl import app
 from absl import flags
 
 # Plain Python until a measurement runs: TensorFlow is imported after the oneDNN choice.
-from official import cli
 from official import families
 from official.benchmarks import pareto as pareto_lib
 from official.benchmarks import throughput as throughput_lib
@@ -181,6 +180,7 @@ def main(argv):
 def run():
     """The console script (pyproject.toml [project.scripts])."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    from official import cli  # pylint: disable=g-import-not-at-top
     cli.run_main(__name__, main, tensorflow=False)   # main imports it, after the oneDNN choice
 
 

@@ -54,7 +54,6 @@ import tempfile
 from absl import app
 from absl import flags
 
-from official import cli
 
 # The directory that holds our `official` package (the checkout, or site-packages).
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -476,6 +475,7 @@ def main(argv):
 
 def run():
     """The console script (pyproject.toml [project.scripts])."""
+    from official import cli  # pylint: disable=g-import-not-at-top
     cli.run_main(__name__, main, tensorflow=False)   # it runs the others' processes
 
 
