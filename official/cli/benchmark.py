@@ -39,15 +39,19 @@ Examples:
 
 import json
 import os
+import sys
 
 from absl import app
 from absl import flags
 
+# `python tools/benchmark.py` from the repository root: make `official` importable.
+
 # Plain Python until a measurement runs: TensorFlow is imported after the oneDNN choice.
-from official import families
-from official.benchmarks import pareto as pareto_lib
-from official.benchmarks import throughput as throughput_lib
-from official.runtime import quiet
+from official import cli  # noqa: E402  (the CLIs' shared pieces)
+from official.benchmarks import pareto as pareto_lib  # noqa: E402
+from official.benchmarks import throughput as throughput_lib  # noqa: E402
+from official import families  # noqa: E402
+from official.runtime import quiet  # noqa: E402
 
 _MODE = flags.DEFINE_enum("mode", "input", ["input", "train", "infer"], "What to measure.")
 _DEPTH = flags.DEFINE_integer("depth", 50, "ResNet-RS depth (train/infer).")
@@ -55,31 +59,33 @@ _BLOCK_COUNTS = flags.DEFINE_list(
     "block_counts", [], "Blocks per stage instead of --depth's (e.g. 1,1,1,1: a small "
     "model of the same blocks, for quick checks of the tool); empty: the depth's.")
 _PRECISION = flags.DEFINE_enum("precision", "float32", ["float32", "bfloat16", "float16"],
-    "Activation dtype for train/infer (Keras mixed policy when not float32).")
-_FUSED_BATCH_NORM = flags.DEFINE_bool("fused_batch_norm", True,
-                                      "Fused batch norm (False: the plain-ops path).")
+                               "Activation dtype for train/infer (Keras mixed policy when not float32).")
+_FUSED_BATCH_NORM = flags.DEFINE_bool(
+    "fused_batch_norm", True, "Fused batch norm (False: the plain-ops path).")
 _STEPS_PER_CALL = flags.DEFINE_integer("steps_per_call", 1, "Training steps per tf.function call.")
 _BATCH_SPLITS = flags.DEFINE_integer("batch_splits", 2, "Inference: slices a batch runs as, side by side "
-    "(official/serving/inference.py; 1: one call).", lower_bound=1)
-_EMA = flags.DEFINE_bool("ema", True, "Train: keep the EMA of weights and BN statistics in the step (the "
+                                     "(official/serving/inference.py; 1: one call).", lower_bound=1)
+_EMA = flags.DEFINE_bool(
+    "ema", True, "Train: keep the EMA of weights and BN statistics in the step (the "
     "recipe's); False measures the step without it, like the Garden's and timm's training steps.")
 _WARMUP_STEPS = flags.DEFINE_integer("warmup_steps", 1, "Untimed calls after the first (train/infer).")
 _THREADS = flags.DEFINE_integer("threads", 0, "intra/inter-op threads (0: TensorFlow's default).")
-_INTER_OP_THREADS = flags.DEFINE_integer("inter_op_threads", 0,
-                                         "inter-op threads when not --threads (0: as --threads).")
+_INTER_OP_THREADS = flags.DEFINE_integer(
+    "inter_op_threads", 0, "inter-op threads when not --threads (0: as --threads).")
 _ONEDNN = flags.DEFINE_enum("onednn", "on", ["on", "off", "default"],
-    "TF_ENABLE_ONEDNN_OPTS before TensorFlow loads (default: leave as is). "
-    "TensorFlow turns oneDNN on by itself only on CPUs with AVX-512.")
-_FROZEN_WEIGHTS = flags.DEFINE_enum("frozen_weights", "auto", ["auto", "on", "off"],
+                            "TF_ENABLE_ONEDNN_OPTS before TensorFlow loads (default: leave as is). "
+                            "TensorFlow turns oneDNN on by itself only on CPUs with AVX-512.")
+_FROZEN_WEIGHTS = flags.DEFINE_enum(
+    "frozen_weights", "auto", ["auto", "on", "off"],
     "Inference: TF_ONEDNN_ASSUME_FROZEN_WEIGHTS, oneDNN keeping its re-laid-out copy "
     "of the weights between calls. auto: on for batches up to 4 (x15 at batch 1 on a "
     "2-core EPYC), off above (same speed at batch 32, 300 MiB less memory).")
 _CONV_FLOOR = flags.DEFINE_bool("conv_floor", False, "Train/infer: also time the model's convolutions alone "
-    "(conv_floor_img_s: the speed if all else were free; of_conv_floor).")
+                                "(conv_floor_img_s: the speed if all else were free; of_conv_floor).")
 _OP_PROFILE = flags.DEFINE_bool("op_profile", False, "Train/infer: also profile 2 calls and report the op "
-    "time per kind of work (convolutions, batch norm, element-wise, update...).")
+                                "time per kind of work (convolutions, batch norm, element-wise, update...).")
 _PARETO = flags.DEFINE_bool("pareto", False, "Measure the speed-accuracy Pareto curve: every published "
-    "(depth, size) and EfficientNet-B0..B7; see --pareto_models, --pareto_png.")
+                            "(depth, size) and EfficientNet-B0..B7; see --pareto_models, --pareto_png.")
 _PARETO_PNG = flags.DEFINE_string("pareto_png", "pareto.png", "Where --pareto writes its plot.")
 _PARETO_MODELS = flags.DEFINE_string(
     "pareto_models", "all", "--pareto: all | resnet-rs | efficientnet | a list of rs<depth>@<size> and "
@@ -88,16 +94,17 @@ _PARETO_MODES = flags.DEFINE_list(
     "pareto_modes", list(pareto_lib.MODES),
     "--pareto: train (the training step at --pareto_train_batch, per image: the paper's axis), "
     "infer (at --batch_size), infer_b1 (batch-1 latency).")
-_PARETO_TRAIN_BATCH = flags.DEFINE_integer("pareto_train_batch", 8, "--pareto: training batch (small on a "
-    "CPU; the speed is per image).", lower_bound=1)
+_PARETO_TRAIN_BATCH = flags.DEFINE_integer(
+    "pareto_train_batch", 8, "--pareto: training batch (small on a CPU; the speed is per image).",
+    lower_bound=1)
 _DATA_DIR = flags.DEFINE_string("data_dir", "", "TFRecord folder ({split}-*); empty: generate one.")
 _SPLIT = flags.DEFINE_string("split", "train", "Shard prefix to read.")
 _LABEL_OFFSET = flags.DEFINE_integer("label_offset", 1, "Subtracted from stored labels (0 for 0-based data).")
 _NUM_IMAGES = flags.DEFINE_integer("num_images", 2000, "Images to generate when --data_dir is empty.")
 _IMAGE_SIZE = flags.DEFINE_integer("image_size", 160, "Output side.")
 _BATCH_SIZE = flags.DEFINE_integer("batch_size", 32, "Batch size.")
-_PREPROCESSING = flags.DEFINE_enum("preprocessing", families.TF1.name, list(families.NAMES),
-                                   "Preprocessing family.")
+_PREPROCESSING = flags.DEFINE_enum(
+    "preprocessing", families.TF1.name, list(families.NAMES), "Preprocessing family.")
 _RANDAUG_MAGNITUDE = flags.DEFINE_float("randaug_magnitude", 10, "RandAugment M (0 disables).")
 _RANDAUG_NUM_LAYERS = flags.DEFINE_integer("randaug_num_layers", 2, "RandAugment ops per image.")
 _PIPELINES = flags.DEFINE_list("pipelines", ["train", "eval"], "Which input pipelines to time.")
@@ -180,7 +187,6 @@ def main(argv):
 def run():
     """The console script (pyproject.toml [project.scripts])."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    from official import cli  # pylint: disable=g-import-not-at-top
     cli.run_main(__name__, main, tensorflow=False)   # main imports it, after the oneDNN choice
 
 

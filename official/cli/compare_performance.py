@@ -54,6 +54,7 @@ import tempfile
 from absl import app
 from absl import flags
 
+from official import cli  # the CLIs' shared pieces
 
 # The directory that holds our `official` package (the checkout, or site-packages).
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -69,12 +70,14 @@ VENV_HELP = {
     # that; PyPI's default wheel brings ~1.2 GB of CUDA libraries besides.
     "onnx": "python3 -m venv /work/peervenvs/onnx && "
             "/work/peervenvs/onnx/bin/pip install torch==2.13.0 timm onnx onnxruntime"}
-_DEVICE = flags.DEFINE_enum("device", "cpu", ["cpu", "gpu"], "cpu: float32 on the CPU; gpu: mixed "
-                            "precision on an NVIDIA GPU, with and without XLA.")
-_GARDEN_PYTHON = flags.DEFINE_string("garden_python", "", "Python of a venv with tf-models-official "
-                                     "('' skips); create it with: " + VENV_HELP["garden"])
-_TIMM_PYTHON = flags.DEFINE_string("timm_python", "", "Python of a venv with torch + timm ('' skips); "
-                                   "create it with: " + VENV_HELP["timm"])
+_DEVICE = flags.DEFINE_enum("device", "cpu", ["cpu", "gpu"], "cpu: float32 on the CPU; gpu: mixed precision "
+                            "on an NVIDIA GPU, with and without XLA.")
+_GARDEN_PYTHON = flags.DEFINE_string(
+    "garden_python", "", "Python of a venv with tf-models-official ('' skips); "
+    "create it with: " + VENV_HELP["garden"])
+_TIMM_PYTHON = flags.DEFINE_string(
+    "timm_python", "", "Python of a venv with torch + timm ('' skips); create it "
+    "with: " + VENV_HELP["timm"])
 _ONNX_PYTHON = flags.DEFINE_string(
     "onnx_python", "", "CPU: Python of a venv with torch, timm, onnx and onnxruntime ('' skips): timm's "
     "resnetrs50 exported to ONNX, ONNX Runtime inference in modes infer and infer_b1 (float32); "
@@ -87,30 +90,30 @@ _MODES = flags.DEFINE_list(
     "with RandAugment, ours against the Garden's); train_bf16, infer_bf16, "
     "infer_b1_bf16: ours in bfloat16 against their float32 (list the float32 mode too: "
     "they are not run again).")
-_TIMM_MODES = flags.DEFINE_list("timm_modes", ["train", "infer", "infer_b1"],
-                                "Modes timm runs in (with --timm_python).")
+_TIMM_MODES = flags.DEFINE_list(
+    "timm_modes", ["train", "infer", "infer_b1"], "Modes timm runs in (with --timm_python).")
 _IMAGE_SIZE = flags.DEFINE_integer("image_size", 160, "Input side (ResNet-RS-50).")
 _THREADS = flags.DEFINE_integer("threads", 2, "CPU threads for every system.")
 _PRECISION = flags.DEFINE_string("precision", "float32", "Our precision on the CPU (float32 | bfloat16).")
-_CONV_FLOOR = flags.DEFINE_bool("conv_floor", True,
-                                "CPU: also time our convolutions alone (first pair of each mode).")
+_CONV_FLOOR = flags.DEFINE_bool(
+    "conv_floor", True, "CPU: also time our convolutions alone (first pair of each mode).")
 _EXTRA = flags.DEFINE_string("extra", "", "Extra flags for our benchmark (e.g. --fused_batch_norm=false).")
 _REPS = flags.DEFINE_integer("reps", 4, "Timed repetitions inside each process.")
-_REP_SECONDS = flags.DEFINE_float("rep_seconds", 0,
-                                  "Seconds per repetition (0: 8 for training, 4 otherwise).")
+_REP_SECONDS = flags.DEFINE_float(
+    "rep_seconds", 0, "Seconds per repetition (0: 8 for training, 4 otherwise).")
 _CEILING_N = flags.DEFINE_integer("ceiling_n", 4096, "Side of the matrices of the CPU ceiling's product.")
 _INPUT_DATA_DIR = flags.DEFINE_string(
-    "input_data_dir", "", "Mode input: TFRecords both pipelines read ('' : --input_num_images "
-    "generated JPEGs in a temporary folder, removed after).")
+    "input_data_dir", "", "Mode input: TFRecords both pipelines read ('' : "
+    "--input_num_images generated JPEGs in a temporary folder, removed after).")
 _INPUT_NUM_IMAGES = flags.DEFINE_integer(
-    "input_num_images", 2000, "Mode input: JPEGs to generate when --input_data_dir is empty.",
-    lower_bound=1)
+    "input_num_images", 2000, "Mode input: JPEGs to generate when --input_data_dir "
+    "is empty.", lower_bound=1)
 _INPUT_LABEL_OFFSET = flags.DEFINE_integer(
-    "input_label_offset", 1, "Mode input: our --label_offset for those TFRecords (1: the official "
-    "1-based layout, as the generated ones; 0 for 0-based labels).")
+    "input_label_offset", 1, "Mode input: our --label_offset for those TFRecords (1: "
+    "the official 1-based layout, as the generated ones; 0 for 0-based labels).")
 _GPU_BATCH = flags.DEFINE_integer("gpu_batch", 128, "GPU: training batch size.")
-_GPU_PRECISIONS = flags.DEFINE_list("gpu_precisions", ["float16", "bfloat16"],
-                                    "GPU: mixed precisions measured.")
+_GPU_PRECISIONS = flags.DEFINE_list(
+    "gpu_precisions", ["float16", "bfloat16"], "GPU: mixed precisions measured.")
 
 # --modes -> (our benchmark's --mode, batch size, our extra flags). The _bf16 modes run our
 # mixed_bfloat16 path against the others' float32 (their CPU runs are float32 only).
@@ -475,7 +478,6 @@ def main(argv):
 
 def run():
     """The console script (pyproject.toml [project.scripts])."""
-    from official import cli  # pylint: disable=g-import-not-at-top
     cli.run_main(__name__, main, tensorflow=False)   # it runs the others' processes
 
 
