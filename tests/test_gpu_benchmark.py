@@ -9,6 +9,7 @@ import json
 import os
 import subprocess
 import sys
+import zipfile
 
 import pytest
 
@@ -70,6 +71,32 @@ def test_tiny_training_and_inference_in_both_precisions_through_the_wrapper(tmp_
                         env={"PYTHON": sys.executable, "WHEELS": str(tmp_path / "none")})
     _check_ran(result, proc, ["train", "infer_b1", "infer"], ["bfloat16", "float32"])
     assert "no wheels in" in proc.stderr
+
+
+def _wheel(folder, name="gpubench_probe", version="1.0"):
+    """A minimal pure-Python wheel (one module), as `pip download` leaves them in .whl/."""
+    path = folder / f"{name}-{version}-py3-none-any.whl"
+    info = f"{name}-{version}.dist-info"
+    files = {f"{name}.py": "VALUE = 42\n",
+             f"{info}/METADATA": f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n",
+             f"{info}/WHEEL": "Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\nTag: py3-none-any\n"}
+    files[f"{info}/RECORD"] = "".join(f"{f},,\n" for f in [*files, f"{info}/RECORD"])
+    with zipfile.ZipFile(path, "w") as z:
+        for f, text in files.items():
+            z.writestr(f, text)
+    return path
+
+
+def test_wrapper_installs_the_carried_wheels_and_puts_them_on_the_path(tmp_path):
+    wheels, site = tmp_path / "whl", tmp_path / "site"
+    wheels.mkdir()
+    _wheel(wheels)
+    proc = subprocess.run(["bash", os.path.join(ROOT, "tools", "gpu_benchmark.sh"), "--help"],
+                          capture_output=True, text=True, timeout=300, check=False,
+                          env=dict(os.environ, PYTHON=sys.executable, WHEELS=str(wheels), SITE=str(site)))
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "--budget_s" in proc.stdout and "--tiny" in proc.stdout
+    assert (site / "gpubench_probe.py").read_text() == "VALUE = 42\n"
 
 
 def test_models_are_the_published_pairs_and_a_bad_one_is_named(capsys):
