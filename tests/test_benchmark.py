@@ -9,6 +9,8 @@ from PIL import Image
 from conftest import SMALL, last_json_line, run_tool, small_model
 from test_configs import TABLE   # the tests' own copy of the published checkpoints
 
+from official.benchmarks import pareto        # the speed-accuracy curve (--pareto)
+from official.benchmarks import published_speed
 from official.benchmarks import throughput   # the measuring code of tools/benchmark.py
 
 
@@ -72,23 +74,90 @@ def test_pareto_points_are_the_published_checkpoints():
 
 def _plot(tmp_path, rows, name):
     path = tmp_path / name
-    throughput.plot_pareto(rows, str(path), "test")
+    pareto.plot_pareto(rows, str(path), "test")
     with Image.open(path) as im:
-        assert im.format == "PNG" and im.size[0] > 800
+        assert im.format == "PNG" and im.size[0] >= 600
         return np.asarray(im.convert("RGB")).astype(int)
 
 
-def test_pareto_plot_draws_the_points(tmp_path):
-    rows = [dict(depth=d, image_size=s, top1=t, img_s=100.0 / (i + 1), latency_ms=10.0 * (i + 1))
-            for i, (d, s, t) in enumerate(sorted(throughput.PUBLISHED))]
+def _rows():
+    """Made-up speeds for every point of the curve (bigger models slower)."""
+    return [dict(family=p.family, label=p.label, top1=p.top1, train_img_s=10.0 / (i + 1),
+                 img_s=100.0 / (i + 1), latency_ms=10.0 * (i + 1))
+            for i, p in enumerate(sorted(pareto.POINTS, key=lambda p: p.top1))]
+
+
+def test_pareto_plot_draws_both_families_in_every_measured_mode(tmp_path):
+    rows = _rows()
     pixels = _plot(tmp_path, rows, "pareto.png")
-    # Both panels hold the line and markers (matplotlib's first colour, #1f77b4).
-    blue = (np.abs(pixels - [31, 119, 180]).sum(-1) < 60)
-    half = pixels.shape[1] // 2
-    assert blue[:, :half].sum() > 200 and blue[:, half:].sum() > 200
+    # matplotlib's first two colours: ResNet-RS #1f77b4, EfficientNet #ff7f0e, in each third.
+    blue = np.abs(pixels - [31, 119, 180]).sum(-1) < 60
+    orange = np.abs(pixels - [255, 127, 14]).sum(-1) < 60
+    third = pixels.shape[1] // 3
+    for k in range(3):
+        panel = slice(k * third, (k + 1) * third)
+        assert blue[:, panel].sum() > 200 and orange[:, panel].sum() > 200, k
     # Other measurements give another plot: the points come from `rows`.
-    slower = [dict(r, img_s=r["img_s"] / 7, latency_ms=r["latency_ms"] * 3) for r in rows[:5]]
+    slower = [dict(r, img_s=r["img_s"] / 7, latency_ms=r["latency_ms"] * 3) for r in rows[:9]]
     assert (np.abs(_plot(tmp_path, slower, "other.png") - pixels).sum(-1) > 0).mean() > 0.001
+    # Only the modes measured get a panel: training alone is one panel, half as wide.
+    only_train = [{k: v for k, v in r.items() if k not in ("img_s", "latency_ms")} for r in rows]
+    assert _plot(tmp_path, only_train, "train.png").shape[1] < pixels.shape[1] / 2
+
+
+def test_efficientnets_are_the_papers_and_each_is_compared_with_the_next_resnet_rs_up():
+    assert [(p.label, p.top1) for p in pareto.parse_points("efficientnet")] == [
+        ("EfficientNet-B0@224", 77.1), ("EfficientNet-B1@240", 79.1), ("EfficientNet-B2@260", 80.1),
+        ("EfficientNet-B3@300", 81.6), ("EfficientNet-B4@380", 82.9), ("EfficientNet-B5@456", 83.6),
+        ("EfficientNet-B6@528", 84.0), ("EfficientNet-B7@600", 84.3)]
+    assert len(pareto.parse_points("all")) == 11 + 8
+    rows = {r["label"]: r for r in _rows()}
+    ratios = {r["efficientnet"]: r for r in pareto.speed_ratios(list(rows.values()), "train_img_s")}
+    # Nearest published top-1 at or above: B0 77.1 -> RS-50@160 78.8, B3 81.6 -> RS-152@192 82.0,
+    # B6 84.0 -> RS-350@256 84.0 (equal counts), B7 84.3 -> RS-420@320 84.4.
+    want = {"EfficientNet-B0@224": "RS-50@160", "EfficientNet-B3@300": "RS-152@192",
+            "EfficientNet-B6@528": "RS-350@256", "EfficientNet-B7@600": "RS-420@320"}
+    for eff, rs in want.items():
+        r = ratios[eff]
+        assert r["resnet_rs"] == rs
+        assert r["ratio"] == round(rows[rs]["train_img_s"] / rows[eff]["train_img_s"], 2)
+    # A latency is inverted (lower is faster); a model with no ResNet-RS at or above is left out.
+    lat = {r["efficientnet"]: r["ratio"] for r in pareto.speed_ratios(list(rows.values()), "latency_ms")}
+    assert lat["EfficientNet-B0@224"] == round(rows["EfficientNet-B0@224"]["latency_ms"]
+                                               / rows["RS-50@160"]["latency_ms"], 2)
+    without_420 = [r for r in rows.values() if r["label"] != "RS-420@320"]
+    assert "EfficientNet-B7@600" not in {r["efficientnet"] for r in
+                                         pareto.speed_ratios(without_420, "train_img_s")}
+    assert published_speed.PAPER_SPEEDUP == {"TPU": (1.7, 2.7), "GPU": (2.1, 3.3)}
+
+
+def test_pareto_model_subsets_and_a_bad_name(tmp_path):
+    assert [p.key for p in pareto.parse_points("rs50@160, B0,b0")] == ["rs50@160", "b0"]
+    with pytest.raises(ValueError, match="unknown Pareto model 'b8'"):
+        pareto.parse_points("b0,b8")
+    out = run_tool("benchmark.py", "--pareto", "--pareto_models=rs50@161", timeout=300)
+    assert out.returncode != 0 and "--pareto_models: unknown Pareto model 'rs50@161'" in out.stderr
+    out = run_tool("benchmark.py", "--pareto", "--pareto_modes=train,latency", timeout=300)
+    assert out.returncode != 0 and "--pareto_modes: ['latency']" in out.stderr
+
+
+@pytest.mark.slow
+def test_pareto_times_a_resnet_rs_and_an_efficientnet_and_prints_the_ratio(tmp_path):
+    png = tmp_path / "pareto.png"
+    out = run_tool("benchmark.py", "--pareto", "--pareto_models=rs50@160,b0", "--pareto_modes=train,infer",
+                   "--batch_size=2", "--pareto_train_batch=1", "--reps=1", "--rep_seconds=0.1",
+                   "--warmup_steps=0", f"--pareto_png={png}", timeout=1200)
+    assert out.returncode == 0, out.stderr[-3000:]
+    result = last_json_line(out)
+    points = {p["label"]: p for p in result["points"]}
+    assert sorted(points) == ["EfficientNet-B0@224", "RS-50@160"]
+    for p in points.values():
+        assert p["train_img_s"] > 0 and p["img_s"] > 0 and p["train_batch"] == 1 and p["batch"] == 2
+    assert [(r["key"], r["efficientnet"], r["resnet_rs"]) for r in result["ratios"]] == [
+        ("train_img_s", "EfficientNet-B0@224", "RS-50@160"), ("img_s", "EfficientNet-B0@224", "RS-50@160")]
+    assert "train_img_s: RS-50@160 (78.8) is " in out.stdout and png.exists()
+    # Training in the same process: oneDNN must not assume frozen weights.
+    assert result["onednn_frozen_weights"] == "0"
 
 
 @pytest.mark.parametrize("mode,policy", [("train", "float32"), ("infer", "float32"),

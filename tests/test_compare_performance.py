@@ -1,5 +1,5 @@
 """tools/compare_performance.py and its peer scripts: the CPU path end to end on our side,
-the GPU plan, and the help a user without the peer environments gets."""
+the GPU plan, the ONNX Runtime peer, and the help a user without the peer environments gets."""
 
 import json
 import os
@@ -21,7 +21,7 @@ def _run(*flags):
 def test_the_peer_scripts_are_in_the_repository_and_standalone():
     peers = os.path.join(ROOT, "official", "benchmarks", "peers")
     for name in ("garden_resnetrs.py", "timm_resnetrs.py", "input_pipeline.py", "matmul_ceiling.py",
-                 "peer_timing.py"):
+                 "peer_timing.py", "onnx_resnetrs.py"):
         text = open(os.path.join(peers, name)).read()
         # They run in other systems' environments: never our package, never ../shared.
         assert "from official import precision" not in text and "../shared" not in text, name
@@ -35,6 +35,48 @@ def test_a_missing_peer_environment_says_how_to_create_it():
     out = _run("--garden_python=/nonexistent/bin/python")
     assert out.returncode != 0
     assert "pip install tf-models-official" in out.stderr and "python3 -m venv" in out.stderr
+
+
+# The ONNX Runtime peer's environment, where this machine has one (docs/performance.md).
+ONNX_PYTHON = os.environ.get("ONNX_PYTHON", "/work/peervenvs/onnx/bin/python")
+
+
+def test_a_missing_onnx_environment_says_how_to_create_it_and_onnx_needs_an_inference_mode():
+    out = _run("--onnx_python=/nonexistent/bin/python")
+    assert out.returncode != 0
+    assert "pip install torch==2.13.0 timm onnx onnxruntime" in out.stderr
+    out = _run(f"--onnx_python={sys.executable}", "--modes=train,input")
+    assert out.returncode != 0 and "ONNX Runtime runs in modes infer, infer_b1" in out.stderr
+    out = _run(f"--onnx_python={sys.executable}", "--device=gpu")
+    assert out.returncode != 0 and "CPU path only" in out.stderr
+
+
+def test_onnx_runtime_runs_after_ours_in_the_inference_modes_only():
+    peers = compare_performance.cpu_peers
+    assert peers("infer", "/g", "/t", "/o", ["train", "infer"]) == ["garden", "timm", "onnx"]
+    assert peers("infer_b1", "", "/t", "/o", ["train"]) == ["onnx"]
+    assert peers("train", "/g", "/t", "/o", ["train"]) == ["garden", "timm"]
+    assert peers("input", "/g", "", "/o") == ["garden"]
+    assert peers("infer_bf16", "/g", "/t", "/o", ["infer"]) == []   # divided by their float32 medians
+    cmd = compare_performance.onnx_command("/o/bin/python", 1, 160, 2, 4, 4.0)
+    assert cmd == ["/o/bin/python", "onnx_resnetrs.py", "--batch", "1", "--size", "160", "--threads", "2",
+                   "--reps", "4", "--rep-seconds", "4.0"]
+    assert os.path.isfile(os.path.join(compare_performance.PEERS, cmd[1]))
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not os.path.isfile(ONNX_PYTHON), reason=f"no ONNX Runtime environment at {ONNX_PYTHON} "
+                    "(create it as docs/performance.md says, or set ONNX_PYTHON)")
+def test_onnx_peer_exports_timm_resnetrs50_and_times_onnx_runtime():
+    cmd = compare_performance.onnx_command(ONNX_PYTHON, 2, 64, 2, 1, 0.2)
+    out = subprocess.run(cmd, capture_output=True, text=True, cwd=compare_performance.PEERS, timeout=600,
+                         check=False, env={k: v for k, v in os.environ.items() if k != "PYTHONPATH"})
+    assert out.returncode == 0, out.stderr[-3000:]
+    result = json.loads(out.stdout.strip().splitlines()[-1][len("RESULT "):])
+    assert result["system"].startswith("onnxruntime ") and result["model"] == "resnetrs50"
+    assert result["batch"] == 2 and result["size"] == 64 and result["img_s_median"] > 0
+    # The exported graph computes PyTorch's logits (float32; fusions reorder the sums).
+    assert result["max_abs_diff_vs_torch"] < 1e-3 and result["onnx_mib"] > 50
 
 
 def test_gpu_mode_needs_a_gpu_and_plans_every_precision_with_and_without_xla():

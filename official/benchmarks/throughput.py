@@ -13,7 +13,6 @@ Example:
 """
 
 import io
-import json
 import os
 import platform
 import resource
@@ -149,7 +148,7 @@ def cpu_model():
     return platform.processor()
 
 
-# (depth, size, TF1 release top-1) of every published checkpoint, for --pareto.
+# (depth, size, TF1 release top-1) of every published checkpoint, for --pareto (pareto.py).
 PUBLISHED = [(c.depth, c.image_size, c.top1[families.TF1.name]) for c in published.CHECKPOINTS.values()]
 
 
@@ -323,49 +322,6 @@ def conv_floor_fn(model, mode, batch_size):
 def maxrss_mib():
     """This process's peak resident memory, MiB."""
     return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
-
-
-def bench_pareto(batch_size, png, precision="float32", **timing):
-    """Latency at batch 1 and throughput at `batch_size` for every published model.
-
-    Prints one JSON line per model as it is measured, plots top-1 against both (PNG at
-    `png`); `timing`: bench_model's other settings (reps, rep_seconds, ...).
-    """
-    rows = []
-    for depth, size, top1 in PUBLISHED:
-        latency = bench_model("infer", depth, size, 1, precision, **timing)
-        throughput = bench_model("infer", depth, size, batch_size, precision, **timing)
-        row = dict(depth=depth, image_size=size, top1=top1,
-                   latency_ms=round(1000 / latency["img_s_median"], 1),
-                   img_s=throughput["img_s_median"])
-        print(json.dumps(dict(mode="pareto_point", **row)), flush=True)
-        rows.append(row)
-    plot_pareto(rows, png, f"{cpu_model()}, {precision}, batch {batch_size}")
-    return dict(mode="pareto", png=png, points=rows)
-
-
-def plot_pareto(rows, path, title):
-    """Top-1 against images/s and against batch-1 latency, one point per checkpoint."""
-    import matplotlib  # pylint: disable=g-import-not-at-top
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top
-
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4.5))
-    for ax, key, label in ((axes[0], "img_s", "images/s (higher is better)"),
-                           (axes[1], "latency_ms", "batch-1 latency, ms (lower is better)")):
-        xs, ys = [r[key] for r in rows], [r["top1"] for r in rows]
-        ax.plot(xs, ys, "o-")
-        for r in rows:
-            ax.annotate(f"RS-{r['depth']}@{r['image_size']}", (r[key], r["top1"]), fontsize=7,
-                        xytext=(3, 3), textcoords="offset points")
-        ax.set_xscale("log")
-        ax.set_xlabel(label)
-        ax.set_ylabel("published ImageNet top-1 (%)")
-        ax.grid(True, alpha=0.3)
-    fig.suptitle(f"ResNet-RS speed-accuracy on this machine ({title})", fontsize=9)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
 
 
 def frozen_weights_setting(choice, batch_size):

@@ -15,9 +15,13 @@ Modes:
                    (convolutions, their gradients, batch norm, activations, updates...)
                    and the largest op types, from TensorFlow's profiler
                    (official/benchmarks/op_profile.py).
-    --pareto       latency (batch 1) and throughput (--batch_size) of every published
-                   (depth, size), plotted against the published top-1 (PNG): the
-                   paper's speed-accuracy Pareto curve on this machine.
+    --pareto       the paper's speed-accuracy Pareto curve on this machine: the training
+                   step (--pareto_train_batch, per image), inference throughput
+                   (--batch_size) and batch-1 latency of every published (depth, size)
+                   and of EfficientNet-B0..B7 at their published resolutions, plotted
+                   against the published top-1 (PNG), with each EfficientNet's speed
+                   ratio against the ResNet-RS of the nearest top-1 at or above it
+                   (official/benchmarks/pareto.py). --pareto_models picks a subset.
 
 Warm-up and compile time (the first call traces the tf.function) are reported
 separately (`first_call_s`) and never mixed into the throughput. Compare two systems
@@ -29,6 +33,8 @@ Examples:
     # -> {"mode": "train", "img_s_median": ..., "img_s_min": ..., "maxrss_mib": ...}
     python tools/benchmark.py --mode=infer --batch_size=1
     python tools/benchmark.py --pareto --pareto_png=pareto.png
+    python tools/benchmark.py --pareto --pareto_models=rs50@160,rs101@160,b0,b1 \
+        --pareto_modes=train,infer --reps=2 --rep_seconds=2     # minutes on a 2-core CPU
 """
 
 import json
@@ -42,6 +48,7 @@ from absl import flags
 
 # Plain Python until a measurement runs: TensorFlow is imported after the oneDNN choice.
 from official import cli  # noqa: E402  (the CLIs' shared pieces)
+from official.benchmarks import pareto as pareto_lib  # noqa: E402
 from official.benchmarks import throughput as throughput_lib  # noqa: E402
 from official import families  # noqa: E402
 from official.runtime import quiet  # noqa: E402
@@ -77,8 +84,19 @@ _CONV_FLOOR = flags.DEFINE_bool("conv_floor", False, "Train/infer: also time the
                                 "(conv_floor_img_s: the speed if all else were free; of_conv_floor).")
 _OP_PROFILE = flags.DEFINE_bool("op_profile", False, "Train/infer: also profile 2 calls and report the op "
                                 "time per kind of work (convolutions, batch norm, element-wise, update...).")
-_PARETO = flags.DEFINE_bool("pareto", False, "Measure every published (depth, size); see --pareto_png.")
+_PARETO = flags.DEFINE_bool("pareto", False, "Measure the speed-accuracy Pareto curve: every published "
+                            "(depth, size) and EfficientNet-B0..B7; see --pareto_models, --pareto_png.")
 _PARETO_PNG = flags.DEFINE_string("pareto_png", "pareto.png", "Where --pareto writes its plot.")
+_PARETO_MODELS = flags.DEFINE_string(
+    "pareto_models", "all", "--pareto: all | resnet-rs | efficientnet | a list of rs<depth>@<size> and "
+    "b0..b7 (e.g. rs50@160,rs101@192,b0,b3): a subset keeps a CPU run within minutes.")
+_PARETO_MODES = flags.DEFINE_list(
+    "pareto_modes", list(pareto_lib.MODES),
+    "--pareto: train (the training step at --pareto_train_batch, per image: the paper's axis), "
+    "infer (at --batch_size), infer_b1 (batch-1 latency).")
+_PARETO_TRAIN_BATCH = flags.DEFINE_integer(
+    "pareto_train_batch", 8, "--pareto: training batch (small on a CPU; the speed is per image).",
+    lower_bound=1)
 _DATA_DIR = flags.DEFINE_string("data_dir", "", "TFRecord folder ({split}-*); empty: generate one.")
 _SPLIT = flags.DEFINE_string("split", "train", "Shard prefix to read.")
 _LABEL_OFFSET = flags.DEFINE_integer("label_offset", 1, "Subtracted from stored labels (0 for 0-based data).")
@@ -102,6 +120,22 @@ def _timing():
                 reps=_REPS.value, rep_seconds=_REP_SECONDS.value, warmup_steps=_WARMUP_STEPS.value)
 
 
+def _frozen_weights():
+    """TF_ONEDNN_ASSUME_FROZEN_WEIGHTS for this run, or None (training: never)."""
+    if _PARETO.value:
+        if "train" not in _PARETO_MODES.value:
+            return throughput_lib.frozen_weights_setting(_FROZEN_WEIGHTS.value, 1)
+        # oneDNN would keep its copy of weights the training step changes: off (batch-1
+        # latency then runs without the weight cache; --pareto_modes=infer_b1 alone has it).
+        if _FROZEN_WEIGHTS.value == "on":
+            raise app.UsageError("--frozen_weights=on: not with --pareto_modes=train (the training "
+                                 "step changes the weights oneDNN would assume frozen)")
+        return "0"
+    if _MODE.value == "infer":
+        return throughput_lib.frozen_weights_setting(_FROZEN_WEIGHTS.value, _BATCH_SIZE.value)
+    return None
+
+
 def main(argv):
     del argv
     for holder in (_CONV_FLOOR, _OP_PROFILE):
@@ -109,20 +143,28 @@ def main(argv):
             raise app.UsageError(f"--{holder.name} needs --mode=train or --mode=infer (without --pareto)")
     if _BLOCK_COUNTS.value and (_PARETO.value or _MODE.value == "input"):
         raise app.UsageError("--block_counts needs --mode=train or --mode=infer (without --pareto)")
+    try:
+        points = pareto_lib.parse_points(_PARETO_MODELS.value) if _PARETO.value else []
+    except ValueError as e:
+        raise app.UsageError(f"--pareto_models: {e}") from e
+    unknown = sorted(set(_PARETO_MODES.value) - set(pareto_lib.MODES))
+    if unknown or not _PARETO_MODES.value:
+        raise app.UsageError(f"--pareto_modes: {unknown or 'empty'}; choose from {','.join(pareto_lib.MODES)}")
     # oneDNN must be chosen before TensorFlow is first imported (all imports here are lazy).
     if _ONEDNN.value != "default":
         os.environ["TF_ENABLE_ONEDNN_OPTS"] = "1" if _ONEDNN.value == "on" else "0"
-    if _PARETO.value or _MODE.value == "infer":
-        os.environ["TF_ONEDNN_ASSUME_FROZEN_WEIGHTS"] = throughput_lib.frozen_weights_setting(
-            _FROZEN_WEIGHTS.value, 1 if _PARETO.value else _BATCH_SIZE.value)
+    frozen = _frozen_weights()
+    if frozen is not None:
+        os.environ["TF_ONEDNN_ASSUME_FROZEN_WEIGHTS"] = frozen
     with quiet.startup():    # TensorFlow's start-up lines off (C++ INFO: TF_CPP_MIN_LOG_LEVEL in run())
         import tensorflow as tf  # pylint: disable=g-import-not-at-top
     if _THREADS.value:
         tf.config.threading.set_intra_op_parallelism_threads(_THREADS.value)
         tf.config.threading.set_inter_op_parallelism_threads(_INTER_OP_THREADS.value or _THREADS.value)
     if _PARETO.value:
-        result = throughput_lib.bench_pareto(_BATCH_SIZE.value, _PARETO_PNG.value, _PRECISION.value,
-                                           **_timing())
+        modes = [m for m in pareto_lib.MODES if m in _PARETO_MODES.value]
+        result = pareto_lib.bench_pareto(points, modes, _BATCH_SIZE.value, _PARETO_TRAIN_BATCH.value,
+                                         _PARETO_PNG.value, _PRECISION.value, **_timing())
     elif _MODE.value == "input":
         result = throughput_lib.bench_input(
             data_dir=_DATA_DIR.value, label_offset=_LABEL_OFFSET.value, num_images=_NUM_IMAGES.value,

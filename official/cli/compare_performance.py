@@ -1,7 +1,7 @@
-r"""Our throughput against the Model Garden's (and timm's), interleaved on this machine.
+r"""Our throughput against the Model Garden's, timm's and ONNX Runtime's, interleaved on this machine.
 
 Runs each configuration as its own process, alternating systems (ours, Garden, timm,
-ours, Garden, ...) so that a noisy neighbour hits all alike, and prints a Markdown
+ONNX Runtime, ours, Garden, ...) so that a noisy neighbour hits all alike, and prints a Markdown
 table of medians and ratios (per interleaved pair, then the median of the pair
 ratios) plus one JSON line.
 
@@ -12,6 +12,16 @@ environment (tf-models-official pins another TensorFlow; timm needs torch):
     /work/peervenvs/garden/bin/pip install tf-models-official
     python3 -m venv /work/peervenvs/timm
     /work/peervenvs/timm/bin/pip install torch timm
+    python3 -m venv /work/peervenvs/onnx
+    /work/peervenvs/onnx/bin/pip install torch==2.13.0 timm onnx onnxruntime
+
+(PyPI's default torch wheel brings ~1.2 GB of CUDA libraries; where pip finds a local
+CPU build, as on this project's machines, `torch==2.13.0` installs that one.)
+--onnx_python adds ONNX Runtime in the inference modes (infer, infer_b1): timm's
+resnetrs50 exported to ONNX at --image_size, float32 (official/benchmarks/peers/onnx_resnetrs.py):
+
+    python tools/compare_performance.py --onnx_python=/work/peervenvs/onnx/bin/python \
+        --modes=infer,infer_b1 --pairs=2
 
 --device=cpu (default): float32 on the CPU, with the float32 matrix-product ceiling
 measured in the same run (official/benchmarks/peers/matmul_ceiling.py) and, with --conv_floor, the
@@ -55,7 +65,11 @@ OURS = [sys.executable, "-m", "official.cli.benchmark"]
 VENV_HELP = {
     "garden": "python3 -m venv /work/peervenvs/garden && "
               "/work/peervenvs/garden/bin/pip install tf-models-official",
-    "timm": "python3 -m venv /work/peervenvs/timm && /work/peervenvs/timm/bin/pip install torch timm"}
+    "timm": "python3 -m venv /work/peervenvs/timm && /work/peervenvs/timm/bin/pip install torch timm",
+    # torch==2.13.0: where pip finds a local CPU build (this project's machines) it takes
+    # that; PyPI's default wheel brings ~1.2 GB of CUDA libraries besides.
+    "onnx": "python3 -m venv /work/peervenvs/onnx && "
+            "/work/peervenvs/onnx/bin/pip install torch==2.13.0 timm onnx onnxruntime"}
 _DEVICE = flags.DEFINE_enum("device", "cpu", ["cpu", "gpu"], "cpu: float32 on the CPU; gpu: mixed precision "
                             "on an NVIDIA GPU, with and without XLA.")
 _GARDEN_PYTHON = flags.DEFINE_string(
@@ -64,6 +78,10 @@ _GARDEN_PYTHON = flags.DEFINE_string(
 _TIMM_PYTHON = flags.DEFINE_string(
     "timm_python", "", "Python of a venv with torch + timm ('' skips); create it "
     "with: " + VENV_HELP["timm"])
+_ONNX_PYTHON = flags.DEFINE_string(
+    "onnx_python", "", "CPU: Python of a venv with torch, timm, onnx and onnxruntime ('' skips): timm's "
+    "resnetrs50 exported to ONNX, ONNX Runtime inference in modes infer and infer_b1 (float32); "
+    "create it with: " + VENV_HELP["onnx"])
 _PAIRS = flags.DEFINE_integer("pairs", 3, "Interleaved repetitions of each comparison.")
 _MODES = flags.DEFINE_list(
     "modes", ["train", "infer", "infer_b1"],
@@ -107,6 +125,8 @@ MODES = {"train": ("train", 32, ()), "train_noema": ("train", 32, ("--ema=false"
          "infer_b1_bf16": ("infer", 1, ("--precision=bfloat16",))}
 FORWARD_GFLOP = 4.567  # RS-50 @ 160: 4.567 GFLOP per image forward (~ side squared)
 XLA_ENV = {"TF_XLA_FLAGS": "--tf_xla_auto_jit=2"}
+# The modes ONNX Runtime runs in: inference only, float32 (the exported graph's).
+ONNX_MODES = ("infer", "infer_b1")
 
 
 def _run(cmd, foreign=False, env_extra=None, drop_env=()):
@@ -154,7 +174,7 @@ def ours(mode, batch, extra=()):
            f"--batch_size={batch}", f"--image_size={_IMAGE_SIZE.value}", f"--threads={_THREADS.value}",
            f"--reps={_REPS.value}", f"--rep_seconds={_rep_seconds(mode)}"]
     if mode == "input":
-        cmd += ["--pipelines=train", f"--data_dir={_INPUT_DATA_DIR.value}",
+        cmd += ["--pipelines=train", f"--data_dir={_input_dir()}",
                 f"--label_offset={_INPUT_LABEL_OFFSET.value}"]
         cmd = [c for c in cmd if not c.startswith("--threads")]   # tf.data sizes its own pools
     cmd += list(extra) + ([_EXTRA.value] if _EXTRA.value and mode != "input" else [])
@@ -166,7 +186,7 @@ def ours(mode, batch, extra=()):
 
 def garden(mode, batch):
     if mode == "input":
-        cmd = [_GARDEN_PYTHON.value, "input_pipeline.py", "--data", _INPUT_DATA_DIR.value,
+        cmd = [_GARDEN_PYTHON.value, "input_pipeline.py", "--data", _input_dir(),
                "--batch", str(batch), "--size", str(_IMAGE_SIZE.value), "--reps", str(_REPS.value),
                "--rep-seconds", str(_rep_seconds(mode))]
     else:
@@ -186,6 +206,47 @@ def timm(mode, batch):
         cmd.append("--compile")
     r = _last_json(_run(cmd, foreign=True), "RESULT ")
     return r["img_s_median"], r.get("maxrss_mib")
+
+
+def onnx_command(python, batch, size, threads, reps, rep_seconds):
+    """The ONNX Runtime peer's command (official/benchmarks/peers/onnx_resnetrs.py, run in PEERS).
+
+    Example:
+        >>> onnx_command("/v/bin/python", 32, 160, 2, 4, 4.0)[:4]
+        ['/v/bin/python', 'onnx_resnetrs.py', '--batch', '32']
+    """
+    return [python, "onnx_resnetrs.py", "--batch", str(batch), "--size", str(size), "--threads", str(threads),
+            "--reps", str(reps), "--rep-seconds", str(rep_seconds)]
+
+
+def onnx(mode, batch):
+    del mode   # inference only (ONNX_MODES)
+    cmd = onnx_command(_ONNX_PYTHON.value, batch, _IMAGE_SIZE.value, _THREADS.value, _REPS.value,
+                       _rep_seconds("infer"))
+    r = _last_json(_run(cmd, foreign=True), "RESULT ")
+    return r["img_s_median"], r.get("maxrss_mib")
+
+
+def cpu_peers(mode, garden_python="", timm_python="", onnx_python="", timm_modes=()):
+    """The other systems run right after ours in `mode` (a --modes name), in order.
+
+    The _bf16 modes run none (they divide by the others' float32 medians of the same run);
+    timm runs in `timm_modes`; ONNX Runtime in inference (ONNX_MODES) only.
+
+    Example:
+        >>> cpu_peers("infer_b1", "/g/python", "", "/o/python")
+        ['garden', 'onnx']
+    """
+    if mode.endswith("_bf16"):
+        return []
+    chosen = []
+    if garden_python:
+        chosen.append("garden")
+    if timm_python and mode in timm_modes:
+        chosen.append("timm")
+    if onnx_python and mode in ONNX_MODES:
+        chosen.append("onnx")
+    return chosen
 
 
 def ceiling():
@@ -211,6 +272,14 @@ def cpu_description():
     return f"{info.get('model name', '?')}, {os.cpu_count()} CPUs, {' '.join(isa)}"
 
 
+# The folder --modes=input generated when --input_data_dir is empty (removed after the run).
+_MADE_INPUT = {"dir": ""}
+
+
+def _input_dir():
+    return _INPUT_DATA_DIR.value or _MADE_INPUT["dir"]
+
+
 def _make_input_data():
     # The library's writer, not tools/benchmark.py: importing a CLI defines its flags twice.
     from official.benchmarks import throughput as throughput_lib  # pylint: disable=g-import-not-at-top
@@ -226,7 +295,7 @@ def run_cpu():
         raise app.UsageError(f"--modes: unknown {sorted(unknown)}; choose from {list(MODES)}")
     made_data = None
     if "input" in _MODES.value and not _INPUT_DATA_DIR.value:
-        _INPUT_DATA_DIR.value = made_data = _make_input_data()
+        made_data = _MADE_INPUT["dir"] = _make_input_data()
     try:
         return _run_cpu_modes()
     finally:
@@ -237,9 +306,9 @@ def run_cpu():
 def _run_cpu_modes():
     # The ceiling before and after (the higher: a co-tenant only ever lowers it).
     gflops_before = ceiling()
-    others = [("garden", garden)] if _GARDEN_PYTHON.value else []
-    if _TIMM_PYTHON.value:
-        others.append(("timm", timm))
+    runners = {"garden": garden, "timm": timm, "onnx": onnx}
+    others = [(name, runners[name]) for name, python in (("garden", _GARDEN_PYTHON.value),
+              ("timm", _TIMM_PYTHON.value), ("onnx", _ONNX_PYTHON.value)) if python]
     rows = []
     for mode in _MODES.value:
         kind, batch, extra = MODES[mode]
@@ -251,10 +320,9 @@ def _run_cpu_modes():
             mine = ours(kind, batch, extra + (["--conv_floor"] if floor else []))
             results["ours"].append(mine)
             print(f"  {mode} ours: {mine}", file=sys.stderr, flush=True)
-            for name, fn in others:
-                if mode.endswith("_bf16") or (name == "timm" and mode not in _TIMM_MODES.value):
-                    continue   # _bf16 modes: against their float32 numbers of the same run (below)
-                theirs = fn(kind, batch)
+            for name in cpu_peers(mode, _GARDEN_PYTHON.value, _TIMM_PYTHON.value, _ONNX_PYTHON.value,
+                                  _TIMM_MODES.value):
+                theirs = runners[name](kind, batch)
                 results.setdefault(name, []).append(theirs)
                 print(f"  {mode} {name}: {theirs}", file=sys.stderr, flush=True)
                 ratios[name].append(mine[0] / theirs[0])
@@ -396,6 +464,12 @@ def main(argv):
     del argv
     check_python("garden", _GARDEN_PYTHON.value)
     check_python("timm", _TIMM_PYTHON.value)
+    check_python("onnx", _ONNX_PYTHON.value)
+    if _ONNX_PYTHON.value and _DEVICE.value == "gpu":
+        raise app.UsageError("--onnx_python: ONNX Runtime runs on the CPU path only (--device=cpu)")
+    if _ONNX_PYTHON.value and not set(_MODES.value) & set(ONNX_MODES):
+        raise app.UsageError(f"--onnx_python: ONNX Runtime runs in modes {', '.join(ONNX_MODES)}; "
+                             f"--modes={','.join(_MODES.value)} has neither")
     if _DEVICE.value == "gpu":
         run_gpu()
     else:

@@ -5,8 +5,8 @@ Runs in its own virtual environment (the CPU or CUDA build of torch that PyPI se
     python3 -m venv /work/peervenvs/timm
     /work/peervenvs/timm/bin/pip install torch timm
 
-The model is `timm.create_model("resnetrs50", drop_rate=0.25)`; the training step is
-forward, cross-entropy with label smoothing 0.1, backward, SGD (momentum 0.9, weight
+The model is `timm.create_model("resnetrs50", drop_rate=0.25)` (--model, --drop-rate); the
+training step is forward, cross-entropy with label smoothing 0.1, backward, SGD (momentum 0.9, weight
 decay 4e-5). timm imports torchvision at import time without using it for the model;
 where no torchvision matching torch is installed, --stub-torchvision stands in for it.
 
@@ -18,15 +18,13 @@ Final line: RESULT {json} with img_s_median/min/max and the peak RSS in MiB.
 """
 
 import argparse
-import importlib.abc
-import importlib.machinery
-import sys
-import types
 
-from peer_timing import print_result, time_steps
+from peer_timing import print_result, stub_torchvision_if_broken, time_steps
 
 p = argparse.ArgumentParser()
 p.add_argument("--mode", choices=["train", "infer"], required=True)
+p.add_argument("--model", default="resnetrs50", help="timm model name (resnetrs50 ... resnetrs420)")
+p.add_argument("--drop-rate", type=float, default=0.25, help="dropout before the head")
 p.add_argument("--batch", type=int, default=32)
 p.add_argument("--size", type=int, default=160)
 p.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
@@ -35,50 +33,17 @@ p.add_argument("--amp", choices=["none", "float16", "bfloat16"], default="none",
 p.add_argument("--threads", type=int, default=0, help="CPU threads (0: torch's default)")
 p.add_argument("--compile", action="store_true", help="torch.compile (inductor)")
 p.add_argument("--channels-last", action="store_true")
+p.add_argument("--tf32", action="store_true", help="CUDA float32 matrix products and convolutions "
+               "in TF32 (what XLA does by default on Ampere and Hopper)")
 p.add_argument("--stub-torchvision", action="store_true")
 p.add_argument("--reps", type=int, default=4)
 p.add_argument("--rep-seconds", type=float, default=4.0)
 a = p.parse_args()
 
 
-class _StubFinder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
-    """Serves `torchvision` and its submodules as empty modules whose every name is a class."""
-
-    def find_spec(self, fullname, path, target=None):
-        if fullname.split(".")[0] == "torchvision":
-            return importlib.machinery.ModuleSpec(fullname, self, is_package=True)
-        return None
-
-    def create_module(self, spec):
-        module = types.ModuleType(spec.name)
-        module.__version__ = "0.0.0+stub"
-
-        def any_name(name):   # a module's __getattr__ (PEP 562): every name is an inert class
-            if name.startswith("__"):
-                raise AttributeError(name)
-            return type(name, (), {"__init__": lambda self, *args, **kwargs: None})
-
-        module.__getattr__ = any_name
-        return module
-
-    def exec_module(self, module):
-        module.__path__ = []
-
-
-def _torchvision_imports():
-    try:
-        import torchvision  # noqa: F401  pylint: disable=import-outside-toplevel,unused-import
-        return True
-    except Exception:  # pylint: disable=broad-except   (a torchvision built for another torch)
-        return False
-
-
-# Only where the venv's own torchvision cannot be imported: timm reads attributes of the
-# real one (InterpolationMode.NEAREST, ...) that an empty stand-in does not have.
-if a.stub_torchvision and not _torchvision_imports():
-    for name in [m for m in sys.modules if m.split(".")[0] == "torchvision"]:
-        del sys.modules[name]
-    sys.meta_path.insert(0, _StubFinder())
+# Only where the venv's own torchvision cannot be imported (peer_timing.py says why).
+if a.stub_torchvision:
+    stub_torchvision_if_broken()
 import torch  # noqa: E402
 import timm  # noqa: E402
 
@@ -88,7 +53,10 @@ if a.device == "cuda" and not torch.cuda.is_available():
     raise SystemExit("--device cuda: torch sees no CUDA device in this environment")
 device = torch.device(a.device)
 layout = torch.channels_last if a.channels_last else torch.contiguous_format
-model = timm.create_model("resnetrs50", pretrained=False, num_classes=1000, drop_rate=0.25)
+if a.device == "cuda":
+    torch.backends.cuda.matmul.allow_tf32 = a.tf32
+    torch.backends.cudnn.allow_tf32 = a.tf32
+model = timm.create_model(a.model, pretrained=False, num_classes=1000, drop_rate=a.drop_rate)
 model = model.to(device=device, memory_format=layout)
 images = torch.randn(a.batch, 3, a.size, a.size, device=device).to(memory_format=layout)
 amp = dict(device_type=a.device, dtype=getattr(torch, a.amp), enabled=a.amp != "none") \
@@ -131,6 +99,6 @@ else:
         sync()
 
 result = time_steps(step, a.batch, a.reps, a.rep_seconds)
-print_result(dict(system=f"timm {timm.__version__} / torch {torch.__version__}", mode=a.mode,
-                  batch=a.batch, size=a.size, device=a.device, amp=a.amp, compile=a.compile,
+print_result(dict(system=f"timm {timm.__version__} / torch {torch.__version__}", model=a.model,
+                  mode=a.mode, tf32=a.tf32, batch=a.batch, size=a.size, device=a.device, amp=a.amp, compile=a.compile,
                   channels_last=a.channels_last, threads=torch.get_num_threads(), **result))
