@@ -213,7 +213,7 @@ def test_folder_gives_the_classes_names_and_counts_and_refuses_other_numbers(tmp
     assert (config.data.num_train_images, config.data.num_eval_images) == (8 + 8 + 8, 2 + 2 + 2)
     assert described.startswith(f"{tmp_path / 'photos'}: 3 classes (astronaut, chelsea, coffee), 24 training")
     assert labels.class_names(config) == ["astronaut", "chelsea", "coffee"]
-    assert loop_lib.build_model(config).class_names == ("astronaut", "chelsea", "coffee")
+    assert state.model_from_config(config).class_names == ("astronaut", "chelsea", "coffee")
     published = recipes.published_config("resnet-rs-50-i160")()       # ImageNet's 1000 / 1281167: replaced
     published.data.image_dir = str(tmp_path / "photos")
     inputs.resolve_data(published)
@@ -230,7 +230,7 @@ def test_folder_gives_the_classes_names_and_counts_and_refuses_other_numbers(tmp
 
 def _native_run(workdir, config):
     """A workdir as the trainer leaves it: model_config.json and checkpoints/ckpt-N of the model."""
-    model = loop_lib.build_model(config)
+    model = state.model_from_config(config)
     state.check_workdir_model(config, str(workdir), chief=True)
     tf.train.CheckpointManager(tf.train.Checkpoint(model=model), str(workdir / "checkpoints"), 2).save(7)
     return model
@@ -265,7 +265,7 @@ def test_init_checkpoint_layout_is_read_from_the_file(monkeypatch, tmp_path, pho
     source = _native_run(tmp_path / "run", run_config)
     config.init_checkpoint = str(tmp_path / "run")
     assert state.init_checkpoint_source(config) == (str(tmp_path / "run" / "checkpoints" / "ckpt-7"), "native")
-    model = loop_lib.build_model(config)
+    model = state.model_from_config(config)
     state.init_from_checkpoint(config, model)
     for mine, theirs in zip(model.weights, source.weights):        # the backbone: all but the head
         if "logits" not in mine.path:
