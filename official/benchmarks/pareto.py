@@ -92,36 +92,33 @@ def bench_efficientnet(variant, mode, batch_size, precision="float32", batch_spl
     import keras  # pylint: disable=g-import-not-at-top
     import tensorflow as tf  # pylint: disable=g-import-not-at-top
 
+    from official.runtime import precision as precision_lib  # pylint: disable=g-import-not-at-top
     from official.serving import inference  # pylint: disable=g-import-not-at-top
-    from official.training import config as config_lib  # pylint: disable=g-import-not-at-top
     from official.training import optimizer as optimizer_lib  # pylint: disable=g-import-not-at-top
     from official.training import step as step_lib  # pylint: disable=g-import-not-at-top
 
     size = published_speed.EFFICIENTNET[variant][0]
     config = throughput.model_config(50, size, batch_size, precision, ema=False)
-    keras.config.set_dtype_policy(config_lib.KERAS_POLICY[precision])
-    try:
-        t0 = time.perf_counter()
+    t0 = time.perf_counter()
+    with precision_lib.policy(precision):
         model = getattr(keras.applications, f"EfficientNet{variant}")(
             weights=None, input_shape=(size, size, 3), classifier_activation=None)
-        images = tf.random.normal((batch_size, size, size, 3), seed=0)
-        if mode == "train":
-            labels = tf.random.uniform((batch_size,), 0, 1000, tf.int32, seed=0)
-            optimizer = optimizer_lib.make_optimizer(config, 0.1, precision, model)
-            decayed = [v for v in model.trainable_variables if v.path.endswith("kernel")]
-            loop = step_lib.make_train_loop(model, optimizer, None, decayed, config,
-                                            tf.distribute.get_strategy(), precision)
-            iterator = iter(tf.data.Dataset.from_tensors((images, labels)).repeat())
-            one = tf.constant(1)
-            fn = lambda: loop(iterator, one).numpy()  # pylint: disable=unnecessary-lambda-assignment  # noqa: E731
-        else:
-            infer = tf.function(lambda x: inference.logits(model, x, batch_splits))
-            fn = lambda: infer(images).numpy()  # pylint: disable=unnecessary-lambda-assignment  # noqa: E731
-        result = dict(mode=mode, model=f"EfficientNet{variant}", image_size=size, batch_size=batch_size,
-                      precision=precision, build_s=round(time.perf_counter() - t0, 2))
-        result.update(throughput.time_calls(fn, batch_size, reps, rep_seconds, warmup_steps))
-    finally:
-        keras.config.set_dtype_policy("float32")
+    images = tf.random.normal((batch_size, size, size, 3), seed=0)
+    if mode == "train":
+        labels = tf.random.uniform((batch_size,), 0, 1000, tf.int32, seed=0)
+        optimizer = optimizer_lib.make_optimizer(config, 0.1, precision, model)
+        decayed = [v for v in model.trainable_variables if v.path.endswith("kernel")]
+        loop = step_lib.make_train_loop(model, optimizer, None, decayed, config,
+                                        tf.distribute.get_strategy(), precision)
+        iterator = iter(tf.data.Dataset.from_tensors((images, labels)).repeat())
+        one = tf.constant(1)
+        fn = lambda: loop(iterator, one).numpy()  # pylint: disable=unnecessary-lambda-assignment  # noqa: E731
+    else:
+        infer = tf.function(lambda x: inference.logits(model, x, batch_splits))
+        fn = lambda: infer(images).numpy()  # pylint: disable=unnecessary-lambda-assignment  # noqa: E731
+    result = dict(mode=mode, model=f"EfficientNet{variant}", image_size=size, batch_size=batch_size,
+                  precision=precision, build_s=round(time.perf_counter() - t0, 2))
+    result.update(throughput.time_calls(fn, batch_size, reps, rep_seconds, warmup_steps))
     return result
 
 
