@@ -28,19 +28,21 @@ from official import families
 # re-laid-out copies of them (at batch 1 it otherwise re-lays every kernel out per call).
 cli.enable_onednn(frozen_weights=True)
 
-flags.DEFINE_string("model", None, "SavedModel dir, .keras/.weights.h5 file, training workdir, or checkpoint / "
-                    "official name.")
-flags.DEFINE_enum("checkpoint_format", families.TF1.checkpoint_format, list(families.FORMATS),
-                  "Format when --model is a checkpoint.")
-flags.DEFINE_integer("depth", 50, "Depth when --model is a checkpoint or .weights.h5 without sidecar.")
-flags.DEFINE_integer("image_size", None, "Resolution; default: from the export / sidecar / official name.")
-flags.DEFINE_enum("family", None, list(families.NAMES), "Preprocessing family; default: from the model's source.")
-flags.DEFINE_integer("crop_padding", families.TF1_CROP_PADDING, "P of the TF1 centre crop S/(S+P).")
-flags.DEFINE_enum("precision", "float32", ["float32", "bfloat16", "auto"],
-                  "Compute precision when --model is a checkpoint or .weights.h5 (a SavedModel keeps "
-                  "the one it was exported in); auto: bfloat16 only where a short measurement on this "
-                  "machine finds it faster (official/runtime/precision_probe.py, printed).")
-flags.DEFINE_integer("top_k", 5, "How many classes to print (at most 5 for SavedModels).")
+_MODEL = flags.DEFINE_string("model", None, "SavedModel dir, .keras/.weights.h5 file, training workdir, "
+                             "or checkpoint / official name.")
+_CHECKPOINT_FORMAT = flags.DEFINE_enum("checkpoint_format", families.TF1.checkpoint_format,
+                                       list(families.FORMATS), "Format when --model is a checkpoint.")
+_DEPTH = flags.DEFINE_integer("depth", 50, "Depth when --model is a checkpoint or .weights.h5 without sidecar.")
+_IMAGE_SIZE = flags.DEFINE_integer("image_size", None,
+                                   "Resolution; default: from the export / sidecar / official name.")
+_FAMILY = flags.DEFINE_enum("family", None, list(families.NAMES),
+                            "Preprocessing family; default: from the model's source.")
+_CROP_PADDING = flags.DEFINE_integer("crop_padding", families.TF1_CROP_PADDING, "P of the TF1 centre crop S/(S+P).")
+_PRECISION = flags.DEFINE_enum("precision", "float32", ["float32", "bfloat16", "auto"],
+                               "Compute precision when --model is a checkpoint or .weights.h5 (a SavedModel keeps "
+                               "the one it was exported in); auto: bfloat16 only where a short measurement "
+                               "on this machine finds it faster (official/runtime/precision_probe.py, printed).")
+_TOP_K = flags.DEFINE_integer("top_k", 5, "How many classes to print (at most 5 for SavedModels).")
 flags.mark_flag_as_required("model")
 # Checked with the flags, before TensorFlow's import: a mistyped path is said at once.
 flags.register_validator("model", lambda path: path is None or not _missing(path),
@@ -69,7 +71,7 @@ def _missing(path):
     return not (path in published.CHECKPOINTS or os.path.exists(path) or os.path.exists(path + ".index"))
 
 
-def _classifier(F):
+def _classifier():
     """(fn(image_bytes) -> dict of outputs for one image, description, whether the classes are ImageNet's)."""
     import tensorflow as tf
     from official.checkpoints import files as checkpoint_files
@@ -78,7 +80,7 @@ def _classifier(F):
     from official.runtime import precision
     from official.runtime import precision_probe
 
-    path = F.model
+    path = _MODEL.value
     if os.path.isfile(os.path.join(path, "saved_model.pb")):
         signature = tf.saved_model.load(path).signatures["serving_default"]
         if "class_names" not in signature.structured_outputs:
@@ -98,14 +100,14 @@ def _classifier(F):
         kwargs = {k: v for k, v in recorded["model"].items() if v not in (None, [], ())}
         sidecar = {"image_size": recorded.get("image_size"),
                    "family": state.config_family(_Config(kwargs)) or families.TF1.name}
-    family = families.of_format(F.checkpoint_format, F.family or sidecar.get("family")).name
-    image_size = F.image_size or sidecar.get("image_size") or checkpoint_files.image_size_of(path)
+    family = families.of_format(_CHECKPOINT_FORMAT.value, _FAMILY.value or sidecar.get("family")).name
+    image_size = _IMAGE_SIZE.value or sidecar.get("image_size") or checkpoint_files.image_size_of(path)
     if not image_size and not path.endswith(".keras"):    # a .keras model may say it (below)
         raise ValueError("nothing says at which resolution it runs: pass --image_size")
-    compute = F.precision
+    compute = _PRECISION.value
     if not path.endswith(".keras"):
         compute = precision_probe.resolve(
-            F.precision, log=lambda fmt, *a: print(fmt % a, file=sys.stderr))
+            _PRECISION.value, log=lambda fmt, *a: print(fmt % a, file=sys.stderr))
     if run:
         with precision.policy(compute):
             model = resnet_rs.ResNetRS(**kwargs)
@@ -119,16 +121,16 @@ def _classifier(F):
             raise ValueError("the model takes any resolution and nothing says which: pass --image_size")
     elif path.endswith(".weights.h5"):
         with precision.policy(compute):
-            model = readers.model_for_format("native", sidecar.get("depth", F.depth), family=family)
+            model = readers.model_for_format("native", sidecar.get("depth", _DEPTH.value), family=family)
         model.load_weights(path)
     else:
         with precision.policy(compute):
-            model = readers.model_for_format(F.checkpoint_format, F.depth, family=family)
-        readers.load_into(model, path, format=F.checkpoint_format)
+            model = readers.model_for_format(_CHECKPOINT_FORMAT.value, _DEPTH.value, family=family)
+        readers.load_into(model, path, format=_CHECKPOINT_FORMAT.value)
     names = getattr(model, "class_names", None)
     units = model.get_layer("logits").units
     imagenet = names is None and units == 1000
-    fn = export.serving_functions(model, int(image_size), family, sidecar.get("crop_padding", F.crop_padding),
+    fn = export.serving_functions(model, int(image_size), family, sidecar.get("crop_padding", _CROP_PADDING.value),
                                   class_names=names)
     serve = fn["serving_default"]
     named = f"{len(names)} named classes" if names else ("ImageNet classes" if imagenet else f"{units} unnamed classes")
@@ -149,15 +151,13 @@ def main(argv):
         raise app.UsageError("give one or more image files after the flags")
     import tensorflow as tf
     from official.checkpoints import files as checkpoint_files
-    from official.checkpoints import readers
     from official.data import imagenet_classes
 
-    F = flags.FLAGS
     try:
-        classify, what, imagenet = _classifier(F)
+        classify, what, imagenet = _classifier()
     except (checkpoint_files.CheckpointError, checkpoint_files.DownloadError, FileNotFoundError, OSError,
             ValueError) as e:
-        print(f"error: --model={F.model}: {e}", file=sys.stderr)
+        print(f"error: --model={_MODEL.value}: {e}", file=sys.stderr)
         sys.exit(1)
     synsets = imagenet_classes.synsets() if imagenet else None
     print(f"model: {what}")
@@ -175,7 +175,7 @@ def main(argv):
             print(f"error: cannot classify {image}: {reason}", file=sys.stderr)
             continue
         print(image)
-        ranked = zip(out["classes"][0].numpy()[:F.top_k], out["class_names"][0].numpy(), out["scores"][0].numpy())
+        ranked = zip(out["classes"][0].numpy()[:_TOP_K.value], out["class_names"][0].numpy(), out["scores"][0].numpy())
         for rank, (c, name, score) in enumerate(ranked, 1):
             where = f"{synsets[c]}, class {c}" if synsets else f"class {c}"
             print(f"  {rank}. {name.decode()} ({where}): {score:.4f}")
@@ -184,7 +184,6 @@ def main(argv):
 
 def run():
     """The console script (pyproject.toml [project.scripts])."""
-    from official import cli  # pylint: disable=g-import-not-at-top
     cli.run_main(__name__, main)
 
 

@@ -264,7 +264,8 @@ class ResNetRS(keras.Model):
         # Layer names, not tensors: `endpoints()` reads each layer's output.
         self._endpoint_layers = {k: t._keras_history.operation.name for k, t in endpoints.items()}
         self._init_config = dict(
-            depth=depth, block_counts=tuple(blocks) if block_counts else None, input_shape=input_shape, num_classes=num_classes, include_top=include_top,
+            depth=depth, block_counts=tuple(blocks) if block_counts else None, input_shape=input_shape,
+            num_classes=num_classes, include_top=include_top,
             pooling=pooling, classifier_activation=classifier_activation,
             include_preprocessing=include_preprocessing,
             activation=activation, padding=padding, stage2_shortcut_pool=stage2_shortcut_pool,
