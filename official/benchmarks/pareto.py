@@ -109,7 +109,7 @@ def bench_efficientnet(variant, mode, batch_size, precision="float32", batch_spl
         optimizer = optimizer_lib.make_optimizer(config, 0.1, precision, model)
         decayed = [v for v in model.trainable_variables if v.path.endswith("kernel")]
         loop = step_lib.make_train_loop(model, optimizer, None, decayed, config,
-                                        tf.distribute.get_strategy(), precision)
+                                        tf.distribute.get_strategy())
         iterator = iter(tf.data.Dataset.from_tensors((images, labels)).repeat())
         one = tf.constant(1)
         fn = lambda: loop(iterator, one).numpy()  # pylint: disable=unnecessary-lambda-assignment  # noqa: E731
