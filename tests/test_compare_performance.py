@@ -79,6 +79,30 @@ def test_onnx_peer_exports_timm_resnetrs50_and_times_onnx_runtime():
     assert result["max_abs_diff_vs_torch"] < 1e-3 and result["onnx_mib"] > 50
 
 
+# The Model Garden's environment, where this machine has one (docs/performance.md).
+GARDEN_PYTHON = os.environ.get("GARDEN_PYTHON", "/work/peervenvs/garden/bin/python")
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not os.path.isfile(GARDEN_PYTHON), reason=f"no Model Garden environment at {GARDEN_PYTHON} "
+                    "(create it as docs/performance.md says, or set GARDEN_PYTHON)")
+def test_garden_peer_profiles_its_step_with_our_op_profile(tmp_path):
+    # Run from elsewhere: in that venv `official` must be the Garden's package, never ours.
+    script = os.path.join(compare_performance.PEERS, "garden_resnetrs.py")
+    out = subprocess.run([GARDEN_PYTHON, script, "--mode", "train", "--batch", "2", "--size", "64", "--reps", "1",
+                          "--rep-seconds", "0.2", "--op_profile"], capture_output=True, text=True, cwd=tmp_path,
+                         timeout=600, check=False, env={k: v for k, v in os.environ.items() if k != "PYTHONPATH"})
+    assert out.returncode == 0, out.stderr[-3000:]
+    result = json.loads(out.stdout.strip().splitlines()[-1][len("RESULT "):])
+    assert result["system"].startswith("tf-models-official ") and result["img_s_median"] > 0
+    profile = result["op_profile"]
+    assert profile["calls"] == 2 and profile["op_s_per_call"] > 0
+    # A training step: forward convolutions and both gradients of them, and batch norm.
+    for kind in ("convolution", "convolution filter gradient", "convolution input gradient", "batch norm"):
+        assert profile["kinds"][kind]["s"] > 0, (kind, profile["kinds"])
+    assert abs(sum(k["share"] for k in profile["kinds"].values()) - 1) < 0.01
+
+
 def test_gpu_mode_needs_a_gpu_and_plans_every_precision_with_and_without_xla():
     if compare_performance.gpu_name() is None:
         out = _run("--device=gpu")

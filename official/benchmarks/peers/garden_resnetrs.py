@@ -14,7 +14,10 @@ Usage:
     python official/benchmarks/peers/garden_resnetrs.py --mode train --batch 32 [--size 160]
     python official/benchmarks/peers/garden_resnetrs.py --mode infer --batch 1
     python official/benchmarks/peers/garden_resnetrs.py --mode train --device gpu --precision float16 --xla
-Final line: RESULT {json} with img_s_median/min/max and the peak RSS in MiB.
+    python official/benchmarks/peers/garden_resnetrs.py --mode train --op_profile
+Final line: RESULT {json} with img_s_median/min/max and the peak RSS in MiB; with --op_profile
+also "op_profile", the step's op time by kind of work, measured as ours is
+(`tools/benchmark.py --op_profile`), so that the two steps compare kind by kind.
 """
 
 import argparse
@@ -30,6 +33,8 @@ p.add_argument("--precision", choices=["float32", "float16", "bfloat16"], defaul
 p.add_argument("--xla", action="store_true", help="compile the step with XLA (jit_compile)")
 p.add_argument("--reps", type=int, default=4)
 p.add_argument("--rep-seconds", type=float, default=4.0)
+p.add_argument("--op_profile", action="store_true",
+               help="after the timing, the step's op time per kind of work (official/benchmarks/op_profile.py)")
 a = p.parse_args()
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 if a.device == "cpu":
@@ -87,6 +92,15 @@ else:
     step = lambda: train_step(images, labels).numpy()  # noqa: E731
 
 result = time_steps(step, a.batch, a.reps, a.rep_seconds)
+if a.op_profile:
+    # Our profiler, loaded by its path: in this venv `official` is the Garden's package, and
+    # op_profile.py imports only the standard library and TensorFlow.
+    import importlib.util  # noqa: E402
+    spec = importlib.util.spec_from_file_location(
+        "resnet_rs_op_profile", os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "op_profile.py"))
+    op_profile = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(op_profile)
+    result["op_profile"] = op_profile.profile(step, calls=2)
 from importlib.metadata import version  # noqa: E402
 print_result(dict(system="tf-models-official " + version("tf-models-official"), tf=tf.__version__,
                   mode=a.mode, batch=a.batch, size=a.size, device=a.device, precision=a.precision,
