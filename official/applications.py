@@ -34,11 +34,17 @@ Importing this module imports Keras and registers the model's classes (so
 `keras.saving.load_model` reads our `.keras` files after it); TensorFlow is imported
 only when a TensorFlow checkpoint is read.
 
-Example:
-    >>> model = ResNetRS50(weights="imagenet")                     # downloads once
-    >>> probabilities = model.predict(images_0_to_255)             # [N, 1000]
-    >>> decode_predictions(probabilities, top=3)[0]                # [(synset, name, score), ...]
-    >>> features = ResNetRS50(weights="imagenet", include_top=False, pooling="avg")
+Example (random weights and the small model, so that it runs anywhere; with
+`weights="imagenet"` the same lines classify real photographs):
+    >>> images_0_to_255 = np.zeros((2, 32, 32, 3), "uint8")        # RGB, as read from files
+    >>> model = ResNetRS50(weights=None, input_shape=(32, 32, 3), block_counts=(1, 1, 1, 1))
+    >>> probabilities = model.predict(images_0_to_255, verbose=0)   # [N, 1000]
+    >>> probabilities.shape, [len(top) for top in decode_predictions(probabilities, top=3)]
+    ((2, 1000), [3, 3])
+    >>> features = ResNetRS50(weights=None, include_top=False, pooling="avg", block_counts=(1, 1, 1, 1))
+    >>> features.output.shape
+    (None, 2048)
+    >>> model = ResNetRS50(weights="imagenet")      # downloads the checkpoint once  # doctest: +SKIP
 """
 
 import json
@@ -59,7 +65,6 @@ from official.modeling import resnet_rs
 FAMILIES = {"tf1": resnet_rs.TF1_FAMILY, "garden": resnet_rs.GARDEN_FAMILY}
 # See the module docstring for why not the paper's 0.
 DEFAULT_BN_MOMENTUM = 0.9
-IMAGENET_CLASSES = 1000
 KERAS_FILES = (".keras", ".weights.h5")
 # The architecture options a saved model must share with the one it is loaded into.
 ARCHITECTURE_KEYS = ("depth", "block_counts", "activation", "padding", "stage2_shortcut_pool", "se_ratio")
@@ -136,7 +141,7 @@ def _resolve_weights(weights, depth, family, image_size):
         if name not in published_checkpoints(family):
             raise ValueError(f"weights={name!r}: the Model Garden published no such checkpoint; use "
                              "family='tf1'")
-        return _Source("checkpoint", name, family, IMAGENET_CLASSES, official=True)
+        return _Source("checkpoint", name, family, families.IMAGENET_CLASSES, official=True)
     if name.endswith(KERAS_FILES):
         if not os.path.isfile(name):
             raise ValueError(f"weights={name!r}: no such file")
@@ -193,9 +198,9 @@ def _num_classes(weights, source, classes, include_top):
     if not include_top:
         if classes is not None:
             raise ValueError(f"classes={classes} needs include_top=True: without the head there are no classes")
-        return source.classes if source and source.classes else IMAGENET_CLASSES
+        return source.classes if source and source.classes else families.IMAGENET_CLASSES
     if source is None:
-        return IMAGENET_CLASSES if classes is None else int(classes)
+        return families.IMAGENET_CLASSES if classes is None else int(classes)
     if source.classes is None:
         raise ValueError(f"weights={weights!r} holds no classification head: pass include_top=False")
     if classes is not None and classes != source.classes:
@@ -323,10 +328,15 @@ def _constructor(depth):
                      input_shape=input_shape, family=family, input_tensor=input_tensor, **kwargs)
 
     constructor.__name__ = constructor.__qualname__ = f"ResNetRS{depth}"
-    constructor.__doc__ = (f"ResNet-RS-{depth}, keras.applications style.\n\n    Example:\n"
-                           f"        >>> model = ResNetRS{depth}(weights=\"imagenet\")\n"
-                           f"        >>> model.predict(images_0_to_255)   # [N, 1000] probabilities"
-                           + _ARGS_DOC)
+    size = published_checkpoints()[imagenet_checkpoint(depth)][1]
+    constructor.__doc__ = (
+        f"ResNet-RS-{depth}, keras.applications style.\n\n    Example:\n"
+        f"        >>> imagenet_checkpoint({depth})          # what weights=\"imagenet\" loads\n"
+        f"        '{imagenet_checkpoint(depth)}'\n"
+        f"        >>> model = ResNetRS{depth}(weights=\"imagenet\")   # a download  # doctest: +SKIP\n"
+        f"        >>> model.predict(np.zeros((1, {size}, {size}, 3)), verbose=0).shape   # doctest: +SKIP\n"
+        f"        (1, 1000)"
+        + _ARGS_DOC)
     return constructor
 
 
@@ -358,8 +368,12 @@ def preprocess_input(x: Any, data_format: Optional[str] = None) -> Any:
         float32: a NumPy array for a NumPy input, else a tensor of the current backend.
 
     Example:
-        >>> model = ResNetRS50(weights="imagenet", include_preprocessing=False)
-        >>> model.predict(preprocess_input(images_0_to_255))
+        >>> x = preprocess_input(np.full((1, 32, 32, 3), 255, "uint8"))
+        >>> x.shape, x.dtype, x[0, 0, 0].round(2)          # white: (255 - 255 * mean) / (255 * std)
+        ((1, 32, 32, 3), dtype('float32'), array([2.25, 2.43, 2.64], dtype=float32))
+        >>> model = ResNetRS50(weights=None, include_preprocessing=False, block_counts=(1, 1, 1, 1))
+        >>> model.predict(x, verbose=0).shape
+        (1, 1000)
     """
     if data_format not in (None, "channels_last"):
         raise ValueError(f"data_format={data_format!r}: ResNet-RS takes channels_last images only")
@@ -383,15 +397,17 @@ def decode_predictions(preds: Any, top: int = 5) -> list:
         `("n02510455", "giant panda", 0.93)` (`official/data/imagenet_classes.txt`).
 
     Example:
-        >>> decode_predictions(ResNetRS50(weights="imagenet").predict(images), top=3)[0][0][1]
-        'giant panda'
+        >>> preds = np.zeros((1, 1000), "float32")
+        >>> preds[0, 388], preds[0, 0] = 0.93, 0.05       # what a model might say of a panda
+        >>> [(synset, name) for synset, name, _ in decode_predictions(preds, top=2)[0]]
+        [('n02510455', 'giant panda'), ('n01440764', 'tench')]
     """
     preds = np.asarray(keras.ops.convert_to_numpy(preds))
-    if preds.ndim != 2 or preds.shape[1] != IMAGENET_CLASSES:
-        raise ValueError(f"decode_predictions takes [N, {IMAGENET_CLASSES}] ImageNet predictions, got shape "
+    if preds.ndim != 2 or preds.shape[1] != families.IMAGENET_CLASSES:
+        raise ValueError(f"decode_predictions takes [N, {families.IMAGENET_CLASSES}] ImageNet predictions, got shape "
                          f"{preds.shape}")
-    if isinstance(top, bool) or not isinstance(top, (int, np.integer)) or not 1 <= top <= IMAGENET_CLASSES:
-        raise ValueError(f"top={top!r} must be an integer in 1..{IMAGENET_CLASSES}")
+    if isinstance(top, bool) or not isinstance(top, (int, np.integer)) or not 1 <= top <= families.IMAGENET_CLASSES:
+        raise ValueError(f"top={top!r} must be an integer in 1..{families.IMAGENET_CLASSES}")
     synsets, names = imagenet_classes.synsets(), imagenet_classes.short_names()
     best = np.argsort(-preds, axis=1, kind="stable")[:, :top]
     return [[(synsets[i], names[i], row[i]) for i in indices] for row, indices in zip(preds, best)]

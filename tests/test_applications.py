@@ -12,7 +12,7 @@ import photo_folders
 from official import applications
 from official.checkpoints import readers
 from official.data import imagenet_classes
-from official.data import preprocessing
+from official.modeling import normalization
 from official.modeling import resnet_rs
 
 SMALL = dict(block_counts=(1, 1, 1, 1))
@@ -95,14 +95,14 @@ def test_weights_file_in_each_official_layout_gives_checkpoints_load_logits(offi
     reference = readers.load(prefix, format=family, depth=50)
     raw = np.stack([tf.image.resize(tf.io.decode_jpeg(b), [160, 160]).numpy()
                     for b in photo_folders.jpeg_dataset(per_class=1, seed=3)[0]])
-    expected = reference(preprocessing.normalize(raw)).numpy()
+    expected = reference(normalization.normalize(raw)).numpy()
     logits = applications.ResNetRS50(weights=prefix, family=family, classifier_activation=None)
     np.testing.assert_array_equal(logits(raw).numpy(), expected)           # normalised inside, same ops
     probabilities = applications.ResNetRS50(weights=prefix, family=family, include_preprocessing=False)
-    np.testing.assert_allclose(probabilities(preprocessing.normalize(raw)), tf.nn.softmax(expected), atol=1e-7)
+    np.testing.assert_allclose(probabilities(normalization.normalize(raw)), tf.nn.softmax(expected), atol=1e-7)
     features = applications.ResNetRS50(weights=prefix, family=family, include_top=False, pooling="avg")
     np.testing.assert_array_equal(features(raw).numpy(),
-                                  resnet_rs.endpoints(reference)(preprocessing.normalize(raw))["pre_logits"])
+                                  resnet_rs.endpoints(reference)(normalization.normalize(raw))["pre_logits"])
 
 
 def test_bad_arguments_are_named_before_anything_is_built_or_downloaded(official_files, tmp_path):
@@ -186,14 +186,14 @@ def test_native_fine_tune_reopens_with_its_own_classes_and_as_a_backbone(tmp_pat
     reference = resnet_rs.ResNetRS(50, num_classes=4, input_shape=(SIZE, SIZE, 3), **SMALL)
     readers.load_into(reference, prefix, format="native")             # the trainer's tf.train.Checkpoint reader
     x = np.random.default_rng(4).uniform(0, 255, size=(2, SIZE, SIZE, 3)).astype("float32")
-    want = reference(preprocessing.normalize(x)).numpy()
+    want = reference(normalization.normalize(x)).numpy()
     for classes in (None, 4):
         model = applications.ResNetRS50(weights=prefix, classes=classes, classifier_activation=None, **SMALL)
         np.testing.assert_allclose(model(x), want, atol=1e-5)
     directory = applications.ResNetRS50(weights=os.path.dirname(prefix), classifier_activation=None, **SMALL)
     np.testing.assert_allclose(directory(x), want, atol=1e-5)
     features = applications.ResNetRS50(weights=prefix, include_top=False, pooling="avg", **SMALL)
-    np.testing.assert_allclose(features(x), resnet_rs.endpoints(reference)(preprocessing.normalize(x))["pre_logits"],
+    np.testing.assert_allclose(features(x), resnet_rs.endpoints(reference)(normalization.normalize(x))["pre_logits"],
                                atol=1e-5)
     with pytest.raises(ValueError, match="classes=7 does not match weights=.*whose head has 4 classes"):
         applications.ResNetRS50(weights=prefix, classes=7, **SMALL)
@@ -229,9 +229,9 @@ def test_preprocess_input_is_the_models_own_normalisation():
     x = np.random.default_rng(7).uniform(0, 255, size=(2, SIZE, SIZE, 3)).astype("float32")
     normalised = applications.preprocess_input(x)
     assert isinstance(normalised, np.ndarray) and normalised.dtype == np.float32
-    np.testing.assert_array_equal(normalised, preprocessing.normalize(x).numpy())
+    np.testing.assert_array_equal(normalised, normalization.normalize(x).numpy())
     np.testing.assert_array_equal(applications.preprocess_input(x.astype("uint8")),
-                                  preprocessing.normalize(x.astype("uint8")).numpy())
+                                  normalization.normalize(x.astype("uint8")).numpy())
     inside = applications.ResNetRS50(input_shape=(SIZE, SIZE, 3), classifier_activation=None, **SMALL)
     outside = applications.ResNetRS50(input_shape=(SIZE, SIZE, 3), classifier_activation=None,
                                       include_preprocessing=False, **SMALL)

@@ -253,11 +253,11 @@ def test_worker_imports_no_tensorflow_before_reading_a_checkpoint(worker):
 @pytest.mark.parametrize("family", ["tf1", "garden"])
 def test_official_checkpoints_give_tensorflows_logits(worker, tensorflow_outputs, files, family):
     import official_layouts as layouts  # pylint: disable=import-outside-toplevel
-    from official.data import preprocessing  # pylint: disable=import-outside-toplevel
+    from official.modeling import normalization  # pylint: disable=import-outside-toplevel
 
     _, _, facts, outputs = worker
     images = np.load(files["images"])
-    reference = layouts.reference_logits(files[family], family, SMALL, preprocessing.normalize(images).numpy())
+    reference = layouts.reference_logits(files[family], family, SMALL, normalization.normalize(images).numpy())
     reference = reference[:, 1:] if family == "garden" else reference       # the background column
     for variant in ("preprocessing", "normalised"):
         name = f"{family}_{variant}"
@@ -269,23 +269,23 @@ def test_official_checkpoints_give_tensorflows_logits(worker, tensorflow_outputs
 
 @pytest.mark.slow  # a worker run (module fixture)
 def test_preprocess_input_is_the_same_on_every_backend(worker, files):
-    from official.data import preprocessing  # pylint: disable=import-outside-toplevel
+    from official.modeling import normalization  # pylint: disable=import-outside-toplevel
 
-    want = preprocessing.normalize(np.load(files["images"])).numpy()
+    want = normalization.normalize(np.load(files["images"])).numpy()
     np.testing.assert_array_equal(worker[3]["preprocess_input"], want)
 
 
 @pytest.mark.slow  # a worker run (module fixture)
 def test_native_fine_tune_reopens_with_its_classes_and_as_a_backbone(worker, tensorflow_outputs, files):
     from official.checkpoints import readers  # pylint: disable=import-outside-toplevel
-    from official.data import preprocessing  # pylint: disable=import-outside-toplevel
+    from official.modeling import normalization  # pylint: disable=import-outside-toplevel
     from official.modeling import resnet_rs  # pylint: disable=import-outside-toplevel
 
     _, _, facts, outputs = worker
     # The reference: the trainer's own reader (tf.train.Checkpoint) on the trainer's model.
     reference_model = resnet_rs.ResNetRS(50, block_counts=SMALL, num_classes=4, input_shape=(SIZE, SIZE, 3))
     readers.load_into(reference_model, files["native"], format="native")
-    normalised = preprocessing.normalize(np.load(files["images"]))
+    normalised = normalization.normalize(np.load(files["images"]))
     reference = reference_model(normalised).numpy()
     features = resnet_rs.endpoints(reference_model)(normalised)["pre_logits"].numpy()
     assert facts["native_output_shape"] == [4] and facts["native_features_output_shape"] == [2048]

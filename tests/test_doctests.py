@@ -31,14 +31,7 @@ def _library_modules():
     return names
 
 
-# Modules whose examples came in with this session's feature merges and are not yet
-# self-contained (they name fixtures or official downloads): to be fixed, then removed here.
-NOT_YET_SELF_CONTAINED = {
-    "official.applications", "official.benchmarks.pareto", "official.checkpoints.portable",
-    "official.data.folders", "official.data.pipeline", "official.data.preprocessing",
-    "official.data.reading", "official.data.tfrecords", "official.modeling.normalization",
-    "official.training.inputs", "official.training.state"}
-MODULES = [m for m in _library_modules() if m not in NOT_YET_SELF_CONTAINED]
+MODULES = _library_modules()
 
 
 @pytest.mark.parametrize("name", MODULES)

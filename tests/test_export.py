@@ -23,6 +23,7 @@ from conftest import ROOT, SMALL, jpeg as _jpeg, run_python, small_model, tool_e
 from official.checkpoints import readers
 from official.serving import export
 from official.data import preprocessing
+from official.modeling import normalization
 
 SIZE = 64  # small serving size keeps the RS-50 forward passes fast
 
@@ -80,7 +81,7 @@ def test_reload_in_fresh_process_matches_in_process_model(tf1_export, tf1_served
     model = readers.model_for_format("tf1", 50)
     readers.load_into(model, prefix, format="tf1")
     images = tf.stack([preprocessing.preprocess_for_eval(b, SIZE, "tf1", 32) for b in jpegs])
-    in_process = model(preprocessing.normalize(images)).numpy()
+    in_process = model(normalization.normalize(images)).numpy()
     served = tf1_served
     np.testing.assert_allclose(served["logits"], in_process, atol=1e-4, rtol=0)
     assert served["logits"].shape == (3, 1000) and served["classes"].shape == (3, 5)
@@ -101,7 +102,7 @@ def test_preprocessing_matches_independent_tf1_formula(jpegs):
     """preprocess_for_eval + normalize == the formula of docs/fidelity.md (eval preprocessing, normalisation) computed here, at several sizes."""
     for jpeg in jpegs:
         for size in (64, 160, 224):
-            ours = preprocessing.normalize(preprocessing.preprocess_for_eval(jpeg, size, "tf1", 32)).numpy()
+            ours = normalization.normalize(preprocessing.preprocess_for_eval(jpeg, size, "tf1", 32)).numpy()
             np.testing.assert_allclose(ours, layouts.reference_tf1_preprocess(jpeg, size), atol=1e-4, rtol=0)
     # The formula itself, against numbers worked by hand: 375x500 at 160 -> side int(160/192*375) = 312.
     assert layouts.tf1_eval_crop(375, 500, 160) == (32, 94, 312)

@@ -9,6 +9,7 @@ from official import applications
 from official.data import demo_data
 from official.serving import export
 from official.data import preprocessing
+from official.modeling import normalization
 from official.serving import tflite
 
 SMALL = (1, 1, 1, 1)
@@ -55,7 +56,7 @@ def test_garden_serving_export_reproduces_the_garden_serving_preprocessing(model
     expected_images = np.stack([_garden_serving_reference(b, SIZE) for b in jpegs])
     eval_images = np.stack([layouts.reference_garden_preprocess(b, SIZE) for b in jpegs])
     assert np.abs(expected_images - eval_images).max() > 0.01        # the two paths really differ
-    ours = np.stack([preprocessing.normalize(preprocessing.preprocess_for_garden_serving(b, SIZE)) for b in jpegs])
+    ours = np.stack([normalization.normalize(preprocessing.preprocess_for_garden_serving(b, SIZE)) for b in jpegs])
     np.testing.assert_allclose(ours, expected_images, atol=1e-6, rtol=0)
     expected = model(expected_images).numpy()
     directory = export.export_saved_model(model, str(tmp_path / "serving" / "1"), SIZE,
@@ -81,7 +82,7 @@ def test_tflite_logits_match_the_saved_model_on_real_jpegs(model, jpegs, tmp_pat
     loaded = tf.saved_model.load(directory)
     saved = loaded.signatures["serving_default"](image_bytes=tf.constant(jpegs))["logits"].numpy()
     path = tflite.export_tflite(model, str(tmp_path / "model.tflite"), SIZE)
-    images = tf.stack([preprocessing.normalize(preprocessing.preprocess_for_eval(b, SIZE, "tf1"))
+    images = tf.stack([normalization.normalize(preprocessing.preprocess_for_eval(b, SIZE, "tf1"))
                        for b in jpegs])
     lite = tflite.run(path, images)
     assert lite.shape == saved.shape == (len(jpegs), 1000)

@@ -20,6 +20,7 @@ import official_layouts as layouts
 from conftest import tar_bytes
 import photo_folders
 from official.training import recipes
+from official.modeling import normalization
 from configs import finetune
 from official.data import labels
 from official.modeling import resnet_rs
@@ -186,7 +187,7 @@ def test_garden_recipe_on_tfds_labels_exports_columns_0_to_999(tmp_path):
     out = served(image_bytes=tf.constant(jpegs[:2]))
     from official.data import preprocessing  # pylint: disable=import-outside-toplevel
     images = tf.stack([preprocessing.preprocess_for_eval(b, 64, "garden") for b in jpegs[:2]])
-    in_process = model(preprocessing.normalize(images)).numpy()
+    in_process = model(normalization.normalize(images)).numpy()
     assert out["logits"].shape == (2, 1000)
     np.testing.assert_allclose(out["logits"].numpy(), in_process[:, :1000], atol=1e-5, rtol=0)
     # The Garden's TFRecords (1-based labels) keep dropping column 0.

@@ -18,10 +18,17 @@ published top-1 at or above it over the EfficientNet's (the paper's comparison).
 TensorFlow is imported inside the functions.
 
 Example:
-    >>> result = bench_pareto(["rs50@160", "b0"], ["train"], batch_size=8, train_batch_size=2,
-    ...                       png="pareto.png", reps=1, rep_seconds=1)
-    >>> result["ratios"][0]["ratio"]     # RS-50@160 (78.8) over EfficientNet-B0 (77.1), training
-    ...
+    >>> points = parse_points("rs50@160,b0")
+    >>> [(p.label, p.top1) for p in points]     # each with its published top-1
+    [('RS-50@160', 78.8), ('EfficientNet-B0@224', 77.1)]
+
+    Measuring trains both models at their published sizes (minutes on a CPU), so it is
+    not run here:
+
+    >>> result = bench_pareto(points, ["train"], batch_size=8, train_batch_size=2,
+    ...                       png="pareto.png", reps=1, rep_seconds=1)  # doctest: +SKIP
+    >>> result["ratios"][0]["resnet_rs"]   # RS-50@160 (78.8) over EfficientNet-B0 (77.1)  # doctest: +SKIP
+    'RS-50@160'
 """
 
 import dataclasses

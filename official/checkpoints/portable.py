@@ -12,9 +12,14 @@ TensorFlow checkpoints are read with TensorFlow's checkpoint reader whatever the
 backend: `tensorflow_checkpoints()` imports it (and official.checkpoints.files/readers)
 only then, with a one-line error naming the fix where TensorFlow is not installed.
 
-Example:
-    >>> model = resnet_rs.ResNetRS(50, num_classes=4)                  # any backend
-    >>> read_native(model, "runs/ft/checkpoints/ckpt-300", ema=True, include_top=True)
+Example (a checkpoint as the trainer writes it, read into a model without the head):
+    >>> import tensorflow as tf
+    >>> trained = resnet_rs.ResNetRS(50, block_counts=(1, 1, 1, 1), num_classes=4)
+    >>> prefix = tf.train.Checkpoint(model=trained).write("run/checkpoints/ckpt-300")
+    >>> backbone = resnet_rs.ResNetRS(50, block_counts=(1, 1, 1, 1), include_top=False)  # any backend
+    >>> read_native(backbone, prefix, ema=False, include_top=False)   # this one has no EMA
+    >>> all(np.array_equal(a, b) for a, b in zip(backbone.get_weights(), trained.get_weights()))
+    True
 """
 
 import importlib.util

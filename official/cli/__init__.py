@@ -63,8 +63,9 @@ def run_main(module_name, main, tensorflow=True):
     from absl import flags  # pylint: disable=g-import-not-at-top
     from official.runtime import quiet  # pylint: disable=g-import-not-at-top  (imports no TensorFlow)
 
-    run = main
-    if tensorflow:
+    if not tensorflow:
+        run = main
+    else:
         quiet.before_tensorflow()        # reads --verbose from sys.argv: before any import
         if "verbose" not in flags.FLAGS:
             flags.DEFINE_bool("verbose", False, "Also print TensorFlow's own log lines (start-up, "

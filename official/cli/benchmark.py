@@ -39,7 +39,6 @@ Examples:
 
 import json
 import os
-import sys
 
 from absl import app
 from absl import flags

@@ -37,7 +37,7 @@ def describe(family, image_size, crop_padding):
                 f"TF2 bilinear resize to {size}x{size}")
     return (f"{crop}; then (x - 255*[0.485, 0.456, 0.406]) / (255*[0.229, 0.224, 0.225]) on RGB 0..255. "
             f"In code: official.data.preprocessing.preprocess_for_eval(image_bytes, {size}, family={family!r}, "
-            f"crop_padding={crop_padding}) followed by official.data.preprocessing.normalize().")
+            f"crop_padding={crop_padding}) followed by official.modeling.normalization.normalize().")
 
 
 def main(argv):

@@ -13,7 +13,6 @@ import sys
 
 from absl import app
 from absl import flags
-from absl import logging
 
 # None of these imports TensorFlow: the flags are checked before its import (cli.run_main).
 from official.runtime import distribute

@@ -17,10 +17,15 @@ each file's header is checked as its writer checks it (`tfrecords.inspect_file`)
 a file that is not an image is skipped and counted; PNG, CMYK and other non-RGB-JPEG
 images are re-encoded as RGB JPEG while they are read, as the writer would store them.
 
-Example:
-    >>> data = load("photos", validation_fraction=0.15)
+Example (ten tiny photos of each of two classes, 20% held out):
+    >>> from PIL import Image
+    >>> for name in ("cat", "dog"):
+    ...     os.makedirs(f"photos/{name}", exist_ok=True)
+    ...     for i in range(10):
+    ...         Image.new("RGB", (40, 32), (25 * i, 0, 0)).save(f"photos/{name}/{i}.jpg")
+    >>> data = load("photos", validation_fraction=0.2)
     >>> data.classes, data.count("train"), data.count("validation")
-    (('astronaut', 'chelsea', 'coffee'), 102, 18)
+    (('cat', 'dog'), 16, 4)
 """
 
 import concurrent.futures
@@ -132,9 +137,16 @@ def load(image_dir, validation_fraction=DEFAULT_VALIDATION_FRACTION, seed=0):
             or no image left to hold out.
         ValueError: a validation class that is no training class; a fraction outside (0, 1).
 
-    Example:
-        >>> load("photos").split("validation")[0]
-        ('photos/astronaut/007.jpg', 0, False)
+    Example (the given-splits layout; a PNG is marked for re-encoding as JPEG):
+        >>> from PIL import Image
+        >>> for split, name in [("train", "cat"), ("train", "dog"), ("validation", "cat")]:
+        ...     os.makedirs(f"given/{split}/{name}", exist_ok=True)
+        ...     Image.new("RGB", (40, 32)).save(f"given/{split}/{name}/1.jpg")
+        >>> Image.new("RGB", (40, 32)).save("given/validation/cat/2.png")
+        >>> data = load("given")
+        >>> data.classes, data.count("train"), data.split("validation")
+        (('cat', 'dog'), 2, (('given/validation/cat/1.jpg', 0, False),
+                             ('given/validation/cat/2.png', 0, True)))
     """
     image_dir = os.fspath(image_dir)
     if not image_dir:

@@ -53,6 +53,7 @@ import tensorflow as tf
 
 from official import families
 from official.data import preprocessing
+from official.modeling import normalization
 from official.data import reading
 from official.data import tfrecords
 from official.validation import check_choice
@@ -239,7 +240,7 @@ def _tfds_records(data_cfg, split, is_training, input_context, seed, determinist
 def _synthetic(data_cfg, is_training, batch_size, num_classes, image_size, dtype, seed):
     """One fixed random batch, repeated (training) or num_eval_images worth (eval)."""
     g = tf.random.Generator.from_seed(seed or 0)
-    images = preprocessing.normalize(
+    images = normalization.normalize(
         g.uniform([batch_size, image_size, image_size, 3], 0.0, 255.0), dtype)
     labels = g.uniform([batch_size], 0, num_classes, dtype=tf.int32)
     ds = tf.data.Dataset.from_tensors((images, labels))
@@ -326,12 +327,19 @@ def data_error(error):
     an undecodable image surface as a tf.errors.OpError with many lines of graph context;
     this keeps what the user needs.
 
-    Example:
+    Example (a folder of three classes read for a head of two):
+        >>> from PIL import Image
+        >>> for name in ("cat", "dog", "owl"):
+        ...     os.makedirs(f"zoo/{name}", exist_ok=True)
+        ...     for i in range(2):
+        ...         Image.new("RGB", (48, 40)).save(f"zoo/{name}/{i}.jpg")
+        >>> ds = build_dataset({"source": "folder", "image_dir": "zoo", "image_size": 32}, split="train",
+        ...                    is_training=False, batch_size=4, num_classes=2)
         >>> try:
         ...     next(iter(ds))
         ... except tf.errors.OpError as e:
         ...     print(data_error(e))
-        label 4 of cat/3.jpg is outside the head's 3 classes (0..2): ...
+        label 2 of zoo/owl/1.jpg is outside the head of 2 classes (0..1): set config.model.num_classes ...
     """
     text = getattr(error, "message", None) or str(error)
     found = re.search(re.escape(DATA_ERROR) + r"\] \[(.*)\]", text)
@@ -372,9 +380,22 @@ def build_dataset(data_cfg: ml_collections.ConfigDict | Mapping[str, Any], *, sp
         ValueError: unknown source / preprocessing / dtype values.
         FileNotFoundError: missing data directory or no matching shard.
 
-    Example:
+    Example (a folder of photos, two of each class, half of them held out):
+        >>> from PIL import Image
+        >>> for name in ("cat", "dog", "owl"):
+        ...     os.makedirs(f"photos/{name}", exist_ok=True)
+        ...     for i in range(2):
+        ...         Image.new("RGB", (48, 40)).save(f"photos/{name}/{i}.jpg")
+        >>> data_cfg = {"source": "folder", "image_dir": "photos", "image_size": 32,
+        ...             "validation_fraction": 0.5}
+        >>> ds = build_dataset(data_cfg, split="validation", is_training=False, batch_size=4, num_classes=3)
+        >>> [(tuple(images.shape), labels.numpy().tolist()) for images, labels in ds]   # the remainder kept
+        [((3, 32, 32, 3), [0, 1, 2])]
+
+        A recipe's `config.data` (ImageNet TFRecords, official/training/recipes.py) the same way:
+
         >>> ds = build_dataset(config.data, split=config.data.train_split, is_training=True,
-        ...                    batch_size=64, num_classes=1000)   # a recipe's ImageNet data  # doctest: +SKIP
+        ...                    batch_size=64, num_classes=1000)   # ImageNet on disk  # doctest: +SKIP
     """
     source = _cfg(data_cfg, "source", "tfrecord")
     check_choice("data.source", source, SOURCES)
@@ -430,7 +451,7 @@ def build_dataset(data_cfg: ml_collections.ConfigDict | Mapping[str, Any], *, sp
         if from_files:   # read here, so an unreadable file counts as one skipped image
             image_bytes = _read_image_file(image_bytes, status)
             status = tf.constant(_RECORD)
-        image = preprocessing.normalize(preprocess(image_bytes, seed_pair), dtype)
+        image = normalization.normalize(preprocess(image_bytes, seed_pair), dtype)
         return index, image, label, filename, status, note
 
     skip = bool(_cfg(data_cfg, "skip_corrupt", True))

@@ -12,25 +12,26 @@ Two families, as the two official codes do it (official/families.py):
   flip *before* a TF2 bilinear resize. Eval: 0.875 centre crop, bilinear.
 
 Every function returns float32 in the 0..255 range (bicubic may overshoot it);
-:func:`normalize` is applied by the caller (the data pipeline, or the exported
+:func:`official.modeling.normalization.normalize` is applied by the caller (the data pipeline, or the exported
 serving function), so the export and the input pipeline share one implementation.
 
 Example:
-    >>> image = preprocess_for_eval(tf.io.read_file("cat.jpg"), 160)
+    >>> tf.io.write_file("cat.jpg", tf.io.encode_jpeg(tf.fill([90, 120, 3], tf.constant(200, tf.uint8))))
+    >>> image = preprocess_for_eval(tf.io.read_file("cat.jpg"), 64)
     >>> image.shape, image.dtype
-    (TensorShape([160, 160, 3]), tf.float32)
+    (TensorShape([64, 64, 3]), tf.float32)
+    >>> image = preprocess_for_train(tf.io.read_file("cat.jpg"), 64, randaug_magnitude=10, seed=[1, 2])
+    >>> image.shape, float(tf.reduce_min(image)) >= 0.0    # RandAugment clips to 0..255
+    (TensorShape([64, 64, 3]), True)
 """
 
 import tensorflow as tf
 
 from official import families
 from official.data import randaugment
-from official.modeling.normalization import MEAN_RGB, STDDEV_RGB, normalize  # noqa: F401 (re-exported)
 
 # The Feb-2021 constant that produced the published accuracies (docs/fidelity.md).
 CROP_PADDING = families.TF1_CROP_PADDING
-# The Garden's eval crop fraction.
-GARDEN_CROP_FRACTION = families.GARDEN.eval_crop_fraction
 FAMILIES = families.NAMES
 
 
@@ -157,7 +158,11 @@ def preprocess_for_eval(image_bytes, image_size, family="tf1", crop_padding=CROP
         float32 [S, S, 3], 0..255 scale (NOT normalised; bicubic may overshoot).
 
     Example:
-        >>> x = preprocess_for_eval(jpeg_bytes, 224)   # crop side int(224/256*min)
+        >>> jpeg_bytes = tf.io.encode_jpeg(tf.zeros([300, 400, 3], tf.uint8))
+        >>> center_crop_window([300, 400], 224).numpy().tolist()   # side int(224 / (224 + 32) * 300)
+        [19, 69, 262, 262]
+        >>> preprocess_for_eval(jpeg_bytes, 224).shape
+        TensorShape([224, 224, 3])
     """
     _check_family(family)
     crop = decode_and_crop(
@@ -220,7 +225,6 @@ def preprocess_for_garden_serving(image_bytes, image_size):
 AREA_RANGE = (0.08, 1.0)
 ASPECT_RATIO_RANGE = (3.0 / 4.0, 4.0 / 3.0)
 MAX_ATTEMPTS = 10
-MIN_OBJECT_COVERED = {f.name: f.min_object_covered for f in families.FAMILIES.values()}
 
 
 def random_crop_window(shape, seed, family="tf1", image_size=None,
@@ -294,7 +298,13 @@ def preprocess_for_train(image_bytes, image_size, *, family="tf1",
         float32 [S, S, 3] on the 0..255 scale, NOT normalised.
 
     Example:
-        >>> x = preprocess_for_train(jpeg, 160, randaug_magnitude=10, seed=[1, 2])
+        >>> jpeg = tf.io.encode_jpeg(tf.zeros([60, 80, 3], tf.uint8))
+        >>> x = preprocess_for_train(jpeg, 32, randaug_magnitude=10, seed=[1, 2])
+        >>> x.shape, x.dtype
+        (TensorShape([32, 32, 3]), tf.float32)
+        >>> y = preprocess_for_train(jpeg, 32, randaug_magnitude=10, seed=[1, 2])
+        >>> bool(tf.reduce_all(x == y))     # the same seed: the same crop, flip and RandAugment ops
+        True
     """
     fam = _check_family(family)
     crop_seed, flip_seed, aug_seed = _seeds(seed, 3)

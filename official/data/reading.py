@@ -7,9 +7,20 @@ undecodable images) the rest of the file would silently pass for one skipped rec
 the file's size, and appends one marker element to a file read short, which
 official/data/pipeline.py turns into an error (or, with data.skip_truncated, a warning).
 
-Example:
-    >>> count_records(["/data/train-00000-of-00002", "/data/train-00001-of-00002"])
-    (1280, 3)
+Example (ten records with labels 1..3 in two shards, then one shard cut short):
+    >>> from official.data import tfrecords
+    >>> jpeg = tf.io.encode_jpeg(tf.zeros([8, 8, 3], tf.uint8)).numpy()
+    >>> files = tfrecords.write_tfrecords([(jpeg, 1 + i % 3, "", f"{i}.jpg") for i in range(10)],
+    ...                                   "data", "train", num_shards=2, progress=False)
+    >>> count_records(files)                # (records, largest stored label)
+    (10, 3)
+    >>> with open(files[1], "r+b") as f:    # as a failed copy leaves it: 2 of its 5 records whole
+    ...     _ = f.truncate(2000)
+    >>> count_records(files)
+    Traceback (most recent call last):
+    ValueError: TFRecord file data/train-00001-of-00002 is truncated or corrupt: its records from #3 on ...
+    >>> count_records(files, skip_truncated=True)    # logs it and counts what is readable
+    (7, 3)
 """
 
 import concurrent.futures

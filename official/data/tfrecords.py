@@ -94,8 +94,10 @@ def inspect_file(path):
         ImageError: not an image PIL can identify (names the file).
 
     Example:
-        >>> inspect_file("photos/cat/1.png")
-        True
+        >>> Image.new("RGB", (8, 8)).save("1.png")
+        >>> Image.new("RGB", (8, 8)).save("2.jpg")
+        >>> inspect_file("1.png"), inspect_file("2.jpg")     # a PNG is re-encoded, an RGB JPEG kept
+        (True, False)
     """
     try:
         with Image.open(path) as image:

@@ -8,7 +8,9 @@ model needs nothing but Keras.
 
 Example:
     >>> import keras
-    >>> normalize(keras.ops.full((2, 2, 3), 124.0))[0, 0]   # ~ (0.0, -0.11, -0.2)
+    >>> y = normalize(keras.ops.full((2, 2, 3), 124.0))     # a grey image on the 0..255 scale
+    >>> keras.ops.convert_to_numpy(y)[0, 0].round(2)
+    array([0.01, 0.14, 0.36], dtype=float32)
 """
 
 import keras
@@ -30,7 +32,12 @@ def normalize(image, dtype="float32"):
         tf.data map on the TensorFlow backend: a TensorFlow tensor).
 
     Example:
-        >>> normalize(np.zeros((1, 3), "uint8"))     # ~ (-2.12, -2.04, -1.80)
+        >>> import numpy as np
+        >>> black = np.zeros((1, 3), "uint8")
+        >>> keras.ops.convert_to_numpy(normalize(black)).round(2)     # -mean / std
+        array([[-2.12, -2.04, -1.8 ]], dtype=float32)
+        >>> keras.ops.dtype(normalize(black, "bfloat16"))
+        'bfloat16'
     """
     image = keras.ops.cast(image, "float32")
     # Mean and std spelled out to the image's shape: element-wise ops on equal shapes take

@@ -1,8 +1,22 @@
 """The input of a training run: the demo data, empty-split checks, distributed datasets.
 
-Example (a recipe's data on disk; tests/test_train.py writes some):
-    >>> train_ds, eval_ds = make_datasets(config, strategy, seed=0)  # doctest: +SKIP
-    >>> images, labels = next(iter(train_ds))  # doctest: +SKIP
+Example (the fine-tuning recipe on a folder of photos, as `--config=finetune
+--config.data.image_dir=photos` trains; tiny images and batches here):
+    >>> from PIL import Image
+    >>> from official.training import recipes
+    >>> for name in ("cat", "dog"):                   # photos/<class>/: ten JPEGs each
+    ...     os.makedirs(f"photos/{name}", exist_ok=True)
+    ...     for i in range(10):
+    ...         Image.new("RGB", (40, 32), (25 * i, 0, 0)).save(f"photos/{name}/{i}.jpg")
+    >>> config = recipes.load("finetune")     # configs/finetune.py
+    >>> config.data.image_dir, config.data.image_size = "photos", 32
+    >>> config.train.global_batch_size = config.eval.global_batch_size = 4
+    >>> print(resolve_data(config))
+    photos: 2 classes (cat, dog), 16 training and 4 held-out images, 15% of each class held out (seeded)
+    >>> train_ds, eval_ds = make_datasets(config, tf.distribute.get_strategy(), seed=0)
+    >>> images, labels = next(iter(train_ds))
+    >>> tuple(images.shape), labels.dtype
+    ((4, 32, 32, 3), tf.int32)
 """
 
 import os
@@ -43,10 +57,23 @@ def resolve_data(config):
 
     Returns a one-line description of the data, or None when nothing was looked up.
 
-    Example:
-        >>> config.data.image_dir = "photos"
+    Example (the fine-tuning recipe leaves the classes and counts to the data):
+        >>> from PIL import Image
+        >>> from official.training import recipes
+        >>> for name in ("cat", "dog"):
+        ...     os.makedirs(f"pets/{name}", exist_ok=True)
+        ...     for i in range(4):
+        ...         Image.new("RGB", (40, 32)).save(f"pets/{name}/{i}.jpg")
+        >>> config = recipes.load("finetune")
+        >>> config.data.image_dir = "pets"
         >>> resolve_data(config)
-        'photos: 3 classes (astronaut, chelsea, coffee), 102 training and 18 held-out images, ...'
+        'pets: 2 classes (cat, dog), 6 training and 2 held-out images, ...'
+        >>> config.model.num_classes, config.model.class_names, config.data.num_eval_images
+        (2, ('cat', 'dog'), 2)
+        >>> config.model.num_classes = 5                  # a number the folder contradicts
+        >>> resolve_data(config)
+        Traceback (most recent call last):
+        ValueError: config.model.num_classes=5 but data.image_dir='pets' has 2: ...
     """
     d = config.data
     if d.image_dir:

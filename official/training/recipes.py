@@ -28,6 +28,7 @@ Example:
 
 import difflib
 import os
+import runpy
 
 import ml_collections
 
@@ -200,3 +201,19 @@ def find(value):
                          f"{', '.join(n for n in names() if not n.startswith('resnetrs'))}, resnetrsDEPTH_iSIZE "
                          "(the published ones), or a path to a recipe file")
     return os.path.join(recipe_dir(), name + ".py") + colon + family
+
+
+def load(value):
+    """The ConfigDict of a --config value (a recipe name or a path, with an optional ':family').
+
+    What `--config` gives the CLIs, for library code and notebooks.
+
+    Example:
+        >>> config = load("finetune:garden")
+        >>> config.model.activation, config.data.preprocessing
+        ('swish', 'garden')
+    """
+    path, _, family = find(value).partition(":")
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"--config={value}: no recipe file {path}")
+    return runpy.run_path(path)["get_config"](family)

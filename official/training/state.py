@@ -8,8 +8,8 @@ workdir's latest checkpoint, else loads `config.init_checkpoint` (the EMA restar
 from the loaded weights), else leaves the fresh initialisation.
 
 Example (the demo recipe on the small model; a fresh workdir starts at step 0):
-    >>> from configs import demo
-    >>> config = demo.get_config()
+    >>> from official.training import recipes
+    >>> config = recipes.load("demo")     # configs/demo.py
     >>> config.model.block_counts = (1, 1, 1, 1)
     >>> state = create_train_state(config, tf.distribute.get_strategy(), "float32", workdir="run")
     >>> restore_or_initialize(state, config, "run", total_steps=100)
@@ -124,10 +124,16 @@ def init_checkpoint_source(config):
     Raises:
         ValueError / FileNotFoundError: the message names the value and what is wrong.
 
-    Example:
-        >>> config.init_checkpoint = "/ckpts/resnet-rs-50-i160/model.ckpt-109800"
+    Example (official names are checked without a download):
+        >>> from official.training import recipes
+        >>> config = recipes.load("demo")     # a ResNet-RS-50, tf1
+        >>> config.init_checkpoint = "resnet-rs-50-i160"
         >>> init_checkpoint_source(config)
-        ('/ckpts/resnet-rs-50-i160/model.ckpt-109800', 'tf1')
+        ('resnet-rs-50-i160', 'tf1')
+        >>> config.init_checkpoint = "resnet-rs-101-i192"
+        >>> init_checkpoint_source(config)
+        Traceback (most recent call last):
+        ValueError: config.init_checkpoint='resnet-rs-101-i192' is a ResNet-RS-101 checkpoint but ...depth=50
     """
     from official.checkpoints import files as checkpoint_files  # pylint: disable=g-import-not-at-top
     from official.checkpoints import readers as readers_lib  # pylint: disable=g-import-not-at-top
@@ -243,8 +249,8 @@ def create_train_state(config: ml_collections.ConfigDict, strategy: tf.distribut
         A TrainState.
 
     Example:
-        >>> from configs import demo
-        >>> config = demo.get_config()
+        >>> from official.training import recipes
+        >>> config = recipes.load("demo")     # configs/demo.py
         >>> config.model.block_counts = (1, 1, 1, 1)     # the small model
         >>> state = create_train_state(config, tf.distribute.get_strategy(), "float32")
         >>> int(state.optimizer.iterations.numpy()), state.manager is None
@@ -301,8 +307,18 @@ def restore_or_initialize(state, config, workdir, total_steps):
     Raises:
         TrainingError: the workdir's checkpoint is not one of this model.
 
-    Example:
-        >>> step = restore_or_initialize(state, config, "run", total_steps=100)   # see the module  # doctest: +SKIP
+    Example (a run saved at step 7, then resumed; the module's example starts afresh):
+        >>> from official.training import recipes
+        >>> config = recipes.load("demo")
+        >>> config.model.block_counts = (1, 1, 1, 1)
+        >>> strategy = tf.distribute.get_strategy()
+        >>> state = create_train_state(config, strategy, "float32", workdir="saved")
+        >>> _ = state.optimizer.iterations.assign(7)     # as if 7 steps were trained
+        >>> state.manager.save()
+        'saved/checkpoints/ckpt-1'
+        >>> state = create_train_state(config, strategy, "float32", workdir="saved")   # the next run
+        >>> restore_or_initialize(state, config, "saved", total_steps=100)
+        7
     """
     model, optimizer, ema = state.model, state.optimizer, state.ema
     checkpoint, manager = state.checkpoint, state.manager
