@@ -13,11 +13,12 @@ from conftest import encode, tar_bytes, write_raw_tfrecord
 from official.data import pipeline
 from official.data import reading
 from official.data import preprocessing as pp
+from official.modeling import normalization
 from official.data import tfrecords
 
 NUM_CLASSES = 5
-LO = float(np.min(pp.normalize(tf.zeros([3])).numpy()))
-HI = float(np.max(pp.normalize(tf.fill([3], 255.0)).numpy()))
+LO = float(np.min(normalization.normalize(tf.zeros([3])).numpy()))
+HI = float(np.max(normalization.normalize(tf.fill([3], 255.0)).numpy()))
 
 
 def _photos():
@@ -86,7 +87,7 @@ def test_eval_pipeline_matches_preprocess_for_eval(imagenet_dir):
   # The first element is the first record of the first shard (round-robin writer).
   stored = next(iter(tf.data.TFRecordDataset(os.path.join(d, "validation-00000-of-00002"))))
   image_bytes, label, _ = pipeline.parse_example(stored)
-  want = pp.normalize(pp.preprocess_for_eval(image_bytes, 64)).numpy()
+  want = normalization.normalize(pp.preprocess_for_eval(image_bytes, 64)).numpy()
   np.testing.assert_allclose(images[0], want, atol=1e-5)
   assert labels[0] == label.numpy() - 1
 

@@ -7,6 +7,7 @@ import tensorflow as tf
 
 from conftest import encode
 from official.data import preprocessing as pp
+from official.modeling import normalization
 
 
 _encode = encode
@@ -19,12 +20,12 @@ PNG = _encode(PHOTO, "PNG")
 
 def test_normalize_constants():
   x = tf.constant([[[0.0, 0.0, 0.0], [255.0, 255.0, 255.0]]])
-  got = pp.normalize(x).numpy()
+  got = normalization.normalize(x).numpy()
   mean = np.array([0.485, 0.456, 0.406])
   std = np.array([0.229, 0.224, 0.225])
   np.testing.assert_allclose(got[0, 0], -mean / std, rtol=1e-5)
   np.testing.assert_allclose(got[0, 1], (1 - mean) / std, rtol=1e-5)
-  assert pp.normalize(x, tf.bfloat16).dtype == tf.bfloat16
+  assert normalization.normalize(x, tf.bfloat16).dtype == tf.bfloat16
 
 
 def test_center_crop_window_by_hand():
@@ -150,11 +151,11 @@ def test_normalize_is_the_exact_float32_division():
   # shapes may still have the division folded into a reciprocal multiply by TensorFlow's
   # optimiser: the last bit of ~1/4 of the values.)
   x = np.random.RandomState(0).uniform(0, 255, (64, 48, 3)).astype(np.float32)
-  want = (x - np.float32(pp.MEAN_RGB)) / np.float32(pp.STDDEV_RGB)
-  via_data = next(iter(tf.data.Dataset.from_tensors(x).map(pp.normalize))).numpy()
-  for got in (pp.normalize(x).numpy(), via_data):
+  want = (x - np.float32(normalization.MEAN_RGB)) / np.float32(normalization.STDDEV_RGB)
+  via_data = next(iter(tf.data.Dataset.from_tensors(x).map(normalization.normalize))).numpy()
+  for got in (normalization.normalize(x).numpy(), via_data):
     np.testing.assert_array_equal(got, want)
   u8 = x.astype(np.uint8)     # what the training input normalises after RandAugment
   np.testing.assert_array_equal(
-      next(iter(tf.data.Dataset.from_tensors(u8).map(pp.normalize))).numpy(),
-      (u8.astype(np.float32) - np.float32(pp.MEAN_RGB)) / np.float32(pp.STDDEV_RGB))
+      next(iter(tf.data.Dataset.from_tensors(u8).map(normalization.normalize))).numpy(),
+      (u8.astype(np.float32) - np.float32(normalization.MEAN_RGB)) / np.float32(normalization.STDDEV_RGB))

@@ -46,6 +46,7 @@ from official.serving import inference
 from official.runtime import precision
 from official import published
 from official.data import preprocessing as preprocessing_lib  # `preprocessing` is an argument name
+from official.modeling import normalization
 from official.runtime import workdir
 from official.validation import check_choice
 
@@ -90,7 +91,7 @@ def serving_functions(model, image_size, preprocessing="tf1", crop_padding=famil
 
     def predict(images):
         if not normalizes_inside:
-            images = preprocessing_lib.normalize(images)
+            images = normalization.normalize(images)
         logits = tf.cast(inference.logits(model, images, batch_splits, call=network), tf.float32)
         probabilities = tf.nn.softmax(logits)
         top = tf.math.top_k(probabilities, top_k)
