@@ -467,9 +467,11 @@ def _named(depth, millions, note=""):
     `num_classes=`. Published weights, `classes=`, probabilities and 0..255 input are
     `official.applications.ResNetRS{depth}`'s (which builds this class).
 
-    Example:
-        >>> ResNetRS{depth}(input_shape=(160, 160, 3)).output.shape
-        (None, 1000)
+    Example (the full network takes seconds to minutes to build; the small one of the same
+    blocks, `block_counts=(1, 1, 1, 1)`, runs here):
+        >>> model = ResNetRS{depth}(input_shape=(160, 160, 3))     # {millions} M parameters  # doctest: +SKIP
+        >>> ResNetRS{depth}(input_shape=(64, 64, 3), block_counts=(1, 1, 1, 1), num_classes=10).output.shape
+        (None, 10)
     """
     return variant
 
