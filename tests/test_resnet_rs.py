@@ -359,11 +359,12 @@ def test_fused_model_step_equals_unfused_model_step():
     # amplify. Measured (fused vs plain, 8 images): Eigen kernels 1e-5 of a variable's
     # gradient norm; oneDNN (on by default on AVX-512 CPUs, e.g. an AMD EPYC Zen 5) 0.3%
     # for all gradients together and up to 1.1% for single BN variables, varying from run
-    # to run with oneDNN's thread scheduling. Each single BN layer agrees within 2e-6
+    # to run with oneDNN's thread scheduling; once 1.05% for all together (AMD EPYC Zen 1,
+    # 2026-12-04), hence 3%. Each single BN layer agrees within 2e-6
     # (test_fused_batch_norm_gradients_equal_plain_ops). A wrong BN formula or gradient
     # is off by O(1) everywhere, which both bounds still catch.
     flat = [tf.concat([tf.reshape(g, [-1]) for g in r[2]], 0) for r in results]
-    assert float(tf.norm(flat[0] - flat[1])) <= 1e-2 * float(tf.norm(flat[1]))
+    assert float(tf.norm(flat[0] - flat[1])) <= 3e-2 * float(tf.norm(flat[1]))
     for v, a, b in zip(models[0].trainable_variables, results[0][2], results[1][2]):
         assert float(tf.norm(a - b)) <= 5e-2 * float(tf.norm(b)) + 1e-7, v.path
     # One step's updated weights: within 1e-4 (issue #5's bound); the moving statistics
