@@ -328,11 +328,12 @@ def _constructor(depth):
                      input_shape=input_shape, family=family, input_tensor=input_tensor, **kwargs)
 
     constructor.__name__ = constructor.__qualname__ = f"ResNetRS{depth}"
-    size = published_checkpoints()[imagenet_checkpoint(depth)][1]
+    name = imagenet_checkpoint(depth)
+    size = published_checkpoints()[name][1]
     constructor.__doc__ = (
         f"ResNet-RS-{depth}, keras.applications style.\n\n    Example:\n"
         f"        >>> imagenet_checkpoint({depth})          # what weights=\"imagenet\" loads\n"
-        f"        '{imagenet_checkpoint(depth)}'\n"
+        f"        '{name}'\n"
         f"        >>> model = ResNetRS{depth}(weights=\"imagenet\")   # a download  # doctest: +SKIP\n"
         f"        >>> model.predict(np.zeros((1, {size}, {size}, 3)), verbose=0).shape   # doctest: +SKIP\n"
         f"        (1, 1000)"

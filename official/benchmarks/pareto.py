@@ -87,7 +87,7 @@ def parse_points(text):
 
 
 def bench_efficientnet(variant, mode, batch_size, precision="float32", batch_splits=2, reps=5,
-                       rep_seconds=4.0, warmup_steps=1, **unused):
+                       rep_seconds=4.0, warmup_steps=1, fused_batch_norm=True):
     """images/s of Keras' EfficientNet-`variant` (weights=None) at its published resolution.
 
     train: the trainer's step (official/training/step.py) with the ResNet-RS recipe's loss
@@ -95,7 +95,9 @@ def bench_efficientnet(variant, mode, batch_size, precision="float32", batch_spl
     no EMA: what bench_model("train", ema=False) runs for ResNet-RS. infer: the model
     called in `batch_splits` slices, as our serving model is.
     """
-    del unused   # bench_model's other settings (fused_batch_norm) mean nothing here
+    # fused_batch_norm is ResNet-RS's choice (bench_pareto passes bench_model's settings to both
+    # families); Keras' EfficientNet has its own batch norm, the same in both cases.
+    del fused_batch_norm
     import keras  # pylint: disable=g-import-not-at-top
     import tensorflow as tf  # pylint: disable=g-import-not-at-top
 
