@@ -31,6 +31,7 @@ def test_model_modes_report_throughput_settings_and_memory(mode):
     assert r["maxrss_mib"] > 100 and r["onednn"] is True and r["tf"].startswith("2.")
     if mode == "infer":   # the sliced call, oneDNN's weight cache kept at small batches
         assert r["batch_splits"] == 2 and r["onednn_frozen_weights"] == "1"
+        assert r["batch_norm_folded"] is False         # float32: as an export serves by default
     else:                 # the recipe's step: EMA included, and no frozen-weights assumption
         assert r["ema"] is True and r["onednn_frozen_weights"] is None
         # The profile sees the step's kernels: forward and both gradients of the
@@ -48,6 +49,12 @@ def test_model_modes_report_throughput_settings_and_memory(mode):
         # CPU time over wall time: something was busy, and no more than every core.
         for busy in (r["cores_busy"], r["conv_floor_cores_busy"]):
             assert 0.2 < busy <= r["cpus"] + 0.1
+
+
+def test_inference_with_the_batch_norms_folded_as_export_fold_batch_norm_serves():
+    r = throughput.bench_model("infer", 50, 32, 2, block_counts=SMALL, fold_batch_norm=True, reps=1,
+                               rep_seconds=0.05, warmup_steps=0)
+    assert r["batch_norm_folded"] is True and r["img_s_median"] > 0
 
 
 def test_library_measures_the_trainers_step_from_explicit_arguments():
@@ -194,3 +201,5 @@ def test_flags_refused_where_there_is_no_model_step():
     assert out.returncode != 0 and "--conv_floor needs --mode=train or --mode=infer" in out.stderr
     out = run_tool("benchmark.py", "--mode=input", "--block_counts=1,1,1,1", timeout=300)
     assert out.returncode != 0 and "--block_counts needs --mode=train or --mode=infer" in out.stderr
+    out = run_tool("benchmark.py", "--mode=train", "--fold_batch_norm", timeout=300)
+    assert out.returncode != 0 and "--fold_batch_norm needs --mode=infer" in out.stderr

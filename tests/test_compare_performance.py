@@ -58,6 +58,9 @@ def test_onnx_runtime_runs_after_ours_in_the_inference_modes_only():
     assert peers("train", "/g", "/t", "/o", ["train"]) == ["garden", "timm"]
     assert peers("input", "/g", "", "/o") == ["garden"]
     assert peers("infer_bf16", "/g", "/t", "/o", ["infer"]) == []   # divided by their float32 medians
+    # Folded: against ONNX Runtime, which folds batch norm too; the others ran unfolded already.
+    assert peers("infer_b1_folded", "/g", "/t", "/o", ["infer_b1"]) == ["onnx"]
+    assert peers("infer_folded", "/g", "/t", "") == []
     cmd = compare_performance.onnx_command("/o/bin/python", 1, 160, 2, 4, 4.0)
     assert cmd == ["/o/bin/python", "onnx_resnetrs.py", "--batch", "1", "--size", "160", "--threads", "2",
                    "--reps", "4", "--rep-seconds", "4.0"]

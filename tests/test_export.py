@@ -96,6 +96,8 @@ def test_acceptance_tf1_cli_export_matches_reference(tf1_export, tf1_served, jpe
     reference = layouts.reference_logits(tf1_export[0], "tf1", 50, images)
     _assert_acceptance(tf1_served, reference)
     assert np.ptp(reference) > 0.1
+    # float32 by default: the batch norms stay, in the official order of operations.
+    assert export.read_metadata(tf1_export[1])["batch_norm_folded"] is False
 
 
 def test_preprocessing_matches_independent_tf1_formula(jpegs):
@@ -169,10 +171,13 @@ def _assert_acceptance(served, reference):
 
 @pytest.mark.slow  # a second RS-50 export (~60 s)
 def test_acceptance_garden_cli_export_matches_reference(tmp_path, jpegs):
+    """The Garden family, exported with its batch norms folded into the convolutions (the
+    faster float32 serving, as ONNX Runtime runs): still the reference's logits and top-5."""
     prefix = str(tmp_path / "garden" / "ckpt-109200")
     layouts.write_garden(prefix, depth=50, seed=4)
-    result = _cli_export(prefix, "garden", tmp_path / "export")
+    result = _cli_export(prefix, "garden", tmp_path / "export", "--fold_batch_norm")
     assert result.returncode == 0, result.stderr[-3000:]
+    assert export.read_metadata(str(tmp_path / "export"))["batch_norm_folded"] is True
     served = _serve_in_fresh_process(str(tmp_path / "export"), jpegs, tmp_path)
     images = np.stack([layouts.reference_garden_preprocess(b, SIZE) for b in jpegs])
     reference = layouts.reference_logits(prefix, "garden", 50, images)

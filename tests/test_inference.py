@@ -52,11 +52,27 @@ def test_one_split_is_the_plain_call_and_zero_is_refused(model):
         inference.logits(model, images, 0)
 
 
-def test_serving_model_folds_batch_norm_only_below_float32(model):
+def test_serving_model_folds_batch_norm_below_float32_or_when_asked():
+    import keras  # pylint: disable=import-outside-toplevel
     from official.runtime import precision  # pylint: disable=import-outside-toplevel
-    # float32: the model itself, so float32 outputs stay exactly what they were.
+    model = small_model(input_shape=(32, 32, 3), num_classes=10)
+    # float32 by default: the model itself, so float32 outputs keep the official order of operations.
     assert inference.serving_model(model) is model
+    # Trained-looking statistics, so that a wrong fold (a scale or shift lost) moves the logits.
+    rng = np.random.default_rng(0)
+    for layer in model.layers:
+        if isinstance(layer, keras.layers.BatchNormalization):
+            c = layer.gamma.shape[0]
+            layer.set_weights([rng.uniform(0.5, 1.5, c), rng.normal(0, 0.2, c),
+                               rng.normal(0, 0.2, c), rng.uniform(0.5, 2.0, c)])
+    served = inference.serving_model(model, fold_batch_norm=True)
+    assert served.get_config()["fold_batch_norm"] and precision.of(served) == "float32"
+    assert not any(isinstance(layer, keras.layers.BatchNormalization) for layer in served.layers)
+    images = tf.random.stateless_normal((3, 32, 32, 3), seed=(1, 2))
+    expected = single(model, images)
+    np.testing.assert_allclose(single(served, images), expected, rtol=0, atol=1e-5 * np.abs(expected).max())
     with precision.policy("bfloat16"):
         mixed = small_model(input_shape=(32, 32, 3), num_classes=10)
     served = inference.serving_model(mixed)
     assert served.get_config()["fold_batch_norm"] and precision.of(served) == "bfloat16"
+    assert not inference.serving_model(mixed, fold_batch_norm=False).get_config()["fold_batch_norm"]

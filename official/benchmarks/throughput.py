@@ -215,12 +215,14 @@ def model_config(depth, image_size, batch_size, precision="float32", fused_batch
 
 def bench_model(mode, depth, image_size, batch_size, precision="float32", fused_batch_norm=True,
                 block_counts=(), steps_per_call=1, batch_splits=2, ema=True, reps=5,
-                rep_seconds=4.0, warmup_steps=1, conv_floor=False, op_profile=False):
+                rep_seconds=4.0, warmup_steps=1, conv_floor=False, op_profile=False,
+                fold_batch_norm=None):
     """images/s of the training step or of inference, on a fixed random batch.
 
     train: the trainer's own state (official/training/state.py) and step
     (official/training/step.py): forward, backward, coupled L2, SGD momentum and, unless
-    `ema` is False, the EMA update. infer: the serving model of an export.
+    `ema` is False, the EMA update. infer: the serving model of an export (with
+    `fold_batch_norm` as official/serving/inference.py `serving_model` takes it).
     conv_floor: also the images/s if every op but the convolutions were free.
     op_profile: also where the call's op time goes (official/benchmarks/op_profile.py), over 2 calls;
         with conv_floor, the floor's too (its convolutions' op time against the call's).
@@ -241,7 +243,7 @@ def bench_model(mode, depth, image_size, batch_size, precision="float32", fused_
     with precision_lib.policy(precision):
         if mode == "infer":
             model = state_lib.model_from_config(config)
-            model = inference.serving_model(model)    # what an export serves (BN folded in bfloat16)
+            model = inference.serving_model(model, fold_batch_norm)    # what an export serves
             infer = tf.function(lambda x: inference.logits(model, x, batch_splits))
             fn = lambda: infer(images).numpy()  # pylint: disable=unnecessary-lambda-assignment
             images_per_call = batch_size

@@ -61,6 +61,9 @@ _PRECISION = flags.DEFINE_enum("precision", "float32", ["float32", "bfloat16", "
                                "Activation dtype for train/infer (Keras mixed policy when not float32).")
 _FUSED_BATCH_NORM = flags.DEFINE_bool(
     "fused_batch_norm", True, "Fused batch norm (False: the plain-ops path).")
+_FOLD_BATCH_NORM = flags.DEFINE_bool(
+    "fold_batch_norm", None, "Inference: fold the batch norms into the convolutions (default: "
+    "as an export does, below float32 only; official/serving/inference.py serving_model).")
 _STEPS_PER_CALL = flags.DEFINE_integer("steps_per_call", 1, "Training steps per tf.function call.")
 _BATCH_SPLITS = flags.DEFINE_integer("batch_splits", 2, "Inference: slices a batch runs as, side by side "
                                      "(official/serving/inference.py; 1: one call).", lower_bound=1)
@@ -140,6 +143,8 @@ def main(argv):
     for holder in (_CONV_FLOOR, _OP_PROFILE):
         if holder.value and (_PARETO.value or _MODE.value == "input"):
             raise app.UsageError(f"--{holder.name} needs --mode=train or --mode=infer (without --pareto)")
+    if _FOLD_BATCH_NORM.value is not None and (_PARETO.value or _MODE.value != "infer"):
+        raise app.UsageError("--fold_batch_norm needs --mode=infer (without --pareto)")
     if _BLOCK_COUNTS.value and (_PARETO.value or _MODE.value == "input"):
         raise app.UsageError("--block_counts needs --mode=train or --mode=infer (without --pareto)")
     try:
@@ -176,6 +181,7 @@ def main(argv):
         result = throughput_lib.bench_model(
             _MODE.value, _DEPTH.value, _IMAGE_SIZE.value, _BATCH_SIZE.value, _PRECISION.value,
             block_counts=_BLOCK_COUNTS.value, steps_per_call=_STEPS_PER_CALL.value, ema=_EMA.value,
+            fold_batch_norm=_FOLD_BATCH_NORM.value,
             conv_floor=_CONV_FLOOR.value, op_profile=_OP_PROFILE.value, **_timing())
     result.update(throughput_lib.settings())
     result["onednn_frozen_weights"] = os.environ.get("TF_ONEDNN_ASSUME_FROZEN_WEIGHTS")

@@ -17,11 +17,13 @@ environment (tf-models-official pins another TensorFlow; timm needs torch):
 
 (PyPI's default torch wheel brings ~1.2 GB of CUDA libraries; where pip finds a local
 CPU build, as on this project's machines, `torch==2.13.0` installs that one.)
---onnx_python adds ONNX Runtime in the inference modes (infer, infer_b1): timm's
-resnetrs50 exported to ONNX at --image_size, float32 (official/benchmarks/peers/onnx_resnetrs.py):
+--onnx_python adds ONNX Runtime in the inference modes (infer, infer_b1, and
+infer_folded, infer_b1_folded, where our served model folds its batch norms as ONNX
+Runtime does): timm's resnetrs50 exported to ONNX at --image_size, float32
+(official/benchmarks/peers/onnx_resnetrs.py):
 
     python tools/compare_performance.py --onnx_python=/work/peervenvs/onnx/bin/python \
-        --modes=infer,infer_b1 --pairs=2
+        --modes=infer,infer_b1,infer_folded,infer_b1_folded --pairs=2
 
 --device=cpu (default): float32 on the CPU, with the float32 matrix-product ceiling
 measured in the same run (official/benchmarks/peers/matmul_ceiling.py) and, with --conv_floor, the
@@ -80,16 +82,17 @@ _TIMM_PYTHON = flags.DEFINE_string(
     "with: " + VENV_HELP["timm"])
 _ONNX_PYTHON = flags.DEFINE_string(
     "onnx_python", "", "CPU: Python of a venv with torch, timm, onnx and onnxruntime ('' skips): timm's "
-    "resnetrs50 exported to ONNX, ONNX Runtime inference in modes infer and infer_b1 (float32); "
+    "resnetrs50 exported to ONNX, ONNX Runtime inference in modes infer, infer_b1 and their _folded (float32); "
     "create it with: " + VENV_HELP["onnx"])
 _PAIRS = flags.DEFINE_integer("pairs", 3, "Interleaved repetitions of each comparison.")
 _MODES = flags.DEFINE_list(
     "modes", ["train", "infer", "infer_b1"],
     "CPU: train (b32; our step with its EMA), train_noema (b32; our step without the EMA, "
     "like the Garden/timm scripts' steps), infer (b32), infer_b1, input (training input "
-    "with RandAugment, ours against the Garden's); train_bf16, infer_bf16, "
-    "infer_b1_bf16: ours in bfloat16 against their float32 (list the float32 mode too: "
-    "they are not run again).")
+    "with RandAugment, ours against the Garden's); infer_folded, infer_b1_folded: ours with "
+    "the batch norms folded (export --fold_batch_norm) against ONNX Runtime, which folds them "
+    "too; train_bf16, infer_bf16, infer_b1_bf16: ours in bfloat16 against their float32 (list "
+    "the float32 mode too: they are not run again).")
 _TIMM_MODES = flags.DEFINE_list(
     "timm_modes", ["train", "infer", "infer_b1"], "Modes timm runs in (with --timm_python).")
 _IMAGE_SIZE = flags.DEFINE_integer("image_size", 160, "Input side (ResNet-RS-50).")
@@ -120,13 +123,16 @@ _GPU_PRECISIONS = flags.DEFINE_list(
 MODES = {"train": ("train", 32, ()), "train_noema": ("train", 32, ("--ema=false",)),
          "infer": ("infer", 32, ()), "infer_b1": ("infer", 1, ()),
          "input": ("input", 32, ()),
+         "infer_folded": ("infer", 32, ("--fold_batch_norm",)),
+         "infer_b1_folded": ("infer", 1, ("--fold_batch_norm",)),
          "train_bf16": ("train", 32, ("--precision=bfloat16",)),
          "infer_bf16": ("infer", 32, ("--precision=bfloat16",)),
          "infer_b1_bf16": ("infer", 1, ("--precision=bfloat16",))}
 FORWARD_GFLOP = 4.567  # RS-50 @ 160: 4.567 GFLOP per image forward (~ side squared)
 XLA_ENV = {"TF_XLA_FLAGS": "--tf_xla_auto_jit=2"}
-# The modes ONNX Runtime runs in: inference only, float32 (the exported graph's).
-ONNX_MODES = ("infer", "infer_b1")
+# The modes ONNX Runtime runs in: inference only, float32 (the exported graph's). It folds
+# batch norm into the convolutions itself, so the _folded modes are like for like.
+ONNX_MODES = ("infer", "infer_b1", "infer_folded", "infer_b1_folded")
 
 
 def _run(cmd, foreign=False, env_extra=None, drop_env=()):
@@ -231,14 +237,19 @@ def cpu_peers(mode, garden_python="", timm_python="", onnx_python="", timm_modes
     """The other systems run right after ours in `mode` (a --modes name), in order.
 
     The _bf16 modes run none (they divide by the others' float32 medians of the same run);
-    timm runs in `timm_modes`; ONNX Runtime in inference (ONNX_MODES) only.
+    the _folded modes ONNX Runtime only (the others are measured in the mode without
+    _folded); timm runs in `timm_modes`; ONNX Runtime in inference (ONNX_MODES) only.
 
     Example:
         >>> cpu_peers("infer_b1", "/g/python", "", "/o/python")
         ['garden', 'onnx']
+        >>> cpu_peers("infer_b1_folded", "/g/python", "", "/o/python")
+        ['onnx']
     """
     if mode.endswith("_bf16"):
         return []
+    if mode.endswith("_folded"):
+        return ["onnx"] if onnx_python else []
     chosen = []
     if garden_python:
         chosen.append("garden")

@@ -32,6 +32,11 @@ _PREPROCESSING = flags.DEFINE_enum(
     "Serving preprocessing; default: the family's eval path (the published accuracies). "
     "garden_serving: the Model Garden serving SavedModel's (decode, 0.875 slice, bilinear, "
     "truncating uint8 cast), to replace one.")
+_FOLD_BATCH_NORM = flags.DEFINE_bool(
+    "fold_batch_norm", None, "Fold the batch norms into the convolutions. Default: in bfloat16 only, "
+    "where TensorFlow cannot fuse them; --fold_batch_norm also in float32: 1.04-1.06x faster on a "
+    "2-core AVX2 CPU, logits moved by float rounding (1.0e-5 from the official code's against "
+    "7.7e-6 unfolded, measured); --nofold_batch_norm never.")
 flags.mark_flags_as_required(["checkpoint", "export_dir"])
 
 
@@ -58,7 +63,8 @@ def main(argv):
     path = export.export_saved_model(model, _EXPORT_DIR.value, image_size, preprocessing=_PREPROCESSING.value or family,
                                      crop_padding=CROP_PADDING.value, warmup=_WARMUP.value,
                                      batch_splits=_BATCH_SPLITS.value,
-                                     published_name=entry.name if entry else None)
+                                     published_name=entry.name if entry else None,
+                                     fold_batch_norm=_FOLD_BATCH_NORM.value)
     print(f"exported {prefix} ({CHECKPOINT_FORMAT.value}, depth {DEPTH.value}, {_PREPROCESSING.value or family} "
           f"preprocessing at {image_size}x{image_size}, {compute}) to {path}")
 

@@ -61,12 +61,13 @@ METADATA_FILE = os.path.join("assets.extra", "resnet_rs.json")
 
 def serving_functions(model, image_size, preprocessing="tf1", crop_padding=families.TF1_CROP_PADDING,
                       class_names=None,
-                      batch_splits=inference.DEFAULT_BATCH_SPLITS):
+                      batch_splits=inference.DEFAULT_BATCH_SPLITS, fold_batch_norm=None):
     """The two serving tf.functions, for export or in-process use (tools/predict.py).
 
     `batch_splits`: requests of at least this many images run as that many slices side
     by side (official/serving/inference.py: same logits up to rounding, 1.2x images/s on 2 CPU cores; 1 for
-    GPU serving, where one large batch is best).
+    GPU serving, where one large batch is best). `fold_batch_norm`: as
+    `official.serving.inference.serving_model`'s (None: fold below float32 only).
 
     Returns:
         dict name -> tf.function: "serving_default" (image_bytes) and "serve_images" (images).
@@ -80,7 +81,7 @@ def serving_functions(model, image_size, preprocessing="tf1", crop_padding=famil
         TensorShape([1, 5])
     """
     family = preprocessing
-    model = inference.serving_model(model)
+    model = inference.serving_model(model, fold_batch_norm)
     class_names = class_names if class_names is not None else getattr(model, "class_names", None)  # recorded
     class_names = tf.constant(_class_names(model, image_size, family, class_names))
     top_k = min(TOP_K, int(class_names.shape[0]))
@@ -197,7 +198,7 @@ def export_saved_model(model: keras.Model, export_dir: str | os.PathLike, image_
                        preprocessing: str = "tf1", crop_padding: int = families.TF1_CROP_PADDING,
                        warmup: bool = True, class_names: Sequence[str] | None = None,
                        batch_splits: int = inference.DEFAULT_BATCH_SPLITS,
-                       published_name: str | None = None) -> str:
+                       published_name: str | None = None, fold_batch_norm: bool | None = None) -> str:
     """Exports ``model`` (normalised images in, logits or probabilities out) as a SavedModel.
 
     The model is written to a hidden sibling directory (``.NAME.partial-PID``) and
@@ -211,7 +212,7 @@ def export_saved_model(model: keras.Model, export_dir: str | os.PathLike, image_
             to serve (the moving averages: official.checkpoints.readers loads those). Served
             in the precision it was built in (official/runtime/precision.py; recorded in
             assets.extra/resnet_rs.json), with its batch norms folded into the
-            convolutions in bfloat16 (official/serving/inference.py `serving_model`).
+            convolutions below float32 (official/serving/inference.py `serving_model`).
         export_dir: the SavedModel directory (for TF Serving: .../model_name/VERSION).
         image_size: the side S the model sees (the checkpoint's training
             resolution reproduces the published accuracies).
@@ -225,6 +226,9 @@ def export_saved_model(model: keras.Model, export_dir: str | os.PathLike, image_
             1 for GPU serving.
         published_name: the official checkpoint the weights are (official/published.py),
             recorded in the metadata with its published top-1 in this family.
+        fold_batch_norm: fold the batch norms into the convolutions: None (default)
+            below float32 only; True also in float32 (faster on CPUs, logits moved by
+            float rounding: official/serving/inference.py `serving_model`); False never.
 
     Returns:
         export_dir.
@@ -234,9 +238,10 @@ def export_saved_model(model: keras.Model, export_dir: str | os.PathLike, image_
             the message names the path, the free space and the size needed.
     """
     entry = published.get(published_name) if published_name else None
-    model = inference.serving_model(model)    # the model the functions call, tracked below
+    model = inference.serving_model(model, fold_batch_norm)    # the model the functions call, tracked below
     class_names = class_names if class_names is not None else getattr(model, "class_names", None)  # recorded
-    functions = serving_functions(model, image_size, preprocessing, crop_padding, class_names, batch_splits)
+    functions = serving_functions(model, image_size, preprocessing, crop_padding, class_names, batch_splits,
+                                  fold_batch_norm)
     num_classes = model.get_layer("logits").units
     export_dir = os.path.abspath(os.fspath(export_dir))
     # A previous export's size, else the weights' (the graph is small beside them).

@@ -29,16 +29,36 @@ from official.modeling import resnet_rs
 DEFAULT_BATCH_SPLITS = 2
 
 
-def serving_model(model):
-    """The model to serve for `model`: its batch norms folded in bfloat16/float16, itself in float32;
-    always one that outputs the logits (a softmax classifier's `logits` layer).
+def serving_model(model, fold_batch_norm=None):
+    """The model to serve for `model`, always one that outputs the logits (a softmax
+    classifier's `logits` layer), with its batch norms folded into the convolutions
+    (`resnet_rs.fold_batch_norm`) or not.
 
-    In float32, oneDNN fuses conv + batch norm + ReLU on its own, and folding would move
-    the float32 logits by rounding (~1e-6); in bfloat16 TensorFlow cannot fuse them and
-    `resnet_rs.fold_batch_norm` makes inference ~1.2x faster (AMD EPYC, AVX512-BF16).
+    Args:
+        model: a ResNet-RS model (any other Keras model is served as it is).
+        fold_batch_norm: None (default) folds below float32 only; True folds in every
+            precision; False never folds.
+
+    Why that default. In bfloat16 TensorFlow cannot fuse a float32-statistics batch norm
+    into the convolution, and folding made inference ~1.2x faster (AMD EPYC,
+    AVX512-BF16). In float32 oneDNN applies an unfolded batch norm as post-ops of the
+    convolution (subtract, multiply, add per output element), in the official code's
+    order of operations; folded, a convolution carries only its bias and ReLU:
+    ResNet-RS-50 at 160 served 1.04-1.06x faster at batch 1 and at batch 32 on a 2-core
+    AMD EPYC Zen 1 (docs/performance.md). The price is rounding: on a TF1-layout
+    checkpoint the float32 logits were 7.7e-6 from the official code's unfolded and
+    1.0e-5 folded, each as far from the float64 result as the official code's own
+    (7.0e-6 and 7.7e-6 against its 7.3e-6). Float32 keeps the official order unless asked.
+
+    Example:
+        >>> from official.modeling import resnet_rs
+        >>> model = resnet_rs.ResNetRS(50, block_counts=(1, 1, 1, 1))   # the small model
+        >>> [serving_model(model, fold).get_config()["fold_batch_norm"] for fold in (None, True)]
+        [False, True]
     """
-    if isinstance(model, resnet_rs.ResNetRS) and precision.of(model) != "float32":
-        model = resnet_rs.fold_batch_norm(model)
+    if isinstance(model, resnet_rs.ResNetRS):
+        if fold_batch_norm if fold_batch_norm is not None else precision.of(model) != "float32":
+            model = resnet_rs.fold_batch_norm(model)
     return resnet_rs.logits_model(model)
 
 
