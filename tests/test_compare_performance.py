@@ -71,7 +71,7 @@ def test_onnx_runtime_runs_after_ours_in_the_inference_modes_only():
 @pytest.mark.skipif(not os.path.isfile(ONNX_PYTHON), reason=f"no ONNX Runtime environment at {ONNX_PYTHON} "
                     "(create it as docs/performance.md says, or set ONNX_PYTHON)")
 def test_onnx_peer_exports_timm_resnetrs50_and_times_onnx_runtime():
-    cmd = compare_performance.onnx_command(ONNX_PYTHON, 2, 64, 2, 1, 0.2)
+    cmd = compare_performance.onnx_command(ONNX_PYTHON, 2, 64, 2, 1, 0.2) + ["--op_profile"]
     out = subprocess.run(cmd, capture_output=True, text=True, cwd=compare_performance.PEERS, timeout=600,
                          check=False, env={k: v for k, v in os.environ.items() if k != "PYTHONPATH"})
     assert out.returncode == 0, out.stderr[-3000:]
@@ -80,6 +80,13 @@ def test_onnx_peer_exports_timm_resnetrs50_and_times_onnx_runtime():
     assert result["batch"] == 2 and result["size"] == 64 and result["img_s_median"] > 0
     # The exported graph computes PyTorch's logits (float32; fusions reorder the sums).
     assert result["max_abs_diff_vs_torch"] < 1e-3 and result["onnx_mib"] > 50
+    # ONNX Runtime's own profiler, in our kinds: its convolutions (batch norm folded into
+    # them), the squeeze-excite and residual arithmetic, and the head's matrix product.
+    profile = result["op_profile"]
+    assert profile["calls"] == 10 and profile["op_s_per_call"] > 0
+    for kind in ("convolution", "element-wise arithmetic", "reduction", "matrix product"):
+        assert profile["kinds"][kind]["s"] > 0, (kind, profile["kinds"])
+    assert profile["kinds"]["convolution"]["share"] > 0.5 and "other" not in {op[1] for op in profile["top_ops"][:4]}
 
 
 # The Model Garden's environment, where this machine has one (docs/performance.md).

@@ -1,5 +1,9 @@
 """Where a step's time goes: TensorFlow's op trace, summed per op type and per kind of work.
 
+The kinds also name ONNX Runtime's operators (Conv, Gemm, ReduceMean, its NCHWc
+reorders...), so that the ONNX Runtime peer's profile (`onnx_resnetrs.py --op_profile`,
+ONNX Runtime's own profiler, summed by `summarize`) compares with ours kind by kind.
+
 `profile(fn)` runs `fn` under TensorFlow's profiler (host tracer) and adds up, per op
 type, the time its kernels ran, over every thread. It is op time, not wall time:
 with two inter-op threads two ops run at once, so the kinds' seconds add up to more
@@ -29,14 +33,16 @@ KINDS = (
                                      "DepthwiseConv2dNativeBackpropFilter")),
     ("convolution input gradient", ("Conv2DBackpropInput", "DepthwiseConv2dNativeBackpropInput")),
     ("convolution", ("Conv2D", "FusedConv2D", "DepthwiseConv2dNative", "FusedDepthwiseConv2dNative",
-                     "PadWithConv2D", "PadWithFusedConv2D")),
-    ("matrix product", ("MatMul", "FusedMatMul", "BatchMatMulV2")),
+                     "PadWithConv2D", "PadWithFusedConv2D", "Conv", "FusedConv")),
+    ("matrix product", ("MatMul", "FusedMatMul", "BatchMatMulV2", "Gemm", "FusedGemm")),
     ("batch norm gradient", ("FusedBatchNormGradV3", "FusedBatchNormGradEx")),
     ("batch norm", ("FusedBatchNormV3", "FusedBatchNormEx")),
     ("activation gradient", ("ReluGrad", "SigmoidGrad", "SoftplusGrad", "TanhGrad")),
     ("activation", ("Relu", "Sigmoid", "Softplus", "Tanh", "Swish", "_FusedMul")),
-    ("reduction", ("Sum", "Mean", "L2Loss", "Max", "AvgPool", "AvgPoolGrad")),
-    ("element-wise arithmetic", ("Mul", "AddV2", "AddN", "Sub", "RealDiv", "Square",
+    ("reduction", ("Sum", "Mean", "L2Loss", "Max", "AvgPool", "AvgPoolGrad", "ReduceMean",
+                   "GlobalAveragePool", "AveragePool")),
+    ("layout change", ("Transpose", "ReorderInput", "ReorderOutput")),
+    ("element-wise arithmetic", ("Mul", "AddV2", "Add", "AddN", "Sub", "RealDiv", "Square",
                                  "SquaredDifference", "Rsqrt", "Tile", "BroadcastTo", "Pad",
                                  "Slice", "Cast", "SelectV2", "Maximum", "Minimum")),
     ("variable update", ("ResourceApplyMomentum", "ResourceApplyKerasMomentum",
@@ -107,6 +113,16 @@ def profile(fn, calls=2, top=12):
         seconds = _op_seconds(files[0])
     finally:
         shutil.rmtree(logdir, ignore_errors=True)
+    return summarize(seconds, calls, top)
+
+
+def summarize(seconds, calls, top=12):
+    """{op type: seconds over `calls` calls} as `profile` returns it, seconds per call.
+
+    Example:
+        >>> summarize({"Conv": 0.6, "Add": 0.2}, calls=2)["kinds"]["convolution"]
+        {'s': 0.3, 'share': 0.75}
+    """
     total = sum(seconds.values()) or 1.0
     kinds = collections.Counter()
     for op_type, s in seconds.items():
@@ -117,4 +133,4 @@ def profile(fn, calls=2, top=12):
         op_s_per_call=per_call(total),
         kinds={k: dict(s=per_call(s), share=round(s / total, 4)) for k, s in kinds.most_common()},
         top_ops=[[op, op_kind(op), per_call(s), round(s / total, 4)]
-                 for op, s in seconds.most_common(top)])
+                 for op, s in collections.Counter(seconds).most_common(top)])

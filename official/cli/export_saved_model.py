@@ -34,7 +34,7 @@ _PREPROCESSING = flags.DEFINE_enum(
     "truncating uint8 cast), to replace one.")
 _FOLD_BATCH_NORM = flags.DEFINE_bool(
     "fold_batch_norm", None, "Fold the batch norms into the convolutions. Default: in bfloat16 only, "
-    "where TensorFlow cannot fuse them; --fold_batch_norm also in float32: 1.04-1.06x faster on a "
+    "where TensorFlow cannot fuse them; --fold_batch_norm also in float32: 1.03-1.06x faster on a "
     "2-core AVX2 CPU, logits moved by float rounding (1.0e-5 from the official code's against "
     "7.7e-6 unfolded, measured); --nofold_batch_norm never.")
 flags.mark_flags_as_required(["checkpoint", "export_dir"])

@@ -44,7 +44,7 @@ def serving_model(model, fold_batch_norm=None):
     AVX512-BF16). In float32 oneDNN applies an unfolded batch norm as post-ops of the
     convolution (subtract, multiply, add per output element), in the official code's
     order of operations; folded, a convolution carries only its bias and ReLU:
-    ResNet-RS-50 at 160 served 1.04-1.06x faster at batch 1 and at batch 32 on a 2-core
+    ResNet-RS-50 at 160 served 1.03-1.06x faster at batch 1 and at batch 32 on a 2-core
     AMD EPYC Zen 1 (docs/performance.md). The price is rounding: on a TF1-layout
     checkpoint the float32 logits were 7.7e-6 from the official code's unfolded and
     1.0e-5 folded, each as far from the float64 result as the official code's own

@@ -14,11 +14,16 @@ finds a local CPU build, as this project's do, `torch==2.13.0` takes that one.)
 Usage:
     python official/benchmarks/peers/onnx_resnetrs.py --batch 32 --size 160 --threads 2
     python official/benchmarks/peers/onnx_resnetrs.py --batch 1 --size 160 --threads 2
+    python official/benchmarks/peers/onnx_resnetrs.py --batch 1 --threads 2 --op_profile
 Final line: RESULT {json} with img_s_median/min/max, the export time, the largest
-difference between ONNX Runtime's logits and PyTorch's, and the peak RSS in MiB.
+difference between ONNX Runtime's logits and PyTorch's, and the peak RSS in MiB; with
+--op_profile also "op_profile": ONNX Runtime's own profiler (a second session, after the
+timing), its kernel time per operator summed by kind of work as ours is
+(`tools/benchmark.py --mode=infer --op_profile`), so that the two compare kind by kind.
 """
 
 import argparse
+import json
 import os
 import tempfile
 import time
@@ -34,6 +39,8 @@ p.add_argument("--threads", type=int, default=0, help="ONNX Runtime intra-op thr
 p.add_argument("--opset", type=int, default=17)
 p.add_argument("--reps", type=int, default=4)
 p.add_argument("--rep-seconds", type=float, default=4.0)
+p.add_argument("--op_profile", action="store_true",
+               help="after the timing, the kernel time per kind of work (official/benchmarks/op_profile.py)")
 a = p.parse_args()
 
 stub_torchvision_if_broken()    # timm imports torchvision; PyPI's may not match the CPU torch
@@ -54,13 +61,24 @@ with tempfile.TemporaryDirectory() as folder:
                       output_names=["logits"], opset_version=a.opset, dynamo=False,
                       dynamic_axes={"images": {0: "batch"}, "logits": {0: "batch"}})
     export_s = time.perf_counter() - t0
+    with open(path, "rb") as f:
+        onnx_model = f.read()     # kept: a profiling session is made after the folder is gone
+
+
+def make_session(profile_prefix=None):
     options = ort.SessionOptions()
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     if a.threads:
         options.intra_op_num_threads = a.threads
         options.inter_op_num_threads = 1
-    session = ort.InferenceSession(path, options, providers=["CPUExecutionProvider"])
-    onnx_bytes = os.path.getsize(path)
+    if profile_prefix:
+        options.enable_profiling = True
+        options.profile_file_prefix = profile_prefix
+    return ort.InferenceSession(onnx_model, options, providers=["CPUExecutionProvider"])
+
+
+session = make_session()
+onnx_bytes = len(onnx_model)
 
 with torch.inference_mode():
     reference = model(torch.from_numpy(images)).numpy()
@@ -72,6 +90,28 @@ def step():
 
 
 result = time_steps(step, a.batch, a.reps, a.rep_seconds)
+if a.op_profile:
+    # Our profile's kinds, loaded by path: this venv has no TensorFlow and not our package,
+    # and op_profile.py imports only the standard library at the top.
+    import importlib.util  # noqa: E402
+    spec = importlib.util.spec_from_file_location(
+        "resnet_rs_op_profile", os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "op_profile.py"))
+    op_profile = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(op_profile)
+    calls = 10
+    with tempfile.TemporaryDirectory() as folder:
+        session = make_session(os.path.join(folder, "ort"))
+        for _ in range(calls + 1):
+            step()
+        with open(session.end_profiling()) as f:
+            events = json.load(f)
+    runs = sorted(e["ts"] for e in events if e.get("name") == "model_run")
+    seconds = {}
+    for e in events:   # kernels of every run but the first (its work is not the call's)
+        if e.get("cat") == "Node" and e["name"].endswith("_kernel_time") and e["ts"] >= runs[1]:
+            op = e["args"]["op_name"]
+            seconds[op] = seconds.get(op, 0.0) + e["dur"] * 1e-6
+    result["op_profile"] = op_profile.summarize(seconds, calls)
 print_result(dict(system=f"onnxruntime {ort.__version__} / timm {timm.__version__} / torch {torch.__version__}",
                   model=a.model, mode="infer", batch=a.batch, size=a.size, precision="float32",
                   threads=a.threads or None, opset=a.opset, export_s=round(export_s, 2),
