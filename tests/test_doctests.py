@@ -23,8 +23,8 @@ def _library_modules():
     for folder, dirs, files in os.walk(os.path.join(ROOT, "official")):
         dirs[:] = sorted(d for d in dirs if d not in ("peers", "__pycache__"))
         package = os.path.relpath(folder, ROOT).replace(os.sep, ".")
-        if package == "official.cli":
-            files = ["__init__.py"]
+        if package == "official.cli":        # the CLIs define flags on import; these two do not
+            files = ["__init__.py", "model_flags.py"]
         for f in sorted(files):
             if f.endswith(".py"):
                 names.append(package if f == "__init__.py" else f"{package}.{f[:-3]}")

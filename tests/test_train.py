@@ -123,6 +123,11 @@ def test_every_tool_help_exits_0_and_train_evaluate_list_config():
         assert "verbose" in shown.stdout or tool in ("benchmark", "compare_performance"), tool
         if tool in ("train", "evaluate"):
             assert "  --config: Recipe: a name" in shown.stdout, shown.stdout
+        if tool in ("export_saved_model", "predict", "convert_checkpoint", "compare_precision"):
+            # official/cli/model_flags.py declares them for each CLI, so its own --help lists them.
+            of = "--model when it is a checkpoint" if tool == "predict" else "--checkpoint"
+            assert f"  --depth: Network depth of {of}" in shown.stdout, (tool, shown.stdout)
+            assert "  --crop_padding: P of the TF1 centre crop" in shown.stdout, (tool, shown.stdout)
     bad = run_tool("train.py", "--nosuchflag", env=env, timeout=300)
     assert bad.returncode == 1 and "Unknown command line flag 'nosuchflag'" in bad.stderr
 

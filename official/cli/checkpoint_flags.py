@@ -1,5 +1,7 @@
 """The checkpoint flags and loading shared by the convert, export and compare_precision CLIs.
 
+--checkpoint, --ema and --cache_dir, and `model_flags`' five that say what it holds.
+
 Importing this module defines the flags (once per process, whichever CLI imports it);
 each CLI lists them in its --help with `flags.adopt_module_key_flags(checkpoint_flags)`.
 
@@ -16,26 +18,21 @@ import sys
 from absl import flags
 from absl import logging
 
-from official import families
+from official.cli import model_flags
 
 CHECKPOINT = flags.DEFINE_string("checkpoint", None,
                                  "Checkpoint prefix, directory, or official name (resnet-rs-50-i160).")
-CHECKPOINT_FORMAT = flags.DEFINE_enum("checkpoint_format", families.TF1.checkpoint_format,
-                                      list(families.FORMATS), "Checkpoint format.")
-DEPTH = flags.DEFINE_integer("depth", 50, "Network depth: 50, 101, 152, 200, 270, 350 or 420.")
-IMAGE_SIZE = flags.DEFINE_integer("image_size", None,
-                                  "Resolution; default: the checkpoint's own (from its name).")
-FAMILY = flags.DEFINE_enum("family", None, list(families.NAMES), "Architecture and preprocessing family; "
-                           "default: tf1 for tf1/native, garden for garden.")
-CROP_PADDING = flags.DEFINE_integer("crop_padding", families.TF1_CROP_PADDING,
-                                    "P of the TF1 centre crop S/(S+P) (32 as in the published results).")
+# What the checkpoint holds (declared here, so each CLI's adopt_module_key_flags lists them).
+MODEL = model_flags.define(__name__, of="--checkpoint")
+CHECKPOINT_FORMAT, DEPTH, IMAGE_SIZE = MODEL.checkpoint_format, MODEL.depth, MODEL.image_size
+FAMILY, CROP_PADDING = MODEL.family, MODEL.crop_padding
 EMA = flags.DEFINE_bool("ema", True, "Use the moving averages (False: the raw training weights).")
 CACHE_DIR = flags.DEFINE_string("cache_dir", None, "Download cache for official names.")
 
 
 def family():
     """The family name: --family, else the one --checkpoint_format implies (tf1 for native)."""
-    return families.of_format(CHECKPOINT_FORMAT.value, FAMILY.value).name
+    return MODEL.family_name()
 
 
 def load_or_exit(include_top=True, precision="float32"):

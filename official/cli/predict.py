@@ -22,6 +22,7 @@ import sys
 from absl import app, flags
 
 from official import cli
+from official.cli import model_flags
 from official import families
 
 # Inference only: the weights never change in this process, so oneDNN may keep its
@@ -30,14 +31,8 @@ cli.enable_onednn(frozen_weights=True)
 
 _MODEL = flags.DEFINE_string("model", None, "SavedModel dir, .keras/.weights.h5 file, training workdir, "
                              "or checkpoint / official name.")
-_CHECKPOINT_FORMAT = flags.DEFINE_enum("checkpoint_format", families.TF1.checkpoint_format,
-                                       list(families.FORMATS), "Format when --model is a checkpoint.")
-_DEPTH = flags.DEFINE_integer("depth", 50, "Depth when --model is a checkpoint or .weights.h5 without sidecar.")
-_IMAGE_SIZE = flags.DEFINE_integer("image_size", None,
-                                   "Resolution; default: from the export / sidecar / official name.")
-_FAMILY = flags.DEFINE_enum("family", None, list(families.NAMES),
-                            "Preprocessing family; default: from the model's source.")
-_CROP_PADDING = flags.DEFINE_integer("crop_padding", families.TF1_CROP_PADDING, "P of the TF1 centre crop S/(S+P).")
+# What --model holds when it is a checkpoint (a SavedModel, .keras or run records it itself).
+_CKPT = model_flags.define(__name__, of="--model when it is a checkpoint or .weights.h5")
 _PRECISION = flags.DEFINE_enum("precision", "float32", ["float32", "bfloat16", "auto"],
                                "Compute precision when --model is a checkpoint or .weights.h5 (a SavedModel keeps "
                                "the one it was exported in); auto: bfloat16 only where a short measurement "
@@ -100,8 +95,8 @@ def _classifier():
         kwargs = {k: v for k, v in recorded["model"].items() if v not in (None, [], ())}
         sidecar = {"image_size": recorded.get("image_size"),
                    "family": state.config_family(_Config(kwargs)) or families.TF1.name}
-    family = families.of_format(_CHECKPOINT_FORMAT.value, _FAMILY.value or sidecar.get("family")).name
-    image_size = _IMAGE_SIZE.value or sidecar.get("image_size") or checkpoint_files.image_size_of(path)
+    family = _CKPT.family_name(recorded=sidecar.get("family"))
+    image_size = _CKPT.image_size.value or sidecar.get("image_size") or checkpoint_files.image_size_of(path)
     if not image_size and not path.endswith(".keras"):    # a .keras model may say it (below)
         raise ValueError("nothing says at which resolution it runs: pass --image_size")
     compute = _PRECISION.value
@@ -121,16 +116,16 @@ def _classifier():
             raise ValueError("the model takes any resolution and nothing says which: pass --image_size")
     elif path.endswith(".weights.h5"):
         with precision.policy(compute):
-            model = readers.model_for_format("native", sidecar.get("depth", _DEPTH.value), family=family)
+            model = readers.model_for_format("native", sidecar.get("depth", _CKPT.depth.value), family=family)
         model.load_weights(path)
     else:
         with precision.policy(compute):
-            model = readers.model_for_format(_CHECKPOINT_FORMAT.value, _DEPTH.value, family=family)
-        readers.load_into(model, path, format=_CHECKPOINT_FORMAT.value)
+            model = readers.model_for_format(_CKPT.checkpoint_format.value, _CKPT.depth.value, family=family)
+        readers.load_into(model, path, format=_CKPT.checkpoint_format.value)
     names = getattr(model, "class_names", None)
     units = model.get_layer("logits").units
     imagenet = names is None and units == 1000
-    fn = export.serving_functions(model, int(image_size), family, sidecar.get("crop_padding", _CROP_PADDING.value),
+    fn = export.serving_functions(model, int(image_size), family, sidecar.get("crop_padding", _CKPT.crop_padding.value),
                                   class_names=names)
     serve = fn["serving_default"]
     named = f"{len(names)} named classes" if names else ("ImageNet classes" if imagenet else f"{units} unnamed classes")
