@@ -47,7 +47,7 @@ import tf_keras  # noqa: E402
 from official.core import exp_factory  # noqa: E402  (the Garden's package, not ours)
 from official.vision.modeling import factory  # noqa: E402
 
-from peer_timing import print_result, time_steps  # noqa: E402
+from peer_timing import load_op_profile, print_result, time_steps  # noqa: E402
 
 if a.device == "gpu" and not tf.config.list_physical_devices("GPU"):
     raise SystemExit("--device gpu: TensorFlow sees no GPU in this environment")
@@ -93,13 +93,7 @@ else:
 
 result = time_steps(step, a.batch, a.reps, a.rep_seconds)
 if a.op_profile:
-    # Our profiler, loaded by its path: in this venv `official` is the Garden's package, and
-    # op_profile.py imports only the standard library and TensorFlow.
-    import importlib.util  # noqa: E402
-    spec = importlib.util.spec_from_file_location(
-        "resnet_rs_op_profile", os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "op_profile.py"))
-    op_profile = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(op_profile)
+    op_profile = load_op_profile()     # by its path: this venv has no `official` of ours
     result["op_profile"] = op_profile.profile(step, calls=2)
 from importlib.metadata import version  # noqa: E402
 print_result(dict(system="tf-models-official " + version("tf-models-official"), tf=tf.__version__,

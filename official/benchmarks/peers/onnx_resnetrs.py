@@ -29,7 +29,7 @@ import tempfile
 import time
 import warnings
 
-from peer_timing import print_result, stub_torchvision_if_broken, time_steps
+from peer_timing import load_op_profile, print_result, stub_torchvision_if_broken, time_steps
 
 p = argparse.ArgumentParser()
 p.add_argument("--batch", type=int, default=32)
@@ -91,13 +91,7 @@ def step():
 
 result = time_steps(step, a.batch, a.reps, a.rep_seconds)
 if a.op_profile:
-    # Our profile's kinds, loaded by path: this venv has no TensorFlow and not our package,
-    # and op_profile.py imports only the standard library at the top.
-    import importlib.util  # noqa: E402
-    spec = importlib.util.spec_from_file_location(
-        "resnet_rs_op_profile", os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "op_profile.py"))
-    op_profile = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(op_profile)
+    op_profile = load_op_profile()     # by its path: this venv has no `official` of ours
     calls = 10
     with tempfile.TemporaryDirectory() as folder:
         session = make_session(os.path.join(folder, "ort"))

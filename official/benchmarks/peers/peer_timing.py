@@ -1,5 +1,6 @@
 """Timing shared by the peer scripts: one untimed call, warm-up, repetitions, a RESULT line;
-and the torchvision stand-in the timm-based ones need where torchvision is broken.
+our op profiler, loaded by its path; and the torchvision stand-in the timm-based ones need
+where torchvision is broken.
 
 The peer scripts run in other systems' virtual environments, so this module imports
 nothing beyond the standard library (it is found next to them on sys.path).
@@ -50,6 +51,21 @@ def print_result(result):
     """The last line of every peer script, read by tools/compare_performance.py."""
     result["maxrss_mib"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
     print("RESULT " + json.dumps(result), flush=True)
+
+
+def load_op_profile():
+    """Our op profiler, official/benchmarks/op_profile.py, loaded by its path.
+
+    In the peers' venvs `official` is another package (the Garden's) or none, so the
+    module is executed from its file; it imports only the standard library at the top.
+    """
+    import importlib.util
+    import os
+    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "op_profile.py")
+    spec = importlib.util.spec_from_file_location("resnet_rs_op_profile", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 class _Inert(type):
