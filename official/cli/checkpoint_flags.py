@@ -24,8 +24,8 @@ CHECKPOINT = flags.DEFINE_string("checkpoint", None,
                                  "Checkpoint prefix, directory, or official name (resnet-rs-50-i160).")
 # What the checkpoint holds (declared here, so each CLI's adopt_module_key_flags lists them).
 MODEL = model_flags.define(__name__, of="--checkpoint")
-CHECKPOINT_FORMAT, DEPTH, IMAGE_SIZE = MODEL.checkpoint_format, MODEL.depth, MODEL.image_size
-FAMILY, CROP_PADDING = MODEL.family, MODEL.crop_padding
+CHECKPOINT_FORMAT, DEPTH, IMAGE_SIZE, CROP_PADDING = (MODEL.checkpoint_format, MODEL.depth, MODEL.image_size,
+                                                  MODEL.crop_padding)
 EMA = flags.DEFINE_bool("ema", True, "Use the moving averages (False: the raw training weights).")
 CACHE_DIR = flags.DEFINE_string("cache_dir", None, "Download cache for official names.")
 
