@@ -60,3 +60,7 @@ def test_convert_then_predict(tmp_path):
     lines = result.stdout.split(str(good))[1].strip().splitlines()[:5]
     assert [f"class {c})" in line for line, c in zip(lines, top5)] == [True] * 5, result.stdout
     assert imagenet_classes.names()[top5[0]] in lines[0]
+
+    # The .keras model records its network: a --depth it cannot use is refused, not ignored.
+    refused = _run("tools/predict.py", f"--model={output}", "--depth=101", str(good))
+    assert refused.returncode == 1 and "--depth would be ignored" in refused.stderr, refused.stderr[-2000:]

@@ -14,6 +14,8 @@ Example:
     (101, 'garden')
     >>> model.family_name(recorded="tf1")   # what the model records wins over the format
     'tf1'
+    >>> model.given(), model.pick("depth", recorded=50), model.pick("crop_padding", recorded=0)
+    (['--checkpoint_format', '--depth'], 101, 0)
 """
 
 import dataclasses
@@ -31,6 +33,16 @@ class ModelFlags:
     image_size: flags.FlagHolder
     family: flags.FlagHolder
     crop_padding: flags.FlagHolder
+
+    def given(self, *names):
+        """The flags among `names` (default: all five) set on the command line, as "--name"."""
+        names = names or [f.name for f in dataclasses.fields(self)]
+        return [f"--{name}" for name in names if getattr(self, name).present]
+
+    def pick(self, name, recorded=None):
+        """The flag's value if given on the command line, else `recorded` (what the model says), else its default."""
+        holder = getattr(self, name)
+        return holder.value if holder.present or recorded is None else recorded
 
     def family_name(self, recorded=None):
         """--family, else the family the model records, else the one --checkpoint_format implies."""

@@ -77,6 +77,7 @@ def _classifier():
 
     path = _MODEL.value
     if os.path.isfile(os.path.join(path, "saved_model.pb")):
+        _refuse(_CKPT.given(), "a SavedModel records its network and preprocessing")
         signature = tf.saved_model.load(path).signatures["serving_default"]
         if "class_names" not in signature.structured_outputs:
             raise ValueError("not a SavedModel of official.serving.export (no class_names output)")
@@ -88,6 +89,8 @@ def _classifier():
         with open(path + ".preprocessing.json") as f:
             sidecar = json.load(f)
     run = None if path.endswith((".keras", ".h5")) else _our_run(path)
+    if run or path.endswith(".keras"):
+        _refuse(_CKPT.given("checkpoint_format", "depth"), "the model records its network")
     if run:
         from official.modeling import resnet_rs
         from official.training import state
@@ -96,7 +99,7 @@ def _classifier():
         sidecar = {"image_size": recorded.get("image_size"),
                    "family": state.config_family(_Config(kwargs)) or families.TF1.name}
     family = _CKPT.family_name(recorded=sidecar.get("family"))
-    image_size = _CKPT.image_size.value or sidecar.get("image_size") or checkpoint_files.image_size_of(path)
+    image_size = _CKPT.pick("image_size", sidecar.get("image_size")) or checkpoint_files.image_size_of(path)
     if not image_size and not path.endswith(".keras"):    # a .keras model may say it (below)
         raise ValueError("nothing says at which resolution it runs: pass --image_size")
     compute = _PRECISION.value
@@ -116,7 +119,7 @@ def _classifier():
             raise ValueError("the model takes any resolution and nothing says which: pass --image_size")
     elif path.endswith(".weights.h5"):
         with precision.policy(compute):
-            model = readers.model_for_format("native", sidecar.get("depth", _CKPT.depth.value), family=family)
+            model = readers.model_for_format("native", _CKPT.pick("depth", sidecar.get("depth")), family=family)
         model.load_weights(path)
     else:
         with precision.policy(compute):
@@ -125,12 +128,19 @@ def _classifier():
     names = getattr(model, "class_names", None)
     units = model.get_layer("logits").units
     imagenet = names is None and units == 1000
-    fn = export.serving_functions(model, int(image_size), family, sidecar.get("crop_padding", _CKPT.crop_padding.value),
+    crop_padding = _CKPT.pick("crop_padding", sidecar.get("crop_padding"))
+    fn = export.serving_functions(model, int(image_size), family, crop_padding,
                                   class_names=names)
     serve = fn["serving_default"]
     named = f"{len(names)} named classes" if names else ("ImageNet classes" if imagenet else f"{units} unnamed classes")
     return (lambda b: serve(tf.constant([b]))), (f"{path} ({family} preprocessing at {image_size}, "
                                                  f"{precision.of(model)}, {named})"), imagenet
+
+
+def _refuse(given, why):
+    """No flag is silently ignored: the ones that cannot apply to this --model are an error."""
+    if given:
+        raise ValueError(f"{why}; {', '.join(given)} would be ignored: leave {'them' if len(given) > 1 else 'it'} out")
 
 
 class _Config:
